@@ -1,0 +1,190 @@
+"""The `farm` command. Exit codes live here: 0 all cells ok or skipped, 1 a cell failed,
+2 invalid input (``FarmError.exit_code``), 130 interrupted."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from farm.errors import ConfigError, FarmError
+
+EXIT_INTERRUPTED = 130
+
+
+class FarmGroup(TyperGroup):
+    """Maps the farm's exceptions to exit codes in one place, also under typer's CliRunner."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
+        try:
+            return super().invoke(ctx)
+        except FarmError as exc:
+            typer.echo(f"farm: error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from exc
+        except KeyboardInterrupt:
+            typer.echo("farm: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+app = typer.Typer(
+    cls=FarmGroup,
+    help="Benchmark TensorFlow Lite / LiteRT models on every device and delegate of your lab.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DevicesOption = Annotated[
+    Path, typer.Option("--devices", "-d", help="The lab inventory (devices.yaml).")
+]
+ModelsOption = Annotated[
+    Path, typer.Option("--models", "-m", help="A models.yaml, or a folder of .tflite files.")
+]
+
+
+def _csv(value: str | None, kind: type = str) -> list[Any] | None:
+    if not value:
+        return None
+    try:
+        return [kind(part.strip()) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigError("command line", "", f"cannot read {value!r}", "use e.g. 1,2,4") from exc
+
+
+@app.command()
+def run(
+    devices: DevicesOption = Path("devices.yaml"),
+    models: ModelsOption = Path("models"),
+    delegates: Annotated[
+        str | None, typer.Option(help="e.g. cpu,xnnpack (default: each device's own)")
+    ] = None,
+    threads: Annotated[
+        str | None, typer.Option(help="e.g. 1,2 (default: each device's own)")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Timed invokes per cell (at least).")] = 50,
+    warmup: Annotated[
+        int, typer.Option(min=1, help="Untimed invokes first (the first is reported).")
+    ] = 5,
+    min_seconds: Annotated[float, typer.Option(min=0, help="Keep timing until this long.")] = 0.0,
+    seed: Annotated[
+        int | None, typer.Option(help="Inputs and cell order (default: random, recorded).")
+    ] = None,
+    order: Annotated[str, typer.Option(help="shuffled | as-listed")] = "shuffled",
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds one cell may take.")] = 300.0,
+    run_dir: Annotated[Path | None, typer.Option(help="Default: reports/runs/<run id>.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the cells, run nothing.")
+    ] = False,
+) -> None:
+    """Run the matrix (models × devices × delegates × threads) and write results + dashboard."""
+    from farm.job import RunRequest, plan_run
+
+    if order not in ("shuffled", "as-listed"):
+        raise ConfigError(
+            "command line", "--order", f"unknown order {order!r}", "use shuffled or as-listed"
+        )
+    request = RunRequest(
+        devices=devices,
+        models=models,
+        delegates=_csv(delegates),
+        threads=_csv(threads, int),
+        runs=runs,
+        warmup=warmup,
+        min_seconds=min_seconds,
+        seed=seed,
+        order=order,  # type: ignore[arg-type]
+        timeout_s=timeout,
+        run_dir=run_dir,
+        dry_run=dry_run,
+    )
+    plan = plan_run(request)
+    if dry_run:
+        from farm.console import print_plan
+
+        print_plan(plan)
+        return
+    from farm.console import run_with_progress
+
+    raise typer.Exit(run_with_progress(plan))
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds journal.jsonl).")],
+    out: Annotated[Path | None, typer.Option(help="Default: RUN_DIR/dashboard.html.")] = None,
+) -> None:
+    """Write the dashboard of a run (also of an unfinished one, from its journal)."""
+    from farm.job import write_report
+
+    if not (run_dir / "journal.jsonl").exists() and not (run_dir / "results.parquet").exists():
+        raise ConfigError(str(run_dir), "", "not a run directory", "pass reports/runs/<run id>")
+    typer.echo(write_report(run_dir, out))
+
+
+@app.command("devices")
+def devices_command(
+    devices: DevicesOption = Path("devices.yaml"),
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print devices.yaml's JSON Schema.")
+    ] = False,
+) -> None:
+    """List the lab's devices and what each can run."""
+    from farm import config
+
+    if schema:
+        typer.echo(json.dumps(config.devices_json_schema(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("device", "transport", "runner", "delegates", "threads", title=str(devices))
+    for device in config.load_devices(devices):
+        table.add_row(*map(str, config.device_summary(device).values()))
+    Console().print(table)
+
+
+@app.command("models")
+def models_command(models: ModelsOption = Path("models")) -> None:
+    """List the models with what their flatbuffers say (size, ops, dtypes, Edge TPU)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from farm.config import load_models
+    from farm.modelinfo import inspect_model
+
+    table = Table("model", "variant", "size", "inputs", "ops", "custom ops", title=str(models))
+    for model in load_models(models):
+        info = inspect_model(model.path)
+        inputs = "; ".join(f"{t.dtype}{list(t.shape)}" for t in info.inputs)
+        table.add_row(
+            model.name,
+            model.variant or "",
+            f"{model.size_bytes / 1e6:.2f} MB",
+            inputs,
+            str(sum(info.op_histogram.values())),
+            ", ".join(info.custom_ops),
+        )
+    Console().print(table)
+
+
+@app.command("parse-log")
+def parse_log(
+    file: Annotated[str, typer.Argument(help="A benchmark_model output, or - for stdin.")],
+) -> None:
+    """Parse what benchmark_model printed and print it as JSON (times in µs, memory in MB)."""
+    from farm.runners.benchmark_model import parse_benchmark_model_output
+
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(errors="replace")
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot read: {exc.strerror}", "pass a readable log") from exc
+    typer.echo(json.dumps(parse_benchmark_model_output(text).to_dict(), indent=2))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,283 @@
+"""Read and validate devices.yaml and the models manifest (or a bare folder of .tflite files).
+
+Everything is validated once, here, at load: an error names the file, the key path and the fix,
+and unknown keys are errors (a misspelt ``delegats:`` must not silently drop a matrix column).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from farm.errors import ConfigError
+from farm.spec import DELEGATES, Device, InputSpec, Model
+
+NAME_PATTERN = r"^[a-z0-9_-]+$"
+Delegate = Literal["cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cooldown(_Strict):
+    max_temp_c: float = Field(gt=0)
+    timeout_s: float = Field(default=300, gt=0)
+
+
+class _DeviceBase(_Strict):
+    delegates: list[Delegate] = Field(min_length=1)
+    threads: list[Annotated[int, Field(ge=1)]] = Field(default=[1], min_length=1)
+    runner: Literal["python", "benchmark_model"] = "python"
+    python: str = "python3"
+    benchmark_model: str | None = None
+    workdir: str | None = None
+    cpu_mask: str | None = None
+    runner_flags: list[str] = []
+    cooldown: Cooldown | None = None
+    tags: list[str] = []
+
+    @model_validator(mode="after")
+    def _native_runner_has_a_binary(self) -> _DeviceBase:
+        if self.runner == "benchmark_model" and not self.benchmark_model:
+            raise ValueError("runner benchmark_model needs the key benchmark_model: PATH")
+        return self
+
+
+class LocalDevice(_DeviceBase):
+    transport: Literal["local"]
+
+
+class AdbDevice(_DeviceBase):
+    transport: Literal["adb"]
+    serial: str
+    adb_host: str = "127.0.0.1"
+    adb_port: int = Field(default=5037, ge=1, le=65535)
+
+
+class SshDevice(_DeviceBase):
+    transport: Literal["ssh"]
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = None
+    identity_file: str | None = None
+    known_hosts: str | None = None
+    check_host_key: bool = True
+
+
+DeviceConfig = Annotated[Union[LocalDevice, AdbDevice, SshDevice], Field(discriminator="transport")]
+
+
+class DevicesFile(_Strict):
+    devices: dict[Annotated[str, Field(pattern=NAME_PATTERN)], DeviceConfig] = Field(min_length=1)
+
+
+class InputEntry(_Strict):
+    name: str
+    shape: list[int]
+    dtype: str
+
+
+class ModelEntry(_Strict):
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    family: str | None = None
+    variant: Literal["fp32", "fp16", "int8", "edgetpu"] | None = None
+    task: str | None = None
+    inputs: list[InputEntry] = []
+    source: str | None = None
+    license: str | None = None
+
+
+class ModelsFile(_Strict):
+    models: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ModelEntry] = Field(min_length=1)
+
+
+def devices_json_schema() -> dict[str, Any]:
+    """JSON Schema of devices.yaml, for editors (`farm devices --schema`)."""
+    return DevicesFile.model_json_schema()
+
+
+def load_devices(path: str | Path) -> tuple[Device, ...]:
+    """Load devices.yaml into Device records, or raise ConfigError naming file and key."""
+    data = _validated(DevicesFile, _read_yaml(path), path)
+    return tuple(_to_device(name, e, Path(path).parent) for name, e in data.devices.items())
+
+
+def _to_device(name: str, entry: LocalDevice | AdbDevice | SshDevice, base: Path) -> Device:
+    options = entry.model_dump(exclude={"transport", "delegates", "runner", "workdir"})
+    if entry.benchmark_model:  # a host path, relative to devices.yaml
+        options["benchmark_model"] = str(base / Path(entry.benchmark_model).expanduser())
+    return Device(
+        name=name,
+        transport=entry.transport,
+        delegates=tuple(entry.delegates),
+        runner=entry.runner,
+        workdir=entry.workdir,
+        options=options,
+    )
+
+
+def load_models(path: str | Path) -> tuple[Model, ...]:
+    """Load a models manifest (a models.yaml, or a folder holding one) or a bare folder of .tflite.
+
+    In a bare folder the model name is the file name without ``.tflite``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(
+            str(path), "", "no such file or folder", "pass --models a folder or a models.yaml"
+        )
+    manifest = path / "models.yaml" if path.is_dir() else path
+    if manifest.is_file():
+        return _load_manifest(manifest)
+    files = sorted(path.glob("*.tflite"))
+    if not files:
+        raise ConfigError(
+            str(path), "", "no .tflite files and no models.yaml", "add models or a manifest"
+        )
+    return tuple(_bare_model(f) for f in files)
+
+
+def _load_manifest(manifest: Path) -> tuple[Model, ...]:
+    data = _validated(ModelsFile, _read_yaml(manifest), manifest)
+    return tuple(_manifest_model(manifest, name, e) for name, e in data.models.items())
+
+
+def _manifest_model(manifest: Path, name: str, entry: ModelEntry) -> Model:
+    file = manifest.parent / entry.file
+    key = f"models.{name}.file"
+    if not file.is_file():
+        raise ConfigError(
+            str(manifest), key, f"{entry.file} does not exist", "fix the path or add the file"
+        )
+    digest = file_sha256(file)
+    if digest != entry.sha256:
+        raise ConfigError(
+            str(manifest),
+            f"models.{name}.sha256",
+            f"{entry.file} has sha256 {digest}, manifest says {entry.sha256}",
+            "re-run models/build.py or update the manifest",
+        )
+    inputs = tuple(InputSpec(i.name, tuple(i.shape), i.dtype) for i in entry.inputs)
+    return Model(
+        name,
+        str(file.resolve()),
+        digest,
+        file.stat().st_size,
+        family=entry.family,
+        variant=entry.variant,
+        inputs=inputs,
+    )
+
+
+def _bare_model(file: Path) -> Model:
+    return Model(file.stem, str(file.resolve()), file_sha256(file), file.stat().st_size)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_yaml(path: str | Path) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}", "check the path") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError(
+            str(path),
+            where,
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            "fix the YAML syntax",
+        ) from exc
+
+
+def _validated(schema: type[_Strict], data: Any, path: str | Path) -> Any:
+    try:
+        return TypeAdapter(schema).validate_python(data)
+    except ValidationError as exc:
+        raise _config_error(exc, schema, path) from exc
+
+
+def _config_error(exc: ValidationError, schema: type[_Strict], path: str | Path) -> ConfigError:
+    # Several errors usually share one cause (a misspelt key also leaves a required key missing):
+    # report the most telling one.
+    error = min(exc.errors(), key=lambda e: _ERROR_RANK.get(e["type"], len(_ERROR_RANK)))
+    key = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+    kind, given = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return ConfigError(str(path), key, "unknown key", _suggest(error["loc"], schema))
+    if kind == "literal_error" and "delegates" in key:
+        return ConfigError(
+            str(path), key, f"unknown delegate {given!r}", f"use one of {', '.join(DELEGATES)}"
+        )
+    if kind == "string_pattern_mismatch" and key.endswith("[key]"):
+        return ConfigError(
+            str(path),
+            key.replace("[key]", str(given)),
+            "invalid name",
+            "use only a-z, 0-9, _ and -",
+        )
+    if kind == "missing":
+        return ConfigError(str(path), key, "required key is missing", "add it")
+    return ConfigError(
+        str(path), key, error["msg"].lower(), f"got {json.dumps(given, default=str)[:80]}"
+    )
+
+
+_ERROR_RANK = {"extra_forbidden": 0, "literal_error": 1, "union_tag_invalid": 2, "missing": 3}
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("local", "adb", "ssh") or str(part).startswith("function-")
+
+
+def _suggest(loc: tuple[Any, ...], schema: type[_Strict]) -> str:
+    allowed = _all_keys(schema)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    return (
+        f"did you mean {close[0]!r}?"
+        if close
+        else "remove it; allowed keys are in `farm devices --schema`"
+    )
+
+
+def _all_keys(schema: type[_Strict]) -> list[str]:
+    if schema is DevicesFile:
+        models: tuple[type[_Strict], ...] = (
+            LocalDevice,
+            AdbDevice,
+            SshDevice,
+            Cooldown,
+            DevicesFile,
+        )
+    else:
+        models = (ModelsFile, ModelEntry, InputEntry)
+    return sorted({key for m in models for key in m.model_fields})
+
+
+def device_summary(device: Device) -> Mapping[str, Any]:
+    """What `farm devices` prints for one device."""
+    return {
+        "name": device.name,
+        "transport": device.transport,
+        "runner": device.runner,
+        "delegates": ", ".join(device.delegates),
+        "threads": ", ".join(map(str, device.options.get("threads", [1]))),
+    }

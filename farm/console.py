@@ -1,0 +1,106 @@
+"""What `farm run` shows in the terminal: the plan, a progress bar, the summary table."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from farm.job import run_plan
+from farm.orchestrator import RunPlan
+from farm.spec import CellResult
+
+STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
+
+
+def print_plan(plan: RunPlan, console: Console | None = None) -> None:
+    """The cells a run would run, and those it would skip with the reason."""
+    table = Table("device", "model", "delegate", "threads", "plan", title=f"run {plan.run_id}")
+    for cell in plan.cells:
+        table.add_row(
+            cell.device.name, escape(cell.model.name), cell.delegate, str(cell.threads), "run"
+        )
+    for skip in plan.skips:
+        c = skip.cell
+        table.add_row(
+            c.device.name, c.model.name, c.delegate, str(c.threads), f"skip: {skip.reason}"
+        )
+    (console or Console()).print(table)
+
+
+def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
+    """Run the plan under a progress bar, print the summary and where the files are."""
+    console = console or Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+    )
+    total = len(plan.cells) + len(plan.skips)
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"run {plan.run_id}", total=total, last="")
+
+        def advance(result: CellResult) -> None:
+            progress.update(task, advance=1, last=_last_line(result))
+
+        outcome = run_plan(plan, on_result=advance)
+    console.print(summary_table(outcome.results))
+    print_reasons(outcome.results, console)
+    console.print(f"results: {plan.run_dir}  dashboard: {outcome.dashboard}")
+    if outcome.interrupted:
+        console.print("[yellow]interrupted: finished cells are in the journal; rerun to complete")
+    return outcome.exit_code
+
+
+def _last_line(result: CellResult) -> str:
+    cell = escape(f"{result.device}/{result.model}/{result.delegate}/t{result.threads}")
+    if result.status == "ok" and result.latency_median_ms is not None:
+        return f"{cell} {result.latency_median_ms:.3g} ms"
+    return f"{cell} [{STATUS_STYLE[result.status]}]{result.status}"
+
+
+def summary_table(results: list[CellResult]) -> Table:
+    """One line per cell: median with its spread (p5–p95, std, n), init time and status."""
+    table = Table(title="results")
+    for name in ("device", "model", "delegate", "thr", "status"):
+        table.add_column(name, overflow="fold")
+    for name in ("median ms", "p5–p95 ms", "std ms", "n", "init ms"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in sorted(results, key=lambda r: (r.device, r.model, r.delegate, r.threads)):
+        table.add_row(
+            r.device,
+            escape(r.model),
+            r.delegate,
+            str(r.threads),
+            f"[{STATUS_STYLE[r.status]}]{r.status}",
+            _ms(r.latency_median_ms),
+            _spread(r),
+            _ms(r.latency_std_ms),
+            str(len(r.samples_ms) or ""),
+            _ms(r.init_ms),
+        )
+    return table
+
+
+def print_reasons(results: list[CellResult], console: Console) -> None:
+    """Why each cell that is not ok is not, one line each, in full."""
+    for r in results:
+        if r.status != "ok":
+            kind = f" ({r.failure_kind})" if r.failure_kind else ""
+            cell = escape(f"{r.device}/{r.model}/{r.delegate}/t{r.threads}")
+            console.print(
+                f"[{STATUS_STYLE[r.status]}]{r.status}{kind}[/] {cell}: {escape(r.reason or '')}"
+            )
+
+
+def _spread(r: CellResult) -> str:
+    if r.latency_p5_ms is None or r.latency_p95_ms is None:
+        return ""
+    return f"{r.latency_p5_ms:.3g}–{r.latency_p95_ms:.3g}"
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3g}"

@@ -1,0 +1,97 @@
+"""The results frame as the dashboard reads it: every known column, one row per cell, a
+`delegate/tN` column label and the speedup against the cpu cell of the same model, device
+and threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from farm.spec import DELEGATES, CellResult
+
+COLUMNS = tuple(field.name for field in dataclasses.fields(CellResult))
+CELL_KEYS = ["device", "model", "delegate", "threads"]
+BASELINE_DELEGATE = "cpu"
+
+Record = Mapping[Hashable, Any]
+"""One cell (one row of the prepared frame) by column name."""
+
+
+def prepare(results: pd.DataFrame) -> pd.DataFrame:
+    """Normalise a results frame for the views (the caller's frame is not modified)."""
+    frame = _with_known_columns(results)
+    frame = frame.assign(threads=pd.to_numeric(frame["threads"], errors="coerce").astype("Int64"))
+    frame = _latest_attempts(frame)
+    frame = frame.assign(
+        column=[column_label(d, t) for d, t in zip(frame.delegate, frame.threads, strict=True)]
+    )
+    return frame.assign(speedup_vs_cpu=_speedup_vs_cpu(frame))
+
+
+def _with_known_columns(results: pd.DataFrame) -> pd.DataFrame:
+    missing = {name: None for name in COLUMNS if name not in results.columns}
+    return results.reset_index(drop=True).assign(**missing)
+
+
+def _latest_attempts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep the last attempt of a cell when a retried cell left more than one row."""
+    ordered = frame.sort_values("attempt", kind="stable", na_position="first")
+    return ordered.drop_duplicates(CELL_KEYS, keep="last").sort_index().reset_index(drop=True)
+
+
+def column_label(delegate: object, threads: object) -> str:
+    """The heatmap column of a cell: `xnnpack/t2`."""
+    thread_text = "?" if pd.isna(threads) else str(threads)  # type: ignore[call-overload]
+    return f"{delegate}/t{thread_text}"
+
+
+def _speedup_vs_cpu(frame: pd.DataFrame) -> pd.Series:
+    """cpu median / cell median, for ok cells whose cpu cell (same model, device, threads) is ok."""
+    median = pd.to_numeric(frame["latency_median_ms"], errors="coerce")
+    ok = frame["status"].eq("ok").to_numpy(dtype=bool)
+    baseline_keys = ["device", "model", "threads"]
+    is_baseline = ok & frame["delegate"].eq(BASELINE_DELEGATE).to_numpy(dtype=bool)
+    baseline = frame.loc[is_baseline, baseline_keys].assign(baseline_ms=median[is_baseline])
+    joined = frame[baseline_keys].merge(baseline, on=baseline_keys, how="left")
+    speedup = joined["baseline_ms"].to_numpy(dtype=float) / median.to_numpy(dtype=float)
+    return pd.Series(np.where(ok, speedup, np.nan), index=frame.index)
+
+
+def ok_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cells that finished and measured something."""
+    return frame[frame["status"].eq("ok").to_numpy(dtype=bool)]
+
+
+def records(frame: pd.DataFrame) -> Sequence[Record]:
+    """The rows as mappings, for code that reads one cell at a time."""
+    return frame.to_dict("records")
+
+
+def ordered_devices(frame: pd.DataFrame) -> list[str]:
+    return sorted(frame["device"].dropna().astype(str).unique(), key=natural_key)
+
+
+def ordered_models(frame: pd.DataFrame) -> list[str]:
+    return sorted(frame["model"].dropna().astype(str).unique(), key=natural_key)
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort `model_2` before `model_10`: digit runs compare as numbers."""
+    parts = re.split(r"(\d+)", name.lower())
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts))
+
+
+def ordered_columns(frame: pd.DataFrame) -> list[str]:
+    """Column labels: cpu first, then the other delegates in spec order, threads ascending."""
+    pairs = frame[["delegate", "threads", "column"]].drop_duplicates("column")
+    ranked = pairs.assign(rank=pairs["delegate"].map(_delegate_rank))
+    return ranked.sort_values(["rank", "delegate", "threads"])["column"].tolist()
+
+
+def _delegate_rank(delegate: object) -> int:
+    return DELEGATES.index(delegate) if delegate in DELEGATES else len(DELEGATES)

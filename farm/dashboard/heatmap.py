@@ -1,0 +1,160 @@
+"""Latency heatmap per device: rows are models, columns `delegate/tN`; each cell reads
+`median ms · speedup×` against the cpu cell of the same model, device and threads, and colour
+is log10 of the median. Failed and skipped cells are gaps that name their status."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from farm.dashboard.cells import (
+    BASELINE_DELEGATE,
+    Record,
+    ok_cells,
+    ordered_columns,
+    ordered_models,
+    records,
+)
+from farm.dashboard.markup import notice, plot_text
+from farm.dashboard.theme import GAP_COLOR, style_figure
+from farm.dashboard.units import (
+    format_ms,
+    format_speedup,
+    format_tick_ms,
+    is_missing,
+    log_ticks,
+    samples_of,
+)
+from farm.dashboard.view import Block, RunData, Section, per_device
+
+ANCHOR, TITLE = "latency", "Latency by model × delegate/threads"
+T = TypeVar("T")
+REASON_CHARS = 160
+NOT_IN_MATRIX = "not in this run's matrix"
+
+
+def section(data: RunData) -> Section:
+    """One heatmap per device; a device without any ok cell gets a sentence instead."""
+    if ok_cells(data.cells).empty:
+        return Section(ANCHOR, TITLE, (notice("No cell finished ok: no latency to show."),))
+    return Section(ANCHOR, TITLE, tuple(per_device(data.cells, device_block)))
+
+
+def device_block(cells: pd.DataFrame) -> Block:
+    if ok_cells(cells).empty:
+        return notice("No cell finished ok on this device (see Failed and skipped cells).")
+    return heatmap_figure(cells)
+
+
+def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
+    """One device's heatmap, models top to bottom, columns labelled above."""
+    models = ordered_models(cells)
+    figure = go.Figure(heatmap_trace(cells, models, ordered_columns(cells)))
+    figure.update_layout(plot_bgcolor=GAP_COLOR, xaxis_side="top", yaxis_autorange="reversed")
+    figure.update_xaxes(showgrid=False)
+    figure.update_yaxes(showgrid=False)
+    return style_figure(figure, height_px=90 + 44 * len(models))
+
+
+def heatmap_trace(cells: pd.DataFrame, models: list[str], columns: list[str]) -> go.Heatmap:
+    """Colour log10(median); text `ms · ×`; hover p5/p95/std/n, or a gap's status and reason."""
+    grid = cell_grid(cells, models, columns)
+    return go.Heatmap(
+        x=[plot_text(c) for c in columns],
+        y=[plot_text(m) for m in models],
+        z=grid_map(grid, log_median),
+        text=grid_map(grid, cell_text, absent=""),
+        customdata=grid_map(grid, hover_text, absent=NOT_IN_MATRIX),
+        texttemplate="%{text}",
+        hovertemplate="%{customdata}<extra></extra>",
+        hoverongaps=True,
+        colorscale="Viridis",
+        reversescale=True,
+        colorbar=colorbar(cells),
+        xgap=2,
+        ygap=2,
+    )
+
+
+def cell_grid(
+    cells: pd.DataFrame, models: list[str], columns: list[str]
+) -> list[list[Record | None]]:
+    """rows[model][column] → that cell's record, None where the matrix had no such cell."""
+    by_key = {(str(r["model"]), r["column"]): r for r in records(cells)}
+    return [[by_key.get((model, column)) for column in columns] for model in models]
+
+
+def grid_map(
+    grid: list[list[Record | None]], value_of: Callable[[Record], T], absent: T | None = None
+) -> list[list[T | None]]:
+    """`value_of` each cell; `absent` where the matrix had no such cell."""
+    return [[absent if row is None else value_of(row) for row in line] for line in grid]
+
+
+def log_median(row: Record) -> float | None:
+    median = row["latency_median_ms"]
+    if row["status"] != "ok" or is_missing(median) or median <= 0:
+        return None
+    return math.log10(median)
+
+
+def cell_text(row: Record) -> str:
+    """`2.31 ms · 3.2×` for an ok cell, else its status. The cpu cells are the baseline, and a
+    cell whose cpu cell did not finish ok has no speedup: both show the median alone."""
+    if row["status"] != "ok":
+        return plot_text(row["status"])
+    speedup = row["speedup_vs_cpu"]
+    median = format_ms(row["latency_median_ms"])
+    if is_missing(speedup) or row["delegate"] == BASELINE_DELEGATE:
+        return median
+    return f"{median} · {format_speedup(speedup)}"
+
+
+def hover_text(row: Record) -> str:
+    title = f"<b>{plot_text(row['model'])}</b> · {plot_text(row['column'])}"
+    return "<br>".join([title, *(ok_hover(row) if row["status"] == "ok" else gap_hover(row))])
+
+
+def ok_hover(row: Record) -> list[str]:
+    n_samples = len(samples_of(row["samples_ms"])) or None
+    return [
+        f"median {format_ms(row['latency_median_ms'])} · {speedup_phrase(row)}",
+        f"p5 {format_ms(row['latency_p5_ms'])} · p95 {format_ms(row['latency_p95_ms'])}",
+        f"std {format_ms(row['latency_std_ms'])} · n {plot_text(n_samples)} samples",
+    ]
+
+
+def speedup_phrase(row: Record) -> str:
+    if row["delegate"] == BASELINE_DELEGATE:
+        return "the baseline for speedups"
+    if is_missing(row["speedup_vs_cpu"]):
+        return "no ok cpu cell to compare with"
+    return f"{format_speedup(row['speedup_vs_cpu'])} vs cpu"
+
+
+def gap_hover(row: Record) -> list[str]:
+    kind = "" if is_missing(row["failure_kind"]) else f" ({plot_text(row['failure_kind'])})"
+    reason = "" if is_missing(row["reason"]) else str(row["reason"])
+    short = reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
+    return [f"{plot_text(row['status'])}{kind}", plot_text(short).replace("\n", "<br>")]
+
+
+def colorbar(cells: pd.DataFrame) -> dict[str, Any]:
+    """Colour bar ticks in ms although z is log10(ms)."""
+    medians = pd.to_numeric(ok_cells(cells)["latency_median_ms"], errors="coerce")
+    medians = medians[medians > 0]
+    if medians.empty:
+        return {"title": {"text": "median"}}
+    low, high = float(medians.min()), float(medians.max())
+    ticks = [tick for tick in log_ticks(low, high) if low <= tick <= high]
+    ticks = ticks if len(ticks) >= 2 else [low, high]  # a narrow range: label its two ends
+    tickvals = [math.log10(t) for t in ticks]
+    return {
+        "title": {"text": "median"},
+        "tickvals": tickvals,
+        "ticktext": [format_tick_ms(t) for t in ticks],
+    }

@@ -1,0 +1,74 @@
+"""Assemble the page: prepare the cells, run every view, render figures, inline plotly.js once
+(in the head, before any figure), and wrap it all in one HTML document."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from farm.dashboard import distributions, failures, heatmap, startup
+from farm.dashboard.cells import prepare
+from farm.dashboard.header import header, run_id
+from farm.dashboard.markup import Html, element, text
+from farm.dashboard.theme import CSS
+from farm.dashboard.view import Block, RunData, Section, View
+
+VIEWS: tuple[View, ...] = (
+    heatmap.section,
+    distributions.section,
+    startup.section,
+    failures.section,
+)
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def render_page(results: pd.DataFrame, run: Mapping[str, Any]) -> str:
+    """The whole document; figures are numbered `figure-1`, `figure-2` … in page order."""
+    data = RunData(cells=prepare(results), run=run)
+    sections = [view(data) for view in VIEWS]
+    figure_ids = (f"figure-{n}" for n in itertools.count(1))
+    body = "".join(render_section(section, figure_ids) for section in sections)
+    return document(
+        f"tflite-farm {run_id(data)}", header(data, sections), Html(body), plotly_needed(sections)
+    )
+
+
+def plotly_needed(sections: Sequence[Section]) -> bool:
+    return any(isinstance(block, go.Figure) for section in sections for block in section.blocks)
+
+
+def render_section(section: Section, figure_ids: Iterator[str]) -> Html:
+    blocks = "".join(render_block(block, figure_ids) for block in section.blocks)
+    return Html(
+        f'<section id="{section.anchor}">{element("h2", text(section.title))}{blocks}</section>'
+    )
+
+
+def render_block(block: Block, figure_ids: Iterator[str]) -> Html:
+    if isinstance(block, go.Figure):
+        return render_figure(block, next(figure_ids))
+    return block
+
+
+def render_figure(figure: go.Figure, div_id: str) -> Html:
+    """A figure's div and its newPlot call; plotly escapes `<`, `>` and `/` in the JSON, so no
+    string in the data can close the script element."""
+    return Html(figure.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG,
+        default_height=f"{figure.layout.height}px",
+    ))  # fmt: skip
+
+
+def document(title: str, header_html: Html, body: Html, with_plotly: bool) -> str:
+    script = f"<script>{get_plotlyjs()}</script>" if with_plotly else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{text(title)}</title><style>{CSS}</style>{script}</head>"
+        f"<body>{header_html}<main>{body}</main></body></html>\n"
+    )

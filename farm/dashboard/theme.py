@@ -1,0 +1,82 @@
+"""The look of the page: inline CSS (system fonts only, the page must open offline) and the
+shared Plotly layout and colours."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import plotly.colors
+import plotly.graph_objects as go
+
+from farm.dashboard.units import log_ticks
+
+FONT_STACK = (
+    'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif'
+)
+GAP_COLOR = "#e9ecef"  # plot background: failed and skipped cells show through as gaps
+
+CSS = f"""
+:root {{ --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --paper: #f5f7fa;
+  --ok: #2f855a; --failed: #c53030; --skipped: #718096; }}
+* {{ box-sizing: border-box; }}
+body {{ margin: 0; font-family: {FONT_STACK}; color: var(--ink); background: var(--paper);
+  line-height: 1.45; font-size: 15px; }}
+header {{ background: #102a43; color: #f0f4f8; padding: 20px 32px 16px; }}
+header h1 {{ margin: 0 0 8px; font-size: 22px; font-weight: 600; }}
+header dl {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr));
+  gap: 4px 24px; margin: 0 0 12px; }}
+header dt {{ font-size: 12px; color: #9fb3c8; text-transform: uppercase; letter-spacing: .04em; }}
+header dd {{ margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }}
+header nav a {{ color: #bcccdc; margin-right: 18px; text-decoration: none; }}
+header nav a:hover {{ color: #fff; text-decoration: underline; }}
+.counts {{ margin: 0 0 12px; display: flex; gap: 8px; flex-wrap: wrap; }}
+.badge {{ display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 13px;
+  font-weight: 600; color: #fff; background: var(--skipped); white-space: nowrap; }}
+.badge.ok {{ background: var(--ok); }} .badge.failed {{ background: var(--failed); }}
+.badge.total {{ background: transparent; border: 1px solid #9fb3c8; color: inherit; }}
+main {{ max-width: 1400px; margin: 0 auto; padding: 8px 32px 48px; }}
+section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px;
+  margin: 20px 0; padding: 16px 20px; }}
+section h2 {{ margin: 0 0 4px; font-size: 18px; }}
+section p.hint {{ margin: 0 0 8px; color: var(--muted); font-size: 13px; }}
+h3.device {{ margin: 16px 0 0; font-size: 15px; color: var(--muted); }}
+.notice {{ background: #fffbea; border-left: 4px solid #f0b429; padding: 8px 12px; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
+th, td {{ text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line);
+  vertical-align: top; }}
+th {{ background: var(--paper); font-weight: 600; }}
+td:nth-child(4) {{ font-variant-numeric: tabular-nums; }}
+td.reason, .failures td:last-child {{ white-space: pre-wrap; overflow-wrap: anywhere;
+  font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; }}
+.devices {{ margin-top: 4px; }}
+"""
+
+
+def style_figure(figure: go.Figure, height_px: int) -> go.Figure:
+    """Apply the shared look: white template, system fonts, compact margins, legend on top."""
+    figure.update_layout(
+        template="plotly_white",
+        height=height_px,
+        font={"family": FONT_STACK, "size": 13},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        hoverlabel={"align": "left"},
+    )
+    return figure
+
+
+def log_axis(title: str, values_ms: Iterable[float]) -> dict[str, object]:
+    """A log10 axis labelled in plain numbers at 1, 2, 5 × 10ⁿ over the range of `values_ms`
+    (Plotly's own log labels read `2` for 20 and `5` for 0.5)."""
+    finite = [v for v in values_ms if math.isfinite(v) and v > 0]
+    axis: dict[str, object] = {"type": "log", "title": {"text": title}}
+    if finite:
+        axis["tickvals"] = log_ticks(min(finite), max(finite))
+    return axis
+
+
+def series_colors(labels: list[str]) -> dict[str, str]:
+    """One stable colour per series label (e.g. per `delegate/tN`), shared by all devices."""
+    palette = plotly.colors.qualitative.Plotly
+    return {label: palette[i % len(palette)] for i, label in enumerate(labels)}

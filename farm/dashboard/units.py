@@ -1,0 +1,69 @@
+"""How numbers and missing values read on the page: `2.31 ms`, `3.2×`, and null as a gap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+
+def is_missing(value: object) -> bool:
+    """True for None, NaN, NaT and pd.NA: the farm's "not reported", never 0."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def format_ms(value: object) -> str:
+    """Three significant digits in milliseconds (`0.723 ms`, `2.31 ms`, `152 ms`)."""
+    if is_missing(value):
+        return "—"
+    return f"{_significant(float(value), 3)} ms"  # type: ignore[arg-type]
+
+
+def format_speedup(value: object) -> str:
+    """`3.2×` faster than the cpu cell; a slowdown keeps two digits (`0.45×`), except that
+    0.95–1 reads `1.0×` like its neighbours."""
+    if is_missing(value):
+        return "—"
+    speedup = float(value)  # type: ignore[arg-type]
+    return f"{speedup:.1f}×" if speedup >= 0.95 else f"{_significant(speedup, 2)}×"
+
+
+def format_tick_ms(value: float) -> str:
+    """An axis label: three significant digits, no trailing zeros (`0.5 ms`, `2.69 ms`)."""
+    return f"{float(_significant(value, 3)):g} ms"
+
+
+def _significant(value: float, digits: int) -> str:
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
+
+
+def samples_of(value: object) -> np.ndarray:
+    """The per-iteration samples of a cell as floats; null or empty gives an empty array."""
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        samples = np.asarray(value, dtype=float)
+        return samples[np.isfinite(samples)]
+    return np.empty(0)
+
+
+def thin_samples(samples: np.ndarray, limit: int) -> np.ndarray:
+    """At most `limit` values with the same distribution (evenly spaced quantiles, min and max
+    kept), so a 100 000-sample cell does not make the page heavy."""
+    if len(samples) <= limit:
+        return samples
+    return np.quantile(samples, np.linspace(0.0, 1.0, limit))
+
+
+def log_ticks(low_ms: float, high_ms: float) -> list[float]:
+    """1-2-5 tick values (ms) for a log10 scale, from the last one at or below `low_ms` to the
+    first one at or above `high_ms`."""
+    first, last = math.floor(math.log10(low_ms)), math.ceil(math.log10(high_ms))
+    steps = [round(s * 10.0**p, 12) for p in range(first, last + 1) for s in (1, 2, 5)]
+    lowest = max(tick for tick in steps if tick <= low_ms)
+    highest = min(tick for tick in steps if tick >= high_ms)
+    return [tick for tick in steps if lowest <= tick <= highest]

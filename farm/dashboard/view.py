@@ -1,0 +1,46 @@
+"""What every view receives (`RunData`) and gives back (`Section`), plus the per-device layout
+that most views share. A new view (dashboard v2: parity, coverage, trends …) is a module with
+a `section(data) -> Section` function, listed in `page.VIEWS`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from farm.dashboard.cells import ordered_devices
+from farm.dashboard.markup import Html, element, text
+
+Block = Union[Html, go.Figure]
+
+
+@dataclass(frozen=True)
+class RunData:
+    """One run as the views see it: prepared cells (see `cells.prepare`) and run.json."""
+
+    cells: pd.DataFrame
+    run: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled part of the page; `anchor` is its id for the table of contents."""
+
+    anchor: str
+    title: str
+    blocks: tuple[Block, ...]
+
+
+View = Callable[[RunData], Section]
+
+
+def per_device(cells: pd.DataFrame, block_for: Callable[[pd.DataFrame], Block]) -> list[Block]:
+    """A heading and one block per device, devices in name order."""
+    blocks: list[Block] = []
+    for device in ordered_devices(cells):
+        device_cells = cells[cells["device"].astype(str).eq(device).to_numpy(dtype=bool)]
+        blocks += [element("h3", text(device), cls="device"), block_for(device_cells)]
+    return blocks

@@ -1,0 +1,69 @@
+"""The farm's exception tree. Every error the farm raises on purpose is one of these.
+
+    FarmError                      exit_code 1
+    ├── ConfigError                exit_code 2   bad devices.yaml / models.yaml / CLI paths
+    │                                            (carries file, key path and the fix)
+    ├── TargetError                exit_code 1   reaching a device failed: an ``infra`` failure
+    │   ├── TargetTimeout                        a command ran past its budget and was killed
+    │   ├── DeviceUnavailable                    offline, unauthorized, serial not found, host down
+    │   └── HostKeyError                         host key unknown or changed (never retried)
+    └── RunnerError                exit_code 1   the runner ran but its output is unusable
+
+A failed *cell* is never an exception that escapes the orchestrator: it is a result row with a
+``failure_kind`` and a ``reason``. These exceptions cross module boundaries; the orchestrator turns
+them into rows and the CLI turns what reaches it into exit codes (``exit_code`` on each class).
+"""
+
+from __future__ import annotations
+
+
+class FarmError(Exception):
+    """Base of every error the farm raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(FarmError):
+    """Invalid input: a config file, a key in it, or a path given on the command line.
+
+    ``str(error)`` is one line naming the file, the key path and the fix.
+    """
+
+    exit_code = 2
+
+    def __init__(self, file: str, key: str, problem: str, fix: str = "") -> None:
+        self.file, self.key, self.problem, self.fix = file, key, problem, fix
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(where + problem + (f" ({fix})" if fix else ""))
+
+
+class TargetError(FarmError):
+    """A device could not be reached or driven; the cell fails as ``infra``."""
+
+    def __init__(self, device: str, message: str) -> None:
+        self.device, self.message = device, message
+        super().__init__(f"{device}: {message}")
+
+
+class TargetTimeout(TargetError):
+    """A command on a device ran past its budget; the remote process was killed."""
+
+    def __init__(self, device: str, argv: list[str], timeout_s: float) -> None:
+        self.argv, self.timeout_s = argv, timeout_s
+        super().__init__(device, f"timed out after {timeout_s:g} s: {argv[0] if argv else ''}")
+
+
+class DeviceUnavailable(TargetError):
+    """The device is offline, unauthorized, unknown to the transport, or its host is down."""
+
+
+class HostKeyError(TargetError):
+    """The device's host key is unknown or changed: a security stop, never retried."""
+
+
+class RunnerError(FarmError):
+    """The runner ran, but what it printed or wrote cannot be used as a result."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        self.output = output
+        super().__init__(message)

@@ -1,0 +1,137 @@
+"""Run the cells of a plan: one worker per device, one cell at a time on a device, all
+devices in parallel. Every finished cell is journaled (fsync) before the device's next one."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from farm.errors import RunnerError, TargetError, TargetTimeout
+from farm.orchestrator.measure import CellMeasurer
+from farm.orchestrator.plan import RunPlan, utc_now
+from farm.orchestrator.results import failed_result, outcome_result, skipped_result
+from farm.spec import Cell, CellResult, Device, FailureKind
+from farm.store import JOURNAL, Journal
+from farm.targets import Target, connect
+
+ResultCallback = Callable[[CellResult], None]
+Connect = Callable[[Device], Target]
+
+
+class Recorder:
+    """Journals each result (thread-safe) and tells the caller, in the order they finish."""
+
+    def __init__(self, run_dir: Path, on_result: ResultCallback | None) -> None:
+        self.journal = Journal(run_dir / JOURNAL)
+        self.results: list[CellResult] = []
+        self.fingerprints: dict[str, dict[str, Any]] = {}
+        self.interrupted = False
+        self._on_result = on_result
+        self._lock = threading.Lock()
+
+    def record(self, result: CellResult) -> None:
+        with self._lock:
+            self.journal.append(result)
+            self.results.append(result)
+            if self._on_result:
+                self._on_result(result)
+
+
+def execute(
+    plan: RunPlan,
+    on_result: ResultCallback | None = None,
+    stop: threading.Event | None = None,
+    open_target: Connect = connect,
+) -> Recorder:
+    """Run the plan; returns the recorder holding every result and device fingerprint."""
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    recorder = Recorder(plan.run_dir, on_result)
+    stop = stop or threading.Event()
+    for skip in plan.skips:
+        recorder.record(skipped_result(plan.run_id, skip))
+    by_device: dict[str, list[Cell]] = {}
+    for cell in plan.cells:
+        by_device.setdefault(cell.device.name, []).append(cell)
+    with ThreadPoolExecutor(max_workers=max(len(by_device), 1)) as pool:
+        workers = [DeviceWorker(plan, recorder, stop, open_target) for _ in by_device]
+        jobs = [
+            pool.submit(w.run, cells) for w, cells in zip(workers, by_device.values(), strict=True)
+        ]
+        _wait_or_stop(jobs, stop, recorder)
+    recorder.journal.close()
+    return recorder
+
+
+def _wait_or_stop(jobs: list[Future[None]], stop: threading.Event, recorder: Recorder) -> None:
+    # Ctrl-C starts no new cell; cells already running end within their timeout and are kept.
+    try:
+        while not all(job.done() for job in jobs):
+            wait(jobs, timeout=0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        recorder.interrupted = True
+    for job in jobs:
+        job.result()
+
+
+class DeviceWorker:
+    """Runs one device's cells, one at a time, over one open target."""
+
+    def __init__(
+        self, plan: RunPlan, recorder: Recorder, stop: threading.Event, open_target: Connect
+    ) -> None:
+        self.plan, self.recorder, self.stop = plan, recorder, stop
+        self.open_target = open_target
+
+    def run(self, cells: list[Cell]) -> None:
+        try:
+            target = self.open_target(cells[0].device)
+        except TargetError as exc:
+            for cell in cells:
+                self.recorder.record(self._failed(cell, "infra", str(exc), utc_now(), None))
+            return
+        try:
+            self._run_cells(target, cells)
+        finally:
+            target.close()
+
+    def _run_cells(self, target: Target, cells: list[Cell]) -> None:
+        fingerprint = self._fingerprint(target)
+        measurer = CellMeasurer(target, self.plan.run_id, self.plan.run_dir, self.plan.settings)
+        for index, cell in enumerate(cells):
+            if self.stop.is_set():
+                return
+            result = self.run_cell(measurer, cell, index)
+            self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
+
+    def _fingerprint(self, target: Target) -> str | None:
+        try:
+            description = target.describe()
+        except TargetError:
+            return None
+        self.recorder.fingerprints[target.name] = description
+        return json.dumps(description, sort_keys=True)
+
+    def run_cell(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:
+        """One cell, always as a row: a transport failure or timeout is a row too."""
+        started, start = utc_now(), time.perf_counter()
+        try:
+            outcome, runner_wall_s = measurer.measure(cell, index)
+        except TargetTimeout as exc:
+            return self._failed(cell, "timeout", str(exc), started, time.perf_counter() - start)
+        except (TargetError, RunnerError) as exc:
+            return self._failed(cell, "infra", str(exc), started, time.perf_counter() - start)
+        wall_s = time.perf_counter() - start
+        result = outcome_result(self.plan.run_id, cell, outcome, started, wall_s)
+        return dataclasses.replace(result, runner_wall_s=runner_wall_s)
+
+    def _failed(
+        self, cell: Cell, kind: FailureKind, reason: str, started: str, wall: float | None
+    ) -> CellResult:
+        return failed_result(self.plan.run_id, cell, kind, reason, started, wall)

@@ -1,0 +1,131 @@
+"""Measuring one cell on an open target: stage what it needs, run the runner, read its result.
+
+Remote file names come from content hashes, never from user-chosen model names, so a model
+called ``x; touch pwned #.tflite`` reaches no shell on any device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from farm.errors import RunnerError, TargetError
+from farm.runners.benchmark_model import (
+    benchmark_outcome,
+    build_benchmark_model_argv,
+    parse_benchmark_model_output,
+)
+from farm.runners.outcome import RunnerOutcome
+from farm.runners.python import RUNNER_SCRIPT, python_runner_argv, read_runner_output
+from farm.spec import Cell, RunSettings
+from farm.targets import CommandResult, Target
+from farm.targets.staging import push_if_changed
+
+
+class CellMeasurer:
+    """Measures cells on one target; remembers what it already staged there."""
+
+    def __init__(self, target: Target, run_id: str, run_dir: Path, settings: RunSettings) -> None:
+        self.target, self.run_id, self.run_dir, self.settings = target, run_id, run_dir, settings
+        self._staged: dict[str, str] = {}
+
+    def measure(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
+        """The runner's outcome and how long its process ran (s). Raises TargetError/RunnerError."""
+        model = self.stage(cell.model.path, "models", cell.model.sha256, ".tflite")
+        if cell.device.runner == "benchmark_model":
+            return self._native(cell, model)
+        return self._python(cell, model, index)
+
+    def stage(self, local: str, folder: str, sha256: str | None = None, suffix: str = "") -> str:
+        """Put ``local`` in the device workdir under a name from its hash, once per worker."""
+        sha256 = sha256 or file_sha256(local)
+        if sha256 not in self._staged:
+            remote = f"{self.target.workdir}/{folder}/{sha256[:20]}{suffix}"
+            push_if_changed(self.target, local, remote, sha256)
+            self._staged[sha256] = remote
+        return self._staged[sha256]
+
+    def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
+        runner = self.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+        out_dir = f"{self.target.workdir}/out/{self.run_id}"
+        if out_dir not in self._staged:
+            self.target.run(["mkdir", "-p", out_dir], timeout_s=60)
+            self._staged[out_dir] = out_dir
+        out = f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}.json"
+        argv = python_runner_argv(cell, runner, model, out, self.settings)
+        command = self.target.run(argv, timeout_s=self.settings.timeout_s)
+        data = fetch_json(self.target, out, self._raw(cell, ".json"), command)
+        return read_runner_output(data), command.wall_s
+
+    def _native(self, cell: Cell, model: str) -> tuple[RunnerOutcome, float]:
+        binary_path, sha256 = self._native_binary(cell)
+        binary = self.stage(binary_path, "bin", sha256)
+        self.target.run(["chmod", "755", binary], timeout_s=60)
+        command = self.target.run(self._native_argv(cell, binary, model), self.settings.timeout_s)
+        text = command.stdout + command.stderr
+        self._raw(cell, ".log").write_text(text)
+        outcome = benchmark_outcome(
+            parse_benchmark_model_output(text), cell.delegate, command.tail()
+        )
+        runtime = {"runtime": "benchmark_model", "runtime_version": f"sha256:{sha256[:12]}"}
+        outcome.metrics.update(runtime)
+        return outcome, command.wall_s
+
+    def _native_binary(self, cell: Cell) -> tuple[str, str]:
+        path = cell.device.options.get("benchmark_model")
+        if not path or not Path(path).is_file():
+            raise RunnerError(
+                f"benchmark_model binary {path} does not exist on this host "
+                f"(devices.{cell.device.name}.benchmark_model in devices.yaml)"
+            )
+        return path, file_sha256(path)
+
+    def _native_argv(self, cell: Cell, binary: str, model: str) -> list[str]:
+        options, s = cell.device.options, self.settings
+        try:
+            return build_benchmark_model_argv(
+                binary,
+                model,
+                delegate=cell.delegate,
+                threads=cell.threads,
+                runs=s.runs,
+                warmup=s.warmup,
+                min_secs=s.min_seconds or None,
+                extra_flags=options.get("runner_flags") or (),
+                cpu_mask=options.get("cpu_mask"),
+            )
+        except ValueError as exc:
+            raise RunnerError(f"cannot build the benchmark_model command: {exc}") from exc
+
+    def _raw(self, cell: Cell, suffix: str) -> Path:
+        """Where the runner's raw output for this cell is kept, next to the results."""
+        folder = self.run_dir / "raw"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{cell.cell_id}{suffix}"
+
+
+def fetch_json(target: Target, remote: str, local: Path, command: CommandResult) -> dict[str, Any]:
+    """Pull the runner's JSON; a runner that wrote none crashed, and its output says why."""
+    try:
+        target.pull(remote, str(local))
+        return dict(json.loads(local.read_text()))
+    except (TargetError, ValueError, OSError) as exc:
+        how = how_it_ended(command.returncode)
+        raise RunnerError(f"runner wrote no result ({how}): {command.tail()}") from exc
+
+
+def how_it_ended(code: int) -> str:
+    if code < 0:
+        return f"signal {-code}"
+    # A remote shell reports a command killed by signal N as exit 128+N.
+    return f"exit {code}, signal {code - 128}" if 128 < code < 160 else f"exit {code}"
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

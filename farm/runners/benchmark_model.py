@@ -1,0 +1,234 @@
+"""Drive TensorFlow Lite's / LiteRT's native ``benchmark_model``: build its argv, read its output.
+
+The parser lives in `farm.runners.benchmark_model_parse` and is re-exported here, so callers
+need only this module. Flag facts come from tensorflow/lite/tools/delegates/*_provider.cc.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from farm.runners.benchmark_model_parse import (
+    BenchmarkParse,
+    DelegateCoverage,
+    OpProfileRow,
+    StatLine,
+    parse_benchmark_model_output,
+)
+from farm.runners.outcome import RunnerOutcome
+
+__all__ = [
+    "BENCHMARK_MODEL_DELEGATES",
+    "BenchmarkParse",
+    "DelegateCoverage",
+    "OpProfileRow",
+    "StatLine",
+    "benchmark_outcome",
+    "build_benchmark_model_argv",
+    "parse_benchmark_model_output",
+]
+
+BENCHMARK_MODEL_DELEGATES = frozenset({"cpu", "xnnpack", "gpu", "nnapi", "hexagon", "external"})
+
+_CPU_MASK = re.compile(r"(?:0x)?[0-9a-fA-F]+")
+_NO_OPTIONS: Mapping[str, str] = {}
+
+
+def build_benchmark_model_argv(
+    binary: str,
+    model_path: str,
+    *,
+    delegate: str,
+    threads: int,
+    runs: int,
+    warmup: int,
+    min_secs: float | None = None,
+    max_secs: float | None = None,
+    delegate_options: Mapping[str, str] = _NO_OPTIONS,
+    gpu_precision_loss_allowed: bool = False,
+    nnapi_accelerator: str | None = None,
+    external_delegate_path: str | None = None,
+    report_peak_memory: bool = True,
+    op_profiling: bool = False,
+    input_files: Mapping[str, str] | None = None,
+    output_file: str | None = None,
+    extra_flags: Sequence[str] = (),
+    cpu_mask: str | None = None,
+) -> list[str]:
+    """The argv of one ``benchmark_model`` run of one cell; the caller quotes it (shlex.join).
+
+    Options that belong to another delegate (``nnapi_accelerator`` on a gpu cell, say) are
+    ignored, so one device's settings can be passed to all its cells. Raises ValueError for an
+    unknown delegate, an external cell without a library, or a value the tool would misread.
+    """
+    delegate_flags = _delegate_flags(
+        delegate,
+        gpu_precision_loss_allowed=gpu_precision_loss_allowed,
+        nnapi_accelerator=nnapi_accelerator,
+        external_delegate_path=external_delegate_path,
+        delegate_options=delegate_options,
+    )
+    return [
+        *_taskset(cpu_mask),
+        binary,
+        f"--graph={model_path}",
+        *delegate_flags,
+        *_run_flags(threads, runs, warmup, min_secs, max_secs),
+        *_report_flags(report_peak_memory, op_profiling),
+        *_io_flags(input_files, output_file),
+        *extra_flags,
+    ]
+
+
+def _delegate_flags(
+    delegate: str,
+    *,
+    gpu_precision_loss_allowed: bool,
+    nnapi_accelerator: str | None,
+    external_delegate_path: str | None,
+    delegate_options: Mapping[str, str],
+) -> list[str]:
+    if delegate not in BENCHMARK_MODEL_DELEGATES:
+        known = ", ".join(sorted(BENCHMARK_MODEL_DELEGATES))
+        raise ValueError(f"unknown benchmark_model delegate {delegate!r} (expected one of {known})")
+    if delegate == "xnnpack":
+        return ["--use_xnnpack=true"]
+    # The runtime may apply XNNPACK implicitly whatever the tool's own default is; only an
+    # explicit --use_xnnpack=false disables it (xnnpack_delegate_provider.cc). Without it, `cpu`
+    # would not be the builtin kernels, and nodes another delegate rejects would fall to
+    # XNNPACK instead of the builtin kernels the comparison is made against.
+    no_xnnpack = ["--use_xnnpack=false"]
+    if delegate == "gpu":
+        # Passed both ways: on Android the tool's default is true (gpu_delegate_provider.cc).
+        allowed = "true" if gpu_precision_loss_allowed else "false"
+        return ["--use_gpu=true", f"--gpu_precision_loss_allowed={allowed}", *no_xnnpack]
+    if delegate == "nnapi":
+        name = [f"--nnapi_accelerator_name={nnapi_accelerator}"] if nnapi_accelerator else []
+        return ["--use_nnapi=true", *name, *no_xnnpack]
+    if delegate == "hexagon":
+        return ["--use_hexagon=true", *no_xnnpack]
+    if delegate == "external":
+        return [*_external_flags(external_delegate_path, delegate_options), *no_xnnpack]
+    return no_xnnpack  # cpu
+
+
+def _external_flags(path: str | None, options: Mapping[str, str]) -> list[str]:
+    if not path:
+        raise ValueError("delegate 'external' needs external_delegate_path (the delegate .so)")
+    flags = [f"--external_delegate_path={path}"]
+    if options:
+        flags.append(f"--external_delegate_options={_external_options(options)}")
+    return flags
+
+
+def _external_options(options: Mapping[str, str]) -> str:
+    # The provider splits on ';' then on ':' and silently drops any item that does not split
+    # into exactly two parts (external_delegate_provider.cc), so refuse those characters.
+    for key, value in options.items():
+        if any(sep in f"{key}{value}" for sep in ":;"):
+            raise ValueError(
+                f"external delegate option {key!r}: {value!r} contains ':' or ';', which "
+                "benchmark_model cannot pass through"
+            )
+    return ";".join(f"{key}:{value}" for key, value in options.items())
+
+
+def _run_flags(
+    threads: int, runs: int, warmup: int, min_secs: float | None, max_secs: float | None
+) -> list[str]:
+    flags = [f"--num_threads={threads}", f"--num_runs={runs}", f"--warmup_runs={warmup}"]
+    if min_secs is not None:
+        flags.append(f"--min_secs={float(min_secs)!r}")
+    if max_secs is not None:
+        flags.append(f"--max_secs={float(max_secs)!r}")
+    return flags
+
+
+def _report_flags(report_peak_memory: bool, op_profiling: bool) -> list[str]:
+    flags = ["--report_peak_memory_footprint=true"] if report_peak_memory else []
+    return flags + (["--enable_op_profiling=true"] if op_profiling else [])
+
+
+def _io_flags(input_files: Mapping[str, str] | None, output_file: str | None) -> list[str]:
+    flags = [f"--input_layer_value_files={_value_files(input_files)}"] if input_files else []
+    return flags + ([f"--output_filepath={output_file}"] if output_file else [])
+
+
+def _value_files(input_files: Mapping[str, str]) -> str:
+    # "input1:file1,input2:file2"; a ':' inside a layer name ("input:0") is escaped as "\:"
+    # (benchmark_tflite_model.cc). A ',' anywhere, or a ':' in a path, cannot be expressed.
+    for layer, path in input_files.items():
+        if "," in layer + path or ":" in path:
+            raise ValueError(f"input file {layer!r}: {path!r}: ',' or ':' cannot be passed")
+    return ",".join(f"{_escape_layer(layer)}:{path}" for layer, path in input_files.items())
+
+
+def _escape_layer(layer: str) -> str:
+    return layer.replace(":", "\\:")
+
+
+def _taskset(cpu_mask: str | None) -> list[str]:
+    if cpu_mask is None:
+        return []
+    if not _CPU_MASK.fullmatch(cpu_mask):
+        raise ValueError(f"cpu_mask {cpu_mask!r} is not a hexadecimal CPU mask (e.g. 'f0')")
+    return ["taskset", cpu_mask]
+
+
+def benchmark_outcome(parse: BenchmarkParse, delegate: str, output_tail: str) -> RunnerOutcome:
+    """A parsed ``benchmark_model`` output as the orchestrator's outcome for one cell."""
+    if parse.status == "failed":
+        kind = "model" if delegate in ("cpu", "xnnpack") else "delegate"
+        return RunnerOutcome("failed", kind, parse.error or output_tail)
+    if parse.status != "ok":
+        return RunnerOutcome("failed", "infra", f"no timing summary in the output: {output_tail}")
+    return RunnerOutcome("ok", None, None, (), _metrics(parse, delegate), _latency(parse))
+
+
+def _metrics(parse: BenchmarkParse, delegate: str) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        "init_ms": _ms(parse.init_us),
+        "first_inference_ms": _ms(parse.first_inference_us),
+        "warmup_ms": _ms(parse.warmup_avg_us),
+        # The periodic monitor's peak is the process peak; the "footprint delta" lines are not.
+        "peak_rss_mb": parse.memory_peak_mb,
+    }
+    coverage = _coverage_of(parse.delegates, delegate)
+    if coverage is not None:
+        metrics.update(
+            nodes_delegated=coverage.nodes_delegated,
+            nodes_total=coverage.nodes_total,
+            partitions=coverage.partitions,
+            fully_delegated=coverage.fully_delegated,
+        )
+    return metrics
+
+
+def _latency(parse: BenchmarkParse) -> dict[str, float | None]:
+    stat = parse.inference
+    if stat is None:
+        return {"latency_mean_ms": _ms(parse.inference_avg_us)}
+    return {
+        "latency_mean_ms": _ms(stat.avg_us if stat.avg_us is not None else parse.inference_avg_us),
+        "latency_median_ms": _ms(stat.median_us),
+        "latency_p5_ms": _ms(stat.p5_us),
+        "latency_p95_ms": _ms(stat.p95_us),
+        "latency_min_ms": _ms(stat.min_us),
+        "latency_max_ms": _ms(stat.max_us),
+        "latency_std_ms": _ms(stat.std_us),
+    }
+
+
+def _coverage_of(entries: Sequence[DelegateCoverage], delegate: str) -> DelegateCoverage | None:
+    # Names vary by tool version ("GPU", "TfLiteGpuDelegateV2", "EXTERNAL", "NNAPI"...).
+    for entry in entries:
+        name = entry.name.lower()
+        if delegate in name or (delegate == "external" and "xnnpack" not in name):
+            return entry
+    return None
+
+
+def _ms(us: float | None) -> float | None:
+    return None if us is None else us / 1000.0

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Benchmark one cell (one model, one delegate, one thread count) with the TFLite Python API.
+
+This file is pushed to targets and run there on its own: it needs only Python >= 3.7, numpy and
+one of ``ai_edge_litert`` (preferred: the maintained runtime), ``tflite_runtime`` (legacy boards;
+it needs numpy < 2) or ``tensorflow.lite``. It must not import anything from the farm.
+
+It always writes one JSON object to ``--out`` (status ok / failed / skipped, with the reason) and
+exits 0; exit 2 means its own arguments were wrong. Every invoke is timed with perf_counter_ns and
+every sample is kept; statistics are computed by the farm, not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import resource
+import sys
+import time
+
+RUNTIMES = (
+    ("ai_edge_litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite_runtime", "tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow", "tensorflow.lite.python.interpreter", "tensorflow"),
+)
+EDGETPU_LIBRARY = "libedgetpu.so.1"
+
+
+class CellOutcome(Exception):
+    """Ends the cell early with a status other than ok."""
+
+    def __init__(self, status: str, kind: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.kind, self.reason = status, kind, reason
+
+
+def load_runtime(preferred: str | None) -> tuple[str, str, object]:
+    """Import the first TFLite runtime available (or the one asked for); name, version, module."""
+    errors = []
+    for name, module_name, dist in RUNTIMES:
+        if preferred and name != preferred:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            errors.append(f"{name}: {exc}")  # or AttributeError ("_ARRAY_API not found")
+            continue
+        return name, _dist_version(dist, module), module
+    reason = "no TFLite runtime importable (" + "; ".join(errors) + ")"
+    raise CellOutcome("failed", "infra", reason)
+
+
+def _dist_version(dist: str, module: object) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:
+        return str(getattr(module, "__version__", "unknown"))
+
+
+def build_delegates(rt: object, args: argparse.Namespace) -> list:
+    """The delegate objects for this cell; cpu and xnnpack need none (see resolver_type)."""
+    if args.delegate in ("cpu", "xnnpack"):
+        return []
+    if args.delegate == "edgetpu":
+        options = {"device": args.delegate_option.get("device")} if args.delegate_option else {}
+        return [_load(rt, EDGETPU_LIBRARY, options, missing_is_skip=True)]
+    if args.delegate_path:
+        return [_load(rt, args.delegate_path, args.delegate_option, missing_is_skip=False)]
+    raise CellOutcome("skipped", None, f"no {args.delegate} delegate library given to the runner")
+
+
+def _load(rt: object, library: str, options: dict, missing_is_skip: bool) -> object:
+    try:
+        return rt.load_delegate(library, {k: v for k, v in options.items() if v is not None})
+    except (ValueError, OSError, RuntimeError) as exc:
+        if missing_is_skip:
+            reason = f"no Edge TPU runtime on {platform.node()}: {library} did not load ({exc})"
+            raise CellOutcome("skipped", None, reason) from exc
+        raise CellOutcome("failed", "delegate", f"cannot load delegate {library}: {exc}") from exc
+
+
+def resolver_type(rt: object, delegate: str) -> object:
+    # BUILTIN_WITHOUT_DEFAULT_DELEGATES gives TFLite's own kernels with no XNNPACK applied: the
+    # same baseline as `benchmark_model --use_xnnpack=false`. AUTO applies XNNPACK by default.
+    kinds = rt.OpResolverType
+    return kinds.AUTO if delegate == "xnnpack" else kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+
+
+def make_interpreter(rt: object, args: argparse.Namespace) -> object:
+    delegates = build_delegates(rt, args)
+    try:
+        interpreter = rt.Interpreter(
+            model_path=args.model,
+            num_threads=args.threads,
+            experimental_delegates=delegates or None,
+            experimental_op_resolver_type=resolver_type(rt, args.delegate),
+        )
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise CellOutcome("failed", _failure_kind(args.delegate, delegates), _reason(exc)) from exc
+    return interpreter
+
+
+def _failure_kind(delegate: str, delegates: list) -> str:
+    # With a delegate attached, prepare errors usually come from the delegate; without one, the
+    # model itself (an unsupported op, a custom op the runtime lacks, a corrupt file).
+    return "delegate" if delegates else "model"
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:2000] or type(exc).__name__
+
+
+def make_inputs(interpreter: object, seed: int, inputs_file: str | None) -> list:
+    import numpy as np
+
+    details = interpreter.get_input_details()
+    if inputs_file:
+        stored = np.load(inputs_file)
+        return [stored[f"input_{i}"] for i in range(len(details))]
+    rng = np.random.default_rng(seed)
+    return [_random_tensor(rng, d["shape"], np.dtype(d["dtype"])) for d in details]
+
+
+def _random_tensor(rng: object, shape: object, dtype: object) -> object:
+    import numpy as np
+
+    if dtype.kind == "f":
+        return rng.uniform(-1.0, 1.0, size=tuple(shape)).astype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low, high = max(info.min, -128), min(info.max, 127)
+        return rng.integers(low, high, size=tuple(shape), endpoint=True).astype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 1, size=tuple(shape), endpoint=True).astype(dtype)
+    raise CellOutcome("failed", "model", f"cannot make a random input of dtype {dtype}")
+
+
+def set_inputs(interpreter: object, inputs: list) -> None:
+    for detail, value in zip(interpreter.get_input_details(), inputs):
+        interpreter.set_tensor(detail["index"], value)
+
+
+def timed_invoke(interpreter: object, delegate: str) -> float:
+    start = time.perf_counter_ns()
+    try:
+        interpreter.invoke()
+    except (ValueError, RuntimeError) as exc:
+        kind = "model" if delegate == "cpu" else "delegate"
+        raise CellOutcome("failed", kind, f"invoke failed: {_reason(exc)}") from exc
+    return (time.perf_counter_ns() - start) / 1e6
+
+
+def measure(interpreter: object, args: argparse.Namespace) -> dict:
+    """First inference, warm-up and timed samples (ms). Runs >= --runs and >= --min-seconds."""
+    first_ms = timed_invoke(interpreter, args.delegate)
+    warmup = [timed_invoke(interpreter, args.delegate) for _ in range(max(args.warmup - 1, 0))]
+    samples = []
+    deadline = time.perf_counter() + args.min_seconds
+    while len(samples) < args.runs or time.perf_counter() < deadline:
+        samples.append(timed_invoke(interpreter, args.delegate))
+    return {
+        "first_inference_ms": first_ms,
+        "warmup_ms": sum(warmup) / len(warmup) if warmup else None,
+        "samples_ms": samples,
+    }
+
+
+def save_outputs(interpreter: object, path: str) -> None:
+    import numpy as np
+
+    tensors = {
+        f"output_{i}": interpreter.get_tensor(d["index"])
+        for i, d in enumerate(interpreter.get_output_details())
+    }
+    np.savez(path, **tensors)
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set of this process (VmHWM), which holds one cell: Python, runtime, model."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def run_cell(args: argparse.Namespace, result: dict) -> None:
+    name, version, rt = load_runtime(args.runtime)
+    result.update(runtime=name, runtime_version=version)
+    start = time.perf_counter_ns()
+    interpreter = make_interpreter(rt, args)
+    result["init_ms"] = (time.perf_counter_ns() - start) / 1e6
+    set_inputs(interpreter, make_inputs(interpreter, args.seed, args.inputs))
+    result.update(measure(interpreter, args))
+    if args.outputs:
+        save_outputs(interpreter, args.outputs)
+    result["status"] = "ok"
+
+
+def parse_args(argv: list) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--out", required=True, help="where to write the result JSON")
+    parser.add_argument("--delegate", default="xnnpack")
+    parser.add_argument("--delegate-path", help="a delegate .so (external, gpu)")
+    parser.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--min-seconds", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inputs", help="an .npz with input_0, input_1, ... (else seeded random)")
+    parser.add_argument("--outputs", help="write the output tensors of the last invoke (.npz)")
+    parser.add_argument("--runtime", choices=[r[0] for r in RUNTIMES], help="force one runtime")
+    args = parser.parse_args(argv)
+    args.delegate_option = dict(o.split("=", 1) for o in args.delegate_option if "=" in o)
+    return args
+
+
+def main(argv: list | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    result = {"status": "failed", "failure_kind": None, "reason": None, "pid": os.getpid()}
+    result.update(python=platform.python_version(), machine=platform.machine())
+    started = time.perf_counter()
+    try:
+        run_cell(args, result)
+    except CellOutcome as outcome:
+        result.update(status=outcome.status, failure_kind=outcome.kind, reason=outcome.reason)
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["runner_wall_s"] = time.perf_counter() - started
+    with open(args.out + ".tmp", "w") as out:
+        json.dump(result, out)
+    os.replace(args.out + ".tmp", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Drive the LiteRT Python runner (litert_runner.py): its argv and the meaning of its JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from farm.runners.outcome import RunnerOutcome
+from farm.spec import Cell, RunSettings
+
+RUNNER_SCRIPT = Path(__file__).with_name("litert_runner.py")
+# What the runner reports and the results keep under the same name.
+_METRICS = ("runtime", "runtime_version", "init_ms", "first_inference_ms", "warmup_ms")
+
+
+def python_runner_argv(
+    cell: Cell, script: str, model: str, out: str, settings: RunSettings
+) -> list[str]:
+    """The command that runs one cell on a device that has Python (remote paths)."""
+    options = cell.device.options
+    argv = [options.get("python", "python3"), script, "--model", model, "--out", out]
+    argv += ["--delegate", cell.delegate, "--threads", str(cell.threads)]
+    argv += ["--warmup", str(settings.warmup), "--runs", str(settings.runs)]
+    argv += ["--min-seconds", f"{settings.min_seconds:g}", "--seed", str(settings.seed)]
+    argv += list(options.get("runner_flags") or [])
+    if options.get("cpu_mask"):
+        argv = ["taskset", str(options["cpu_mask"]), *argv]
+    return argv
+
+
+def read_runner_output(data: dict[str, Any]) -> RunnerOutcome:
+    """Turn the runner's JSON into an outcome; unknown or missing fields become None."""
+    status = data.get("status")
+    if status not in ("ok", "failed", "skipped"):
+        return RunnerOutcome("failed", "infra", f"runner wrote status {status!r}", (), {})
+    samples = tuple(float(s) for s in data.get("samples_ms") or ())
+    metrics = {key: data.get(key) for key in _METRICS}
+    metrics["peak_rss_mb"] = data.get("peak_rss_mb")
+    return RunnerOutcome(status, data.get("failure_kind"), data.get("reason"), samples, metrics)

@@ -1,0 +1,148 @@
+"""Frozen records that flow through the farm: Device, Model, Cell, CellResult. No I/O here."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "failed", "skipped"]
+FailureKind = Literal["infra", "delegate", "model", "timeout", "parity"]
+DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external")
+
+
+@dataclass(frozen=True)
+class Device:
+    """One device of the lab, as devices.yaml declares it (passive facts, nothing probed)."""
+
+    name: str
+    transport: str
+    delegates: tuple[str, ...]
+    runner: str = "python"
+    workdir: str | None = None
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input tensor as the manifest declares it."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class Model:
+    """One `.tflite` file, from a manifest or a bare folder (then family/variant are None)."""
+
+    name: str
+    path: str
+    sha256: str
+    size_bytes: int
+    family: str | None = None
+    variant: str | None = None
+    inputs: tuple[InputSpec, ...] = ()
+    custom_ops: tuple[str, ...] = ()
+    is_edgetpu: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model × device × delegate × threads: the unit the farm runs and reports."""
+
+    device: Device
+    model: Model
+    delegate: str
+    threads: int
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.device.name}-{self.model.name}-{self.delegate}-t{self.threads}"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How long each cell measures; the same for every cell of a run."""
+
+    runs: int = 50
+    warmup: int = 5
+    min_seconds: float = 0.0
+    seed: int = 0
+    timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A cell that will not run, and why (shown in results and the dashboard)."""
+
+    cell: Cell
+    reason: str
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One row of results; every metric the device did not report is None, never 0."""
+
+    run_id: str
+    device: str
+    model: str
+    delegate: str
+    threads: int
+    status: Status
+    model_sha256: str
+    failure_kind: FailureKind | None = None
+    reason: str | None = None
+    device_fingerprint: str | None = None
+    model_family: str | None = None
+    model_variant: str | None = None
+    model_size_bytes: int | None = None
+    runner: str | None = None
+    runtime: str | None = None
+    runtime_version: str | None = None
+    init_ms: float | None = None
+    first_inference_ms: float | None = None
+    warmup_ms: float | None = None
+    latency_mean_ms: float | None = None
+    latency_median_ms: float | None = None
+    latency_p5_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    latency_min_ms: float | None = None
+    latency_max_ms: float | None = None
+    latency_std_ms: float | None = None
+    samples_ms: tuple[float, ...] = ()
+    peak_rss_mb: float | None = None
+    nodes_delegated: int | None = None
+    nodes_total: int | None = None
+    partitions: int | None = None
+    fully_delegated: bool | None = None
+    parity_max_abs: float | None = None
+    parity_cosine: float | None = None
+    parity_ok: bool | None = None
+    temp_before_c: float | None = None
+    temp_after_c: float | None = None
+    started_at: str | None = None
+    wall_s: float | None = None
+    runner_wall_s: float | None = None
+    attempt: int = 1
+
+    def to_row(self) -> dict[str, Any]:
+        row = dataclasses.asdict(self)
+        row["samples_ms"] = list(self.samples_ms)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CellResult:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in row.items() if k in known}
+        values["samples_ms"] = tuple(values.get("samples_ms") or ())
+        return cls(**values)
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.device, self.model, self.delegate, self.threads)
+
+
+RESULT_COLUMNS = tuple(f.name for f in dataclasses.fields(CellResult))

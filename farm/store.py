@@ -1,0 +1,131 @@
+"""Results on disk: the crash-safe journal, Parquet per run, run.json provenance, loading.
+
+A run directory holds ``journal.jsonl`` (one CellResult per line, appended and fsynced as each
+cell finishes), ``results.parquet`` (written at the end, or rebuilt from the journal) and
+``run.json`` (provenance: farm version, git commit, host, devices, runtimes, seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from farm.spec import CellResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+JOURNAL = "journal.jsonl"
+RESULTS = "results.parquet"
+RUN_INFO = "run.json"
+
+
+class Journal:
+    """Append-only JSON lines; each line is on disk (fsync) before ``append`` returns."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the run
+
+    def append(self, result: CellResult) -> None:
+        self._file.write(json.dumps(result.to_row(), allow_nan=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_journal(path: str | Path) -> list[CellResult]:
+    """Every complete row; a torn last line (the process died mid-write) is ignored.
+
+    A cell retried in the same run appears once per attempt; the last attempt wins.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows: dict[tuple[str, str, str, int], CellResult] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            result = CellResult.from_row(json.loads(line))
+        except (ValueError, TypeError):
+            continue
+        rows[result.key] = result
+    return list(rows.values())
+
+
+def arrow_schema() -> pa.Schema:
+    """The results schema, derived from CellResult so the two never drift apart."""
+    import pyarrow as pa
+
+    return pa.schema([(f.name, _arrow_type(str(f.type))) for f in dataclasses.fields(CellResult)])
+
+
+def _arrow_type(annotation: str) -> pa.DataType:
+    import pyarrow as pa
+
+    if annotation.startswith("tuple[float"):
+        return pa.list_(pa.float64())
+    for name, arrow in (("float", pa.float64()), ("bool", pa.bool_()), ("int", pa.int64())):
+        if annotation.split(" |")[0] == name:
+            return arrow
+    return pa.string()
+
+
+def results_frame(results: Iterable[CellResult]) -> pd.DataFrame:
+    """One row per cell, typed by the results schema (nulls stay nulls)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist([r.to_row() for r in results], schema=arrow_schema())
+    return table.to_pandas(types_mapper=_nullable_types)
+
+
+def _nullable_types(arrow_type: pa.DataType) -> Any:
+    # Keep integer and boolean columns nullable instead of turning a missing value into NaN/0.
+    import pandas as pd
+    import pyarrow as pa
+
+    return {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get(arrow_type)
+
+
+def write_results(run_dir: str | Path, results: Sequence[CellResult]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(run_dir) / RESULTS
+    table = pa.Table.from_pylist([r.to_row() for r in results], schema=arrow_schema())
+    pq.write_table(table, str(path) + ".tmp")
+    os.replace(str(path) + ".tmp", path)
+    return path
+
+
+def write_run_info(run_dir: str | Path, info: dict[str, Any]) -> Path:
+    path = Path(run_dir) / RUN_INFO
+    path.write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def load_run_info(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / RUN_INFO
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_results(run_dir: str | Path) -> pd.DataFrame:
+    """The run's results: results.parquet, or the journal when the run did not finish."""
+    import pyarrow.parquet as pq
+
+    path = Path(run_dir) / RESULTS
+    if path.exists():
+        return pq.read_table(path).to_pandas(types_mapper=_nullable_types)
+    return results_frame(read_journal(Path(run_dir) / JOURNAL))

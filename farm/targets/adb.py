@@ -1,0 +1,120 @@
+"""Android devices through an adb server (Debian's `adb`, a remote one, or a private one),
+driven with adbutils. adbutils errors are translated here, at the boundary."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from typing import Any
+
+from farm.errors import DeviceUnavailable, TargetError, TargetTimeout
+from farm.targets.base import CommandResult
+
+DEFAULT_WORKDIR = "/data/local/tmp/farm"
+# What `describe` reads; ro.soc.model exists from Android 12, ro.board.platform before it.
+FINGERPRINT_PROPS = {
+    "model": "ro.product.model",
+    "manufacturer": "ro.product.manufacturer",
+    "board_platform": "ro.board.platform",
+    "soc": "ro.soc.model",
+    "build_fingerprint": "ro.build.fingerprint",
+    "sdk": "ro.build.version.sdk",
+    "abi": "ro.product.cpu.abi",
+}
+# The shell's exit status of a command that `timeout -s KILL` killed (128 + SIGKILL).
+KILLED_BY_TIMEOUT = 137
+HOST_GRACE_S = 15.0
+
+
+class AdbTarget:
+    """One Android device (``serial`` exactly as `adb devices` prints it) via an adb server."""
+
+    def __init__(
+        self,
+        name: str,
+        serial: str,
+        host: str = "127.0.0.1",
+        port: int = 5037,
+        workdir: str | None = None,
+    ) -> None:
+        import adbutils
+
+        self.name, self.serial = name, serial
+        self.workdir = workdir or DEFAULT_WORKDIR
+        self._client = adbutils.AdbClient(host=host, port=port, socket_timeout=30)
+        self._where = f"adb server {host}:{port}"
+        self._device = self._call(lambda: self._client.device(serial))
+        self._check_state()
+
+    def _check_state(self) -> None:
+        state = self._call(self._device.get_state)
+        if state != "device":
+            raise DeviceUnavailable(
+                self.name, f"{self.serial} is {state} ({_STATE_FIX.get(state, '')})"
+            )
+
+    def push(self, local: str, remote: str) -> None:
+        self._call(lambda: self._device.sync.push(local, remote, mode=0o755))
+
+    def pull(self, remote: str, local: str) -> None:
+        # adbutils' pull of a missing path creates an empty folder instead of failing.
+        info = self._call(lambda: self._device.sync.stat(remote))
+        if info.mode == 0:
+            raise TargetError(self.name, f"no such file on device: {remote}")
+        self._call(lambda: self._device.sync.pull(remote, local))
+
+    def run(self, argv: list[str], timeout_s: float) -> CommandResult:
+        # `timeout` (toybox on the device) kills the remote process itself; the host-side socket
+        # timeout is only the backstop for a device that stops answering.
+        command = f"timeout -s KILL {timeout_s:g} {shlex.join(argv)}"
+        start = time.perf_counter()
+        reply = self._call(
+            lambda: self._device.shell2(command, timeout=timeout_s + HOST_GRACE_S),
+            argv=argv,
+            timeout_s=timeout_s,
+        )
+        wall = time.perf_counter() - start
+        if reply.returncode == KILLED_BY_TIMEOUT and wall >= timeout_s:
+            raise TargetTimeout(self.name, argv, timeout_s)
+        return CommandResult(tuple(argv), reply.returncode, reply.output, "", wall)
+
+    def describe(self) -> dict[str, Any]:
+        props = {
+            key: self._call(lambda p=prop: self._device.getprop(p)) or None
+            for key, prop in FINGERPRINT_PROPS.items()
+        }
+        return {"transport": "adb", "serial": self.serial, **props}
+
+    def close(self) -> None:
+        pass
+
+    def _call(self, action: Any, argv: list[str] | None = None, timeout_s: float = 0) -> Any:
+        import adbutils
+
+        try:
+            return action()
+        except adbutils.AdbTimeout as exc:
+            if argv is not None:
+                raise TargetTimeout(self.name, argv, timeout_s) from exc
+            raise TargetError(self.name, f"adb timed out talking to {self.serial}") from exc
+        except (adbutils.AdbError, OSError) as exc:
+            raise _translate(self.name, self.serial, self._where, exc) from exc
+
+
+_STATE_FIX = {
+    "unauthorized": "accept the USB debugging prompt on the device",
+    "offline": "reconnect the device or restart adbd",
+}
+
+
+def _translate(name: str, serial: str, where: str, exc: Exception) -> TargetError:
+    text = str(exc)
+    if "not found" in text:
+        return DeviceUnavailable(name, f"serial {serial} not found by {where} (see `adb devices`)")
+    if "unauthorized" in text:
+        return DeviceUnavailable(name, f"{serial} is unauthorized ({_STATE_FIX['unauthorized']})")
+    if "offline" in text:
+        return DeviceUnavailable(name, f"{serial} is offline ({_STATE_FIX['offline']})")
+    if isinstance(exc, ConnectionRefusedError) or "refused" in text.lower():
+        return DeviceUnavailable(name, f"no {where} answering ({text})")
+    return TargetError(name, f"adb: {text or type(exc).__name__}")

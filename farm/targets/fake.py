@@ -1,0 +1,54 @@
+"""A target that answers from a handler: for unit tests of the orchestrator and `--dry-run`.
+
+Like httpx's MockTransport: the fake ships with the package, and tests build behaviour by
+passing a function instead of patching internals. Files live in a dict keyed by remote path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from farm.errors import TargetError
+from farm.targets.base import CommandResult
+
+Handler = Callable[["FakeTarget", list[str]], CommandResult]
+
+
+class FakeTarget:
+    """A device made of a handler (what commands do) and a dict of files (what is on it)."""
+
+    def __init__(self, name: str, handler: Handler, workdir: str = "/fake/farm") -> None:
+        self.name = name
+        self.workdir = workdir
+        self.handler = handler
+        self.files: dict[str, bytes] = {}
+        self.commands: list[list[str]] = []
+        self.pushed_bytes = 0
+        self.closed = False
+
+    def push(self, local: str, remote: str) -> None:
+        data = Path(local).read_bytes()
+        self.files[remote] = data
+        self.pushed_bytes += len(data)
+
+    def pull(self, remote: str, local: str) -> None:
+        if remote not in self.files:
+            raise TargetError(self.name, f"no such file on device: {remote}")
+        Path(local).write_bytes(self.files[remote])
+
+    def run(self, argv: list[str], timeout_s: float) -> CommandResult:
+        self.commands.append(list(argv))
+        return self.handler(self, list(argv))
+
+    def describe(self) -> dict[str, Any]:
+        return {"transport": "fake", "model": "fake device"}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def argv_value(argv: list[str], flag: str) -> str | None:
+    """The value after ``flag`` in an argv, or None (for handlers that read runner arguments)."""
+    return argv[argv.index(flag) + 1] if flag in argv[:-1] else None

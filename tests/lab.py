@@ -1,0 +1,127 @@
+"""Helpers for tests that need a real lab tool (adb, sshd, cc, chromium).
+
+Without the tool such a test skips with the reason; with FARM_REQUIRE_LAB=1 (CI) it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def require_tool(name: str, path: str | None = None) -> str:
+    """The tool's path; or skip (fail in CI) saying what to install."""
+    found = path if path and os.access(path, os.X_OK) else shutil.which(name)
+    if found:
+        return found
+    reason = f"{name} is not installed (apt-get install {_PACKAGES.get(name, name)})"
+    if os.environ.get("FARM_REQUIRE_LAB") == "1":
+        pytest.fail(f"FARM_REQUIRE_LAB=1 but {reason}")
+    pytest.skip(reason)
+
+
+_PACKAGES = {"sshd": "openssh-server", "ssh": "openssh-client", "cc": "gcc"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LoopbackSshd:
+    """Debian's sshd on a free 127.0.0.1 port with a throw-away host key, user key and
+    known_hosts (see shared lab recipes). Stopped by its own pid file's pid."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        self.port = free_port()
+        self.user = getpass.getuser()
+        self.host_key = workdir / "host_key"
+        self.user_key = workdir / "user_key"
+        self.known_hosts = workdir / "known_hosts"
+        self.pid_file = workdir / "sshd.pid"
+
+    def start(self) -> LoopbackSshd:
+        sshd = require_tool("sshd", "/usr/sbin/sshd")
+        for key in (self.host_key, self.user_key):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
+            )
+        shutil.copyfile(f"{self.user_key}.pub", self.dir / "authorized_keys")
+        (self.dir / "authorized_keys").chmod(0o600)
+        self.trust_host_key(self.host_key)
+        Path("/run/sshd").mkdir(exist_ok=True)  # the privilege-separation dir sshd insists on
+        subprocess.run([sshd, *self._options()], check=True)
+        wait_for(lambda: self.pid_file.exists() and self._answers(), "sshd to answer")
+        return self
+
+    def _options(self) -> list[str]:
+        options = {
+            "ListenAddress": "127.0.0.1",
+            "HostKey": self.host_key,
+            "AuthorizedKeysFile": self.dir / "authorized_keys",
+            "PasswordAuthentication": "no",
+            "PidFile": self.pid_file,
+            "StrictModes": "no",
+            "PermitRootLogin": "prohibit-password",
+            "MaxStartups": "100",
+        }
+        flags = [part for k, v in options.items() for part in ("-o", f"{k}={v}")]
+        return ["-f", "/dev/null", "-p", str(self.port), *flags]
+
+    def trust_host_key(self, key: Path) -> None:
+        public = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {public}\n")
+
+    def _answers(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(self.pid_file.read_text().strip()), signal.SIGTERM)
+            self.pid_file.unlink(missing_ok=True)
+
+    def devices_yaml(self, name: str = "board", python: str | None = None, **extra: str) -> str:
+        """A devices.yaml entry reaching this sshd; ``python`` is the board's interpreter."""
+        entry = {
+            "transport": "ssh",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": self.user,
+            "identity_file": str(self.user_key),
+            "known_hosts": str(self.known_hosts),
+            "workdir": str(self.dir / "board-work"),
+            "python": python or sys.executable,
+            "delegates": "[cpu, xnnpack]",
+            "threads": "[1]",
+            **extra,
+        }
+        lines = "".join(f"    {k}: {v}\n" for k, v in entry.items())
+        return f"  {name}:\n{lines}"
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
+    """Poll ``condition`` until true; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)

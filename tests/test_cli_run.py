@@ -1,0 +1,149 @@
+"""`farm run` end to end on this host: real LiteRT, real shipped models, real files written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from farm.cli import app
+from farm.config import load_models
+
+from .lab import DATA, MODELS
+
+FAST = ["--runs", "5", "--warmup", "1", "--seed", "3"]
+
+
+def farm(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def test_a_run_on_the_shipped_manifest_measures_every_cell(host_lab: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    code, output = farm(
+        "run", "--devices", host_lab, "--models", MODELS, "--run-dir", run_dir, *FAST
+    )
+    assert code == 0, output
+    frame = pd.read_parquet(run_dir / "results.parquet")
+    models = load_models(MODELS)
+    assert len(frame) == len(models) * 2
+    assert set(frame.status) == {"ok"}
+    assert (frame.samples_ms.map(len) >= 5).all()
+    assert (frame.latency_p5_ms <= frame.latency_median_ms).all()
+    assert (frame.latency_median_ms <= frame.latency_p95_ms).all()
+    assert set(frame.runtime) == {"ai_edge_litert"}
+    assert dict(zip(frame.model, frame.model_sha256, strict=True)) == {
+        m.name: m.sha256 for m in models
+    }
+    assert frame.init_ms.notna().all() and frame.peak_rss_mb.gt(0).all()
+    run_info = json.loads((run_dir / "run.json").read_text())
+    assert run_info["seed"] == 3 and "host" in run_info["devices"]
+    assert run_info["runtimes"] == [f"ai_edge_litert {frame.runtime_version.iloc[0]}"]
+    journal = (run_dir / "journal.jsonl").read_text().splitlines()
+    assert len(journal) == len(frame)
+    assert (run_dir / "dashboard.html").stat().st_size > 100_000
+
+
+def test_a_corrupt_model_fails_its_cells_and_the_others_still_run(
+    host_lab: Path, model_folder: Path, tmp_path: Path
+) -> None:
+    (model_folder / "broken.tflite").write_bytes(b"\x00garbage" * 50)
+    code, _ = farm(
+        "run", "--devices", host_lab, "--models", model_folder, "--run-dir", tmp_path / "run", *FAST
+    )
+    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert code == 1
+    broken = frame[frame.model == "broken"]
+    assert set(broken.status) == {"failed"} and set(broken.failure_kind) == {"model"}
+    assert broken.reason.str.contains("Flatbuffer|flatbuffer|model", regex=True).all()
+    assert set(frame[frame.model != "broken"].status) == {"ok"}
+
+
+def test_a_model_needing_a_missing_custom_op_fails_with_the_ops_name(
+    host_lab: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    shutil.copyfile(DATA / "custom_op.tflite", folder / "custom_op.tflite")
+    code, _ = farm(
+        "run", "--devices", host_lab, "--models", folder, "--run-dir", tmp_path / "run", *FAST
+    )
+    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert code == 1
+    assert set(frame.failure_kind) == {"model"}
+    assert frame.reason.str.contains("FarmTestCustomOp").all()
+
+
+@pytest.mark.parametrize(
+    ("devices_yaml", "message"),
+    [
+        (
+            "devices:\n  host: {transport: local, delegats: [cpu]}",
+            "devices.host.delegats: unknown key (did you mean 'delegates'?)",
+        ),
+        ("devices:\n  host: {transport: local, delegates: [tpu]}", "devices.host.delegates.0"),
+    ],
+)
+def test_invalid_devices_yaml_exits_2_with_one_line(
+    tmp_path: Path, devices_yaml: str, message: str
+) -> None:
+    path = tmp_path / "devices.yaml"
+    path.write_text(devices_yaml)
+    code, output = farm("run", "--devices", path, "--models", MODELS, "--run-dir", tmp_path / "r")
+    assert code == 2
+    assert message in output and str(path) in output
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_missing_models_path_exits_2(host_lab: Path, tmp_path: Path) -> None:
+    code, output = farm("run", "--devices", host_lab, "--models", tmp_path / "nope")
+    assert code == 2 and "no such file or folder" in output
+
+
+def test_dry_run_lists_cells_and_runs_nothing(
+    host_lab: Path, model_folder: Path, tmp_path: Path
+) -> None:
+    code, output = farm(
+        "run",
+        "--devices",
+        host_lab,
+        "--models",
+        model_folder,
+        "--delegates",
+        "cpu,gpu",
+        "--dry-run",
+        "--run-dir",
+        tmp_path / "r",
+    )
+    assert code == 0
+    assert "does not list delegate gpu" in output
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_rewrites_the_dashboard_of_a_run(
+    host_lab: Path, model_folder: Path, tmp_path: Path
+) -> None:
+    farm(
+        "run", "--devices", host_lab, "--models", model_folder, "--run-dir", tmp_path / "run", *FAST
+    )
+    out = tmp_path / "again.html"
+    code, _ = farm("report", tmp_path / "run", "--out", out)
+    assert code == 0 and "plotly" in out.read_text()
+
+
+def test_devices_lists_the_lab_and_prints_a_schema(host_lab: Path) -> None:
+    code, output = farm("devices", "--devices", host_lab)
+    assert code == 0 and "host" in output and "cpu, xnnpack" in output
+    code, output = farm("devices", "--schema")
+    assert code == 0 and json.loads(output)["title"] == "DevicesFile"
+
+
+def test_every_command_has_help() -> None:
+    for command in ("run", "report", "devices", "models"):
+        code, output = farm(command, "--help")
+        assert code == 0 and "Usage" in output

@@ -1,0 +1,466 @@
+"""The dashboard, checked the way a user meets it: by reading the HTML it writes (and, where
+Chromium is installed, by letting a real browser draw it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from farm.dashboard import render_dashboard, write_dashboard
+
+RUN: dict[str, Any] = {
+    "run_id": "20251123-093812-a1b2",
+    "farm_version": "0.1.0",
+    "git_commit": "3f9c2e1d4b5a69788c0d1e2f3a4b5c6d7e8f9012",
+    "host": "lab-ws-01",
+    "started_at": "2025-11-23T09:38:12+00:00",
+    "finished_at": "2025-11-23T09:51:40+00:00",
+    "seed": 1234,
+    "devices": {
+        "host": {"model": "x86_64 workstation", "os": "Debian 12", "abi": "x86_64"},
+        "pixel8": {"model": "Pixel 8", "soc": "Tensor G3", "os": "Android 14", "abi": "arm64-v8a"},
+    },
+    "runtimes": {"ai_edge_litert": "2.3.0"},
+}
+BASE_MEDIAN_MS = {"mobilenet_v2_fp32": 12.4, "mobilenet_v2_int8": 6.1, "kws_cnn_int8": 0.72}
+DELEGATE_FACTOR = {
+    ("host", "cpu"): 1.0,
+    ("host", "xnnpack"): 0.31,
+    ("pixel8", "cpu"): 2.2,
+    ("pixel8", "xnnpack"): 0.8,
+    ("pixel8", "gpu"): 0.45,
+}
+GPU_REASON = "TfLiteGpuDelegate Prepare: ADD: expected 2 inputs of the same shape\nnode 17 failed"
+EDGETPU_REASON = "model is not compiled for the Edge TPU (no edgetpu-custom-op)"
+HOSTILE = "<script>alert(1)</script>"
+
+
+# ---------------------------------------------------------------- frames a run could produce
+
+
+def ok_row(device: str, model: str, delegate: str, threads: int, seed: int) -> dict[str, Any]:
+    """A realistic ok cell: 200 log-normal samples around a median set by device and delegate."""
+    median = BASE_MEDIAN_MS[model] * DELEGATE_FACTOR[(device, delegate)] / threads**0.7
+    samples = median * np.random.default_rng(seed).lognormal(0.0, 0.06, size=200)
+    stats = {f"latency_p{p}_ms": float(np.percentile(samples, p)) for p in (5, 90, 95, 99)}
+    return base_row(device, model, delegate, threads) | stats | {
+        "status": "ok",
+        "latency_median_ms": float(np.median(samples)),
+        "latency_mean_ms": float(samples.mean()),
+        "latency_min_ms": float(samples.min()),
+        "latency_max_ms": float(samples.max()),
+        "latency_std_ms": float(samples.std()),
+        "samples_ms": samples.tolist(),
+        "init_ms": 35.0 + 40.0 * (delegate != "cpu"),
+        "first_inference_ms": median * 2.5,
+        "warmup_ms": median * 5,
+        "peak_rss_mb": 85.5,
+    }  # fmt: skip
+
+
+def base_row(device: str, model: str, delegate: str, threads: int) -> dict[str, Any]:
+    family, _, variant = model.rpartition("_")
+    return {
+        "run_id": RUN["run_id"], "device": device, "device_fingerprint": json.dumps({"os": "x"}),
+        "model": model, "model_sha256": "ab" * 32, "model_family": family,
+        "model_variant": variant, "model_size_bytes": 3_500_000, "delegate": delegate,
+        "threads": threads, "runner": "python", "runtime": "ai_edge_litert",
+        "runtime_version": "2.3.0", "failure_kind": None, "reason": None, "init_ms": None,
+        "first_inference_ms": None, "latency_median_ms": None, "samples_ms": None,
+        "started_at": "2025-11-23T09:40:00+00:00", "wall_s": 1.7, "attempt": 1,
+    }  # fmt: skip
+
+
+def not_ok_row(
+    device: str, model: str, delegate: str, status: str, kind: str | None, reason: str
+) -> dict[str, Any]:
+    row = base_row(device, model, delegate, threads=1)
+    return row | {"status": status, "failure_kind": kind, "reason": reason}
+
+
+def lab_rows() -> Iterator[dict[str, Any]]:
+    seed = 0
+    for (device, delegate), threads_options in cells_ran().items():
+        for model in BASE_MEDIAN_MS:
+            for threads in threads_options:
+                seed += 1
+                yield ok_row(device, model, delegate, threads, seed)
+
+
+def cells_ran() -> dict[tuple[str, str], tuple[int, ...]]:
+    return {("host", "cpu"): (1, 2), ("host", "xnnpack"): (1, 2), ("pixel8", "cpu"): (1,)} | {
+        ("pixel8", "xnnpack"): (1,),
+        ("pixel8", "gpu"): (1,),
+    }
+
+
+def lab_frame() -> pd.DataFrame:
+    """Two devices, three models, cpu/xnnpack/gpu at 1–2 threads; one gpu cell failed, one
+    edgetpu cell skipped, one ok cell without samples and init (the device did not say)."""
+    rows = [row for row in lab_rows() if (row["device"], row["delegate"]) != ("pixel8", "gpu")]
+    rows += [ok_row("pixel8", m, "gpu", 1, 99) for m in BASE_MEDIAN_MS if m != "mobilenet_v2_int8"]
+    rows.append(not_ok_row("pixel8", "mobilenet_v2_int8", "gpu", "failed", "delegate", GPU_REASON))
+    rows.append(not_ok_row("pixel8", "kws_cnn_int8", "edgetpu", "skipped", None, EDGETPU_REASON))
+    frame = pd.DataFrame(rows)
+    no_report = (frame["device"] == "pixel8") & (frame["delegate"] == "xnnpack")
+    no_report &= frame["model"] == "kws_cnn_int8"
+    frame.loc[no_report, ["samples_ms", "init_ms"]] = None
+    return frame
+
+
+# ---------------------------------------------------------------- reading the page back
+
+
+def figures(html: str) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """figure div id → (traces, layout), decoded from the page's Plotly.newPlot calls."""
+    decoder = json.JSONDecoder()
+    found = {}
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"([^"]+)",\s*', html):
+        traces, end = decoder.raw_decode(html, match.end())
+        layout, _ = decoder.raw_decode(html, html.index("{", end))
+        found[match.group(1)] = (traces, layout)
+    return found
+
+
+def values(data: Any) -> list[Any]:
+    """A trace array as a list: plotly writes numpy arrays as base64 typed arrays (`bdata`)."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def section(html: str, anchor: str) -> str:
+    start = html.index(f'<section id="{anchor}">')
+    return html[start : html.index("</section>", start)]
+
+
+def device_figures(html: str, anchor: str) -> dict[str, tuple[list[dict[str, Any]], dict]]:
+    """device heading → its figure, within one section."""
+    part = section(html, anchor)
+    devices = re.findall(r'<h3 class="device">(.*?)</h3>', part)
+    ids = re.findall(r'Plotly\.newPlot\(\s*"([^"]+)"', part)
+    decoded = figures(html)
+    return {device: decoded[div_id] for device, div_id in zip(devices, ids, strict=True)}
+
+
+def heatmap_cell(html: str, device: str, model: str, column: str) -> dict[str, Any]:
+    (trace,), _ = device_figures(html, "latency")[device]
+    i, j = trace["y"].index(model), trace["x"].index(column)
+    return {"z": trace["z"][i][j], "text": trace["text"][i][j], "hover": trace["customdata"][i][j]}
+
+
+class TableReader(HTMLParser):
+    """Rows of the HTML tables as lists of cell texts (entities decoded, as a reader sees them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_data(self, data: str) -> None:
+        if self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+
+def table_rows(html_part: str) -> list[list[str]]:
+    reader = TableReader()
+    reader.feed(html_part)
+    return reader.rows
+
+
+def cell(frame: pd.DataFrame, device: str, model: str, delegate: str, threads: int) -> pd.Series:
+    match = frame[
+        (frame.device == device)
+        & (frame.model == model)
+        & (frame.delegate == delegate)
+        & (frame.threads == threads)
+    ]
+    return match.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def lab_html() -> str:
+    return render_dashboard(lab_frame(), RUN)
+
+
+# ---------------------------------------------------------------- what a reader notices
+
+
+def test_header_names_the_run_and_counts_cells_by_status(lab_html: str) -> None:
+    header = lab_html[lab_html.index("<header>") : lab_html.index("</header>")]
+    for fact in (RUN["run_id"], RUN["host"], RUN["git_commit"], "0.1.0", "2025-11-23 09:38:12"):
+        assert fact in header
+    assert "13 min 28 s" in header
+    frame = lab_frame()
+    assert f"{(frame.status == 'ok').sum()} ok" in header
+    assert "1 failed" in header and "1 skipped" in header
+    assert "Tensor G3" in header
+
+
+def test_heatmap_cell_shows_median_and_speedup_against_cpu(lab_html: str) -> None:
+    frame = lab_frame()
+    for threads in (1, 2):
+        cpu = cell(frame, "host", "mobilenet_v2_fp32", "cpu", threads)
+        xnnpack = cell(frame, "host", "mobilenet_v2_fp32", "xnnpack", threads)
+        speedup = cpu.latency_median_ms / xnnpack.latency_median_ms
+        shown = heatmap_cell(lab_html, "host", "mobilenet_v2_fp32", f"xnnpack/t{threads}")
+        assert shown["text"] == f"{xnnpack.latency_median_ms:.2f} ms · {speedup:.1f}×"
+        assert f"{speedup:.1f}×" in shown["text"] and speedup > 2.5
+    cpu_t1 = cell(frame, "host", "mobilenet_v2_fp32", "cpu", 1).latency_median_ms
+    baseline = heatmap_cell(lab_html, "host", "mobilenet_v2_fp32", "cpu/t1")
+    assert baseline["text"] == f"{cpu_t1:.1f} ms"  # 12.4 ms: three significant digits
+    assert "the baseline for speedups" in baseline["hover"]
+
+
+def test_heatmap_columns_put_cpu_first_and_threads_in_order(lab_html: str) -> None:
+    (host,), _ = device_figures(lab_html, "latency")["host"]
+    (pixel8,), _ = device_figures(lab_html, "latency")["pixel8"]
+    assert host["x"] == ["cpu/t1", "cpu/t2", "xnnpack/t1", "xnnpack/t2"]
+    assert pixel8["x"] == ["cpu/t1", "xnnpack/t1", "gpu/t1", "edgetpu/t1"]
+    assert host["y"] == sorted(BASE_MEDIAN_MS)
+
+
+def test_models_read_in_natural_order_in_heatmap_and_failures_table() -> None:
+    rows = [ok_row("host", "kws_cnn_int8", "cpu", 1, seed) for seed in range(3)]
+    names = ["net_10", "net_2", "net_1"]
+    frame = pd.DataFrame(rows).assign(model=names)
+    failed = frame.assign(delegate="xnnpack", status="failed", reason="boom")
+    html = render_dashboard(pd.concat([frame, failed], ignore_index=True), RUN)
+    (trace,), _ = device_figures(html, "latency")["host"]
+    assert trace["y"] == ["net_1", "net_2", "net_10"]
+    assert [row[1] for row in table_rows(section(html, "failures"))[1:]] == trace["y"]
+
+
+def test_heatmap_hover_gives_spread_and_sample_count(lab_html: str) -> None:
+    row = cell(lab_frame(), "host", "kws_cnn_int8", "cpu", 2)
+    hover = heatmap_cell(lab_html, "host", "kws_cnn_int8", "cpu/t2")["hover"]
+    assert "n 200 samples" in hover
+    assert f"p95 {row.latency_p95_ms:.3f} ms" in hover and f"p5 {row.latency_p5_ms:.3f} ms" in hover
+    assert "std " in hover
+    missing = heatmap_cell(lab_html, "pixel8", "kws_cnn_int8", "xnnpack/t1")["hover"]
+    assert "n — samples" in missing
+
+
+def test_failed_and_skipped_cells_are_gaps_that_say_why(lab_html: str) -> None:
+    failed = heatmap_cell(lab_html, "pixel8", "mobilenet_v2_int8", "gpu/t1")
+    skipped = heatmap_cell(lab_html, "pixel8", "kws_cnn_int8", "edgetpu/t1")
+    assert failed["z"] is None and skipped["z"] is None
+    assert failed["text"] == "failed" and skipped["text"] == "skipped"
+    assert "failed (delegate)" in failed["hover"] and "expected 2 inputs" in failed["hover"]
+    assert "not compiled for the Edge TPU" in skipped["hover"]
+    never_ran = heatmap_cell(lab_html, "pixel8", "mobilenet_v2_fp32", "edgetpu/t1")
+    assert never_ran["z"] is None and never_ran["text"] == ""
+    assert never_ran["hover"] == "not in this run's matrix"
+
+
+def test_no_speedup_without_an_ok_cpu_cell() -> None:
+    frame = lab_frame()
+    cpu = (frame.device == "host") & (frame.delegate == "cpu") & (frame.threads == 1)
+    frame.loc[cpu, ["status", "failure_kind", "reason"]] = ["failed", "infra", "device lost"]
+    shown = heatmap_cell(render_dashboard(frame, RUN), "host", "kws_cnn_int8", "xnnpack/t1")
+    assert shown["text"].endswith(" ms") and "×" not in shown["text"]
+
+
+def test_distributions_plot_every_sample_per_cell_grouped_by_model(lab_html: str) -> None:
+    traces, layout = device_figures(lab_html, "distributions")["host"]
+    assert {t["type"] for t in traces} == {"box"} and layout["boxmode"] == "group"
+    legend = [t["name"] for t in traces if t["showlegend"]]
+    assert legend == ["cpu/t1", "cpu/t2", "xnnpack/t1", "xnnpack/t2"]
+    boxes = {(t["x0"], t["name"]): values(t["y"]) for t in traces}
+    assert len(boxes) == len(traces) == len(BASE_MEDIAN_MS) * 4
+    row = cell(lab_frame(), "host", "mobilenet_v2_int8", "xnnpack", 2)
+    shown = boxes[("mobilenet_v2_int8", "xnnpack/t2")]
+    assert shown == pytest.approx(row.samples_ms, rel=1e-6)  # all 200 samples, as float32
+    assert layout["xaxis"]["categoryarray"] == sorted(BASE_MEDIAN_MS)
+
+
+def test_long_sample_lists_are_thinned_but_keep_their_extremes() -> None:
+    frame = lab_frame().head(1)
+    samples = np.random.default_rng(7).lognormal(1.0, 0.1, size=50_000)
+    frame.at[frame.index[0], "samples_ms"] = samples.tolist()
+    traces, _ = device_figures(render_dashboard(frame, RUN), "distributions")["host"]
+    shown = np.asarray(values(traces[0]["y"]), dtype=float)
+    assert len(shown) == 1000
+    assert shown.min() == pytest.approx(samples.min()) and shown.max() == pytest.approx(
+        samples.max()
+    )
+    assert np.median(shown) == pytest.approx(np.median(samples), rel=1e-3)
+
+
+def test_startup_bars_show_init_and_first_inference_with_gaps_for_nulls(lab_html: str) -> None:
+    traces, _ = device_figures(lab_html, "startup")["pixel8"]
+    init, first, _steady = traces
+    assert init["name"] == "init" and first["name"] == "first inference"
+    categories = list(zip(*init["x"], strict=True))
+    no_init = categories.index(("kws_cnn_int8", "xnnpack/t1"))
+    init_ms, first_ms = values(init["y"]), values(first["y"])
+    assert np.isnan(init_ms[no_init]) and first_ms[no_init] > 0
+    assert ("mobilenet_v2_int8", "gpu/t1") not in categories  # the failed cell has no bar
+
+
+def test_failures_table_lists_failed_and_skipped_cells_with_reasons(lab_html: str) -> None:
+    rows = table_rows(section(lab_html, "failures"))
+    assert rows[0] == ["Device", "Model", "Delegate", "Threads", "Status", "Failure kind", "Reason"]
+    assert rows[1] == ["pixel8", "mobilenet_v2_int8", "gpu", "1", "failed", "delegate", GPU_REASON]
+    assert rows[2] == ["pixel8", "kws_cnn_int8", "edgetpu", "1", "skipped", "—", EDGETPU_REASON]
+    assert len(rows) == 3
+
+
+def present(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields a CellResult would carry: pandas' NaN/None placeholders left out."""
+    return {k: v for k, v in row.items() if not (np.isscalar(v) or v is None) or pd.notna(v)}
+
+
+def test_results_loaded_back_from_the_store_render_the_same(tmp_path: Path) -> None:
+    """Through the real seam: CellResult rows → results.parquet → load_results → dashboard."""
+    from farm import store
+    from farm.spec import CellResult
+
+    rows = [present(row) for row in lab_frame().to_dict("records")]
+    store.write_results(tmp_path, [CellResult.from_row(row) for row in rows])
+    loaded = render_dashboard(store.load_results(tmp_path), RUN)
+    direct = render_dashboard(lab_frame(), RUN)
+    for device, model, column in [  # an ok cell, a failed one, one without samples
+        ("host", "kws_cnn_int8", "xnnpack/t2"),
+        ("pixel8", "mobilenet_v2_int8", "gpu/t1"),
+        ("pixel8", "kws_cnn_int8", "xnnpack/t1"),
+    ]:
+        expected = heatmap_cell(direct, device, model, column)
+        assert heatmap_cell(loaded, device, model, column) == expected
+
+
+# ---------------------------------------------------------------- safe and self-contained
+
+
+def hostile_frame() -> pd.DataFrame:
+    frame = lab_frame()
+    frame.loc[frame.model == "kws_cnn_int8", "model"] = HOSTILE
+    frame.loc[frame.device == "pixel8", "device"] = 'pix"el<b>8</b>'
+    frame.loc[frame.status == "failed", "reason"] = "</td></table><script>alert(2)</script>"
+    return frame
+
+
+def test_user_strings_render_as_text_never_as_markup() -> None:
+    html = render_dashboard(hostile_frame(), RUN | {"host": "<img src=x onerror=alert(3)>"})
+    assert "alert(" not in html.replace("alert(1)", "").replace("alert(2)", "").replace(
+        "alert(3)", ""
+    )
+    for raw in ("<script>alert", "<img src=x", "<b>8</b>", "</table><script>"):
+        assert raw not in html
+    assert "&lt;img src=x onerror=alert(3)&gt;" in html
+    rows = table_rows(section(html, "failures"))
+    assert rows[1][:2] == ['pix"el<b>8</b>', "mobilenet_v2_int8"]
+    assert rows[1][-1] == "</td></table><script>alert(2)</script>"
+
+
+def test_plotly_data_cannot_close_the_script_element() -> None:
+    html = render_dashboard(hostile_frame(), RUN)
+    assert html.count("<script") == 1 + len(figures(html))  # plotly.js + one per figure
+    assert html.count("</script>") == html.count("<script")
+    (trace,), _ = device_figures(html, "latency")["host"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in trace["y"]  # Plotly shows entities as text
+
+
+def test_plotly_js_is_inlined_once_and_nothing_is_fetched(lab_html: str) -> None:
+    bundle = get_plotlyjs()
+    assert lab_html.count(bundle[:400]) == 1 and lab_html.count(bundle[-400:]) == 1
+    page = lab_html.replace(bundle, "")
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=", page, re.I)
+    assert "http://" not in page and "https://" not in page and "@import" not in page
+
+
+def test_empty_frame_renders_a_page_that_says_so() -> None:
+    for empty in (pd.DataFrame(), lab_frame().iloc[0:0]):
+        html = render_dashboard(empty, {})
+        assert "0 cells" in html and "No cell finished ok" in html
+        assert "<script" not in html  # no figure, so no plotly.js either
+
+
+def test_only_failed_cells_still_render_with_the_failures_table() -> None:
+    frame = lab_frame()
+    frame["status"], frame["failure_kind"], frame["reason"] = (
+        "failed",
+        "infra",
+        "adb: device offline",
+    )
+    html = render_dashboard(frame, RUN)
+    assert "No cell finished ok" in html
+    assert f"{len(frame)} failed" in html
+    assert len(table_rows(section(html, "failures"))) == len(frame) + 1
+
+
+def test_a_retried_cell_shows_its_last_attempt() -> None:
+    frame = lab_frame()
+    first = frame.iloc[[0]].assign(status="failed", failure_kind="timeout", reason="timed out")
+    frame = pd.concat([first.assign(attempt=0), frame], ignore_index=True)
+    html = render_dashboard(frame, RUN)
+    assert "timed out" not in section(html, "failures")
+
+
+def test_write_dashboard_writes_the_page_where_asked(tmp_path: Path) -> None:
+    path = write_dashboard(lab_frame(), RUN, tmp_path / "runs" / "r1" / "dashboard.html")
+    assert path == tmp_path / "runs" / "r1" / "dashboard.html"
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_importing_the_dashboard_does_not_import_pandas_or_plotly() -> None:
+    code = "import sys, farm.dashboard; print(sorted({'pandas', 'plotly'} & set(sys.modules)))"
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+def chromium_or_skip() -> str:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("FARM_REQUIRE_LAB") == "1":
+            pytest.fail("chromium is not installed and FARM_REQUIRE_LAB=1 (apt install chromium)")
+        pytest.skip("chromium is not installed (Debian package `chromium`)")
+    return chromium
+
+
+def chromium_dump_dom(chromium: str, page: Path, profile: Path) -> tuple[str, str]:
+    """The DOM after scripts ran, and the console log (no network: it is a file URL)."""
+    argv = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu",
+        "--disable-background-networking", "--disable-component-update", "--no-first-run",
+        f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--enable-logging=stderr",
+        "--v=0", "--dump-dom", page.as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
+    return done.stdout, done.stderr
+
+
+@pytest.mark.lab
+def test_every_chart_draws_in_headless_chromium_without_errors(tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    page = write_dashboard(hostile_frame(), RUN, tmp_path / "dashboard.html")
+    dom, console = chromium_dump_dom(chromium, page, tmp_path / "profile")
+    n_figures = page.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    assert n_figures == 6
+    assert dom.count('class="main-svg"') >= n_figures, console[-2000:]
+    assert "Uncaught" not in console
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # drawn by Plotly as text
+    assert "<script>alert" not in dom

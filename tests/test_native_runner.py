@@ -1,0 +1,104 @@
+"""Cells with `runner: benchmark_model`: staging the user's binary, running it, parsing it.
+
+No benchmark_model build runs on this host, so the "binary" here is a script that prints an
+output captured on a real device (tests/data/benchmark_model_logs); what is under test is the
+farm's side: push once by sha256, chmod, argv, parsing into the results schema, and failures.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from farm.cli import app
+from farm.job import RunRequest, plan_run, run_plan
+
+from .lab import DATA
+
+LOGS = DATA / "benchmark_model_logs"
+
+
+def fake_build(tmp_path: Path, log: str) -> Path:
+    """A stand-in binary that records its argv and prints a real device's output."""
+    binary = tmp_path / "benchmark_model"
+    argv_file = tmp_path / "argv.txt"
+    binary.write_text(
+        f'#!/bin/sh\necho "$@" > {shlex.quote(str(argv_file))}\n'
+        f"cat {shlex.quote(str(LOGS / log))}\n"
+    )
+    binary.chmod(0o755)
+    return binary
+
+
+def native_lab(tmp_path: Path, binary: str, delegates: str = "[cpu]") -> Path:
+    path = tmp_path / "devices.yaml"
+    path.write_text(
+        f"devices:\n  board:\n    transport: local\n    runner: benchmark_model\n"
+        f"    benchmark_model: {binary}\n    delegates: {delegates}\n"
+        f"    workdir: {tmp_path / 'work'}\n"
+    )
+    return path
+
+
+def run(tmp_path: Path, devices: Path) -> pd.DataFrame:
+    models = tmp_path / "models"
+    models.mkdir(exist_ok=True)
+    (models / "m.tflite").write_bytes(b"model bytes: benchmark_model reads this, not the farm")
+    run_plan(plan_run(RunRequest(devices, models, runs=7, warmup=2, run_dir=tmp_path / "run")))
+    return pd.read_parquet(tmp_path / "run" / "results.parquet")
+
+
+def test_a_native_cell_is_stored_in_the_common_schema(tmp_path: Path) -> None:
+    binary = fake_build(tmp_path, "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt")
+    row = run(tmp_path, native_lab(tmp_path, str(binary))).iloc[0]
+    assert row.status == "ok" and row.runtime == "benchmark_model"
+    assert row.latency_mean_ms == pytest.approx(899.641)
+    assert row.latency_median_ms == pytest.approx(899.281)
+    assert row.init_ms == pytest.approx(614.333)
+    assert len(row.samples_ms) == 0  # the tool prints statistics, not samples
+    argv = (tmp_path / "argv.txt").read_text().split()
+    assert "--use_xnnpack=false" in argv and "--num_runs=7" in argv and "--warmup_runs=2" in argv
+    staged = list((tmp_path / "work" / "bin").iterdir())
+    assert len(staged) == 1 and staged[0].stat().st_mode & 0o111
+    assert (tmp_path / "run" / "raw" / "board-m-cpu-t1.log").exists()
+
+
+def test_a_delegate_failure_in_the_log_fails_the_cell_as_delegate(tmp_path: Path) -> None:
+    binary = fake_build(tmp_path, "10_lp6m-mi11-tf2.4-nnapi-qti-default-failure.txt")
+    row = run(tmp_path, native_lab(tmp_path, str(binary), "[nnapi]")).iloc[0]
+    assert (row.status, row.failure_kind) == ("failed", "delegate")
+    assert "ANEURALNETWORKS_OP_FAILED" in row.reason
+
+
+def test_a_missing_binary_fails_each_cell_with_the_key_to_fix(tmp_path: Path) -> None:
+    frame = run(tmp_path, native_lab(tmp_path, str(tmp_path / "nope")))
+    assert set(frame.failure_kind) == {"infra"}
+    assert frame.reason.str.contains("devices.board.benchmark_model").all()
+
+
+def test_a_binary_the_device_cannot_execute_fails_with_the_reason(tmp_path: Path) -> None:
+    binary = tmp_path / "benchmark_model"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 64)  # not runnable here
+    row = run(tmp_path, native_lab(tmp_path, str(binary))).iloc[0]
+    assert row.status == "failed" and row.failure_kind == "infra"
+    assert "Exec format error" in row.reason
+
+
+def test_parse_log_prints_the_contract_json() -> None:
+    result = CliRunner().invoke(
+        app, ["parse-log", str(LOGS / "04_ti-am57x-tflite1.12-cpu-legacy-format.txt")]
+    )
+    data = json.loads(result.output)
+    assert result.exit_code == 0 and data["format"] == "legacy" and data["status"] == "ok"
+
+
+def test_parse_log_of_garbage_is_incomplete_and_of_nothing_exits_2(tmp_path: Path) -> None:
+    garbage = CliRunner().invoke(app, ["parse-log", "-"], input="no benchmark here\n\x00\x01")
+    assert garbage.exit_code == 0 and json.loads(garbage.output)["status"] == "incomplete"
+    missing = CliRunner().invoke(app, ["parse-log", str(tmp_path / "absent.log")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output

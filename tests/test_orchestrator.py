@@ -1,0 +1,179 @@
+"""The orchestrator's own logic, on fake targets: journaling, failures as rows, staging, stop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from farm.errors import DeviceUnavailable, TargetError, TargetTimeout
+from farm.matrix import expand
+from farm.orchestrator import RunPlan, execute
+from farm.spec import Device, Model, RunSettings
+from farm.store import read_journal
+from farm.targets.base import CommandResult
+from farm.targets.fake import FakeTarget, argv_value
+
+Behaviour = Callable[[list[str]], dict | None]
+
+
+def ok_runner(argv: list[str]) -> dict | None:
+    return {
+        "status": "ok",
+        "runtime": "ai_edge_litert",
+        "runtime_version": "9.9",
+        "init_ms": 3.0,
+        "first_inference_ms": 2.0,
+        "samples_ms": [1.0, 1.2, 1.1, 1.3],
+    }
+
+
+def fake_device(
+    behaviour: Behaviour = ok_runner,
+) -> Callable[[FakeTarget, list[str]], CommandResult]:
+    """A device whose shell answers sha256sum/mkdir and whose runner does ``behaviour``."""
+
+    def handle(target: FakeTarget, argv: list[str]) -> CommandResult:
+        if argv[0] == "sha256sum":
+            data = target.files.get(argv[1])
+            out = f"{hashlib.sha256(data).hexdigest()}  {argv[1]}\n" if data is not None else ""
+            return CommandResult(tuple(argv), 0 if out else 1, out)
+        if argv[0] == "mkdir":
+            return CommandResult(tuple(argv), 0, "")
+        written = behaviour(argv)
+        if written is not None:
+            target.files[argv_value(argv, "--out") or ""] = json.dumps(written).encode()
+        return CommandResult(tuple(argv), 0 if written else -11, "Segmentation fault")
+
+    return handle
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Model:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b"model bytes")
+    return Model("m", str(path), hashlib.sha256(b"model bytes").hexdigest(), 11)
+
+
+def plan_for(
+    tmp_path: Path,
+    model: Model,
+    delegates: tuple[str, ...] = ("cpu", "xnnpack"),
+    devices: tuple[str, ...] = ("phone",),
+    extra: tuple[str, ...] = (),
+) -> RunPlan:
+    lab = [Device(name, "fake", delegates, options={"threads": [1, 2]}) for name in devices]
+    cells, skips = expand(lab, [model], [*delegates, *extra] if extra else None)
+    return RunPlan("r1", tmp_path / "run", tuple(cells), tuple(skips), RunSettings(runs=4))
+
+
+def run(plan: RunPlan, targets: dict[str, FakeTarget], **kw: object):
+    return execute(plan, open_target=lambda device: targets[device.name], **kw)  # type: ignore[arg-type]
+
+
+def test_every_cell_is_journaled_with_statistics_from_its_samples(
+    tmp_path: Path, model: Model
+) -> None:
+    plan = plan_for(tmp_path, model, extra=("gpu",))
+    target = FakeTarget("phone", fake_device())
+    recorder = run(plan, {"phone": target})
+    rows = read_journal(plan.run_dir / "journal.jsonl")
+    assert len(rows) == len(recorder.results) == 6
+    ok = [r for r in rows if r.status == "ok"]
+    assert len(ok) == 4
+    assert ok[0].latency_median_ms == pytest.approx(1.15)
+    assert ok[0].runtime_version == "9.9" and ok[0].device_fingerprint
+    skipped = [r for r in rows if r.status == "skipped"]
+    assert {(r.delegate, r.threads) for r in skipped} == {("gpu", 1), ("gpu", 2)}
+    assert all("does not list delegate gpu" in (r.reason or "") for r in skipped)
+    assert target.closed
+
+
+def test_a_failing_cell_is_a_row_and_the_others_still_run(tmp_path: Path, model: Model) -> None:
+    def model_fails_on_xnnpack(argv: list[str]) -> dict | None:
+        if argv_value(argv, "--delegate") == "xnnpack":
+            return {
+                "status": "failed",
+                "failure_kind": "model",
+                "reason": "unresolved custom op: Foo",
+            }
+        return ok_runner(argv)
+
+    recorder = run(
+        plan_for(tmp_path, model),
+        {"phone": FakeTarget("phone", fake_device(model_fails_on_xnnpack))},
+    )
+    by_delegate = {(r.delegate, r.status, r.failure_kind) for r in recorder.results}
+    assert by_delegate == {("cpu", "ok", None), ("xnnpack", "failed", "model")}
+    assert all(r.latency_median_ms is None for r in recorder.results if r.status == "failed")
+
+
+def test_a_runner_that_crashes_without_output_is_an_infra_row_with_its_output(
+    tmp_path: Path, model: Model
+) -> None:
+    recorder = run(
+        plan_for(tmp_path, model, ("cpu",)),
+        {"phone": FakeTarget("phone", fake_device(lambda argv: None))},
+    )
+    assert {r.failure_kind for r in recorder.results} == {"infra"}
+    assert "signal 11" in (recorder.results[0].reason or "")
+    assert "Segmentation fault" in (recorder.results[0].reason or "")
+
+
+def test_timeouts_and_transport_errors_are_classified(tmp_path: Path, model: Model) -> None:
+    def broken(argv: list[str]) -> dict | None:
+        if argv_value(argv, "--threads") == "1":
+            raise TargetTimeout("phone", argv, 5)
+        raise TargetError("phone", "device offline")
+
+    recorder = run(
+        plan_for(tmp_path, model, ("cpu",)), {"phone": FakeTarget("phone", fake_device(broken))}
+    )
+    kinds = {r.threads: (r.failure_kind, r.reason) for r in recorder.results}
+    assert kinds[1][0] == "timeout" and "timed out after 5 s" in kinds[1][1]
+    assert kinds[2] == ("infra", "phone: device offline")
+
+
+def test_an_unreachable_device_fails_its_cells_while_others_finish(
+    tmp_path: Path, model: Model
+) -> None:
+    plan = plan_for(tmp_path, model, devices=("phone", "board"))
+
+    def open_target(device: Device) -> FakeTarget:
+        if device.name == "board":
+            raise DeviceUnavailable("board", "host unreachable")
+        return FakeTarget("phone", fake_device())
+
+    recorder = execute(plan, open_target=open_target)  # type: ignore[arg-type]
+    status = {(r.device, r.status) for r in recorder.results}
+    assert status == {("phone", "ok"), ("board", "failed")}
+    assert all(
+        r.reason == "board: host unreachable" for r in recorder.results if r.device == "board"
+    )
+
+
+def test_unchanged_files_are_not_pushed_again(tmp_path: Path, model: Model) -> None:
+    target = FakeTarget("phone", fake_device())
+    run(plan_for(tmp_path / "a", model), {"phone": target})
+    first = target.pushed_bytes
+    run(plan_for(tmp_path / "b", model), {"phone": target})
+    assert first > 0 and target.pushed_bytes == first
+
+
+def test_a_stop_request_starts_no_new_cell_and_keeps_finished_ones(
+    tmp_path: Path, model: Model
+) -> None:
+    stop = threading.Event()
+
+    def stop_after_first(argv: list[str]) -> dict | None:
+        stop.set()
+        return ok_runner(argv)
+
+    plan = plan_for(tmp_path, model)
+    recorder = run(plan, {"phone": FakeTarget("phone", fake_device(stop_after_first))}, stop=stop)
+    assert len(recorder.results) == 1
+    assert len(read_journal(plan.run_dir / "journal.jsonl")) == 1

@@ -1,0 +1,132 @@
+"""Linux boards over SSH, against Debian's real sshd on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from farm.errors import HostKeyError, TargetTimeout
+from farm.job import RunRequest, plan_run, run_plan
+from farm.targets.ssh import SshTarget
+
+from .lab import MODELS, LoopbackSshd
+
+pytestmark = pytest.mark.lab
+
+
+def target(sshd: LoopbackSshd) -> SshTarget:
+    return SshTarget(
+        "board",
+        "127.0.0.1",
+        port=sshd.port,
+        user=sshd.user,
+        identity_file=str(sshd.user_key),
+        known_hosts=str(sshd.known_hosts),
+        workdir=str(sshd.dir / "board-work"),
+        python=sys.executable,
+    )
+
+
+def lab_file(tmp_path: Path, *entries: str) -> Path:
+    path = tmp_path / "devices.yaml"
+    path.write_text("devices:\n" + "".join(entries))
+    return path
+
+
+def host_entry(tmp_path: Path) -> str:
+    return (
+        f"  host:\n    transport: local\n    delegates: [xnnpack]\n    threads: [1]\n"
+        f"    workdir: {tmp_path / 'host-work'}\n"
+    )
+
+
+def one_model(tmp_path: Path, *names: str) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir(exist_ok=True)
+    source = MODELS / "mobilenet_v2_int8.tflite"
+    for name in names:
+        shutil.copyfile(source, folder / name)
+    return folder
+
+
+def run(devices: Path, models: Path, tmp_path: Path) -> pd.DataFrame:
+    request = RunRequest(devices, models, runs=5, warmup=1, seed=1, run_dir=tmp_path / "run")
+    run_plan(plan_run(request))
+    return pd.read_parquet(tmp_path / "run" / "results.parquet")
+
+
+def test_commands_files_and_facts_over_ssh(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    board = target(sshd)
+    try:
+        assert board.run(["echo", "a; b $(x)"], 10).stdout == "a; b $(x)\n"
+        assert board.run(["sh", "-c", "exit 3"], 10).returncode == 3
+        board.run(["mkdir", "-p", board.workdir], 10)
+        (tmp_path / "f").write_bytes(b"\x00\x01 payload")
+        board.push(str(tmp_path / "f"), f"{board.workdir}/odd name")
+        board.pull(f"{board.workdir}/odd name", str(tmp_path / "back"))
+        assert (tmp_path / "back").read_bytes() == b"\x00\x01 payload"
+        facts = board.describe()
+        assert facts["transport"] == "ssh" and facts["uname"].startswith("Linux")
+        assert facts["python"] == f"{sys.version_info.major}.{sys.version_info.minor}." + str(
+            sys.version_info.micro
+        )
+    finally:
+        board.close()
+
+
+def test_a_command_past_its_timeout_is_killed_on_the_board(
+    sshd: LoopbackSshd, tmp_path: Path
+) -> None:
+    board = target(sshd)
+    marker = tmp_path / "survived"
+    try:
+        with pytest.raises(TargetTimeout):
+            board.run(["sh", "-c", f"sleep 3 && touch {marker}"], timeout_s=1)
+        assert board.run(["sleep", "3"], timeout_s=10).ok
+    finally:
+        board.close()
+    assert not marker.exists()
+
+
+def test_farm_run_measures_cells_on_the_board(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    devices = lab_file(tmp_path, sshd.devices_yaml())
+    frame = run(devices, one_model(tmp_path, "mobilenet_v2_int8.tflite"), tmp_path)
+    assert set(frame.status) == {"ok"} and len(frame) == 2
+    assert (frame.samples_ms.map(len) >= 5).all()
+    assert frame.device_fingerprint.str.contains('"transport": "ssh"').all()
+    assert len(list((sshd.dir / "board-work" / "runner").glob("*.py"))) == 1
+
+
+def test_a_changed_host_key_stops_that_device_and_others_finish(
+    sshd: LoopbackSshd, tmp_path: Path
+) -> None:
+    sshd.trust_host_key(sshd.user_key)  # known_hosts now names another key for this host
+    devices = lab_file(tmp_path, sshd.devices_yaml(), host_entry(tmp_path))
+    frame = run(devices, one_model(tmp_path, "m.tflite"), tmp_path)
+    board = frame[frame.device == "board"]
+    assert set(board.status) == {"failed"}
+    assert board.reason.str.contains("host key of 127.0.0.1 is unknown or changed").all()
+    assert set(frame[frame.device == "host"].status) == {"ok"}
+    assert not (sshd.dir / "board-work").exists()  # no cell ran
+
+
+def test_the_host_key_check_raises_a_security_error(sshd: LoopbackSshd) -> None:
+    sshd.trust_host_key(sshd.user_key)
+    with pytest.raises(HostKeyError):
+        target(sshd)
+
+
+@pytest.mark.parametrize("name", ["x; touch pwned #.tflite", "$(touch pwned).tflite"])
+def test_hostile_model_names_are_benchmarked_without_running_anything(
+    sshd: LoopbackSshd, tmp_path: Path, name: str
+) -> None:
+    devices = lab_file(tmp_path, sshd.devices_yaml())
+    frame = run(devices, one_model(tmp_path, name), tmp_path)
+    assert set(frame.status) == {"ok"}
+    assert set(frame.model) == {name.removesuffix(".tflite")}
+    assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
+    assert not (Path.home() / "pwned").exists()

@@ -1,0 +1,81 @@
+"""Latency statistics and the results store (journal, Parquet, torn lines)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from farm.spec import RESULT_COLUMNS, CellResult
+from farm.stats import summarize_latency
+from farm.store import Journal, load_results, read_journal, results_frame, write_results
+
+
+def test_statistics_match_numpy_on_the_samples() -> None:
+    samples = list(np.random.default_rng(3).gamma(4.0, 0.5, size=301))
+    stats = summarize_latency(samples)
+    assert stats["latency_median_ms"] == pytest.approx(float(np.median(samples)))
+    assert stats["latency_p95_ms"] == pytest.approx(float(np.percentile(samples, 95)))
+    assert stats["latency_std_ms"] == pytest.approx(float(np.std(samples, ddof=1)))
+    assert stats["latency_min_ms"] == min(samples)
+
+
+def test_no_samples_means_every_statistic_is_missing_not_zero() -> None:
+    assert set(summarize_latency([]).values()) == {None}
+    assert summarize_latency([2.0])["latency_std_ms"] is None
+
+
+def result(delegate: str, status: str = "ok", **values: object) -> CellResult:
+    return CellResult("run", "host", "m", delegate, 1, status, "ab" * 32, **values)  # type: ignore[arg-type]
+
+
+def test_journal_rows_survive_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    with Journal(path) as journal:
+        journal.append(result("cpu", samples_ms=(1.0, 2.0)))
+        journal.append(result("xnnpack"))
+    with open(path, "a") as fh:
+        fh.write('{"run_id": "run", "device": "ho')  # the process died mid-write
+    rows = read_journal(path)
+    assert [r.delegate for r in rows] == ["cpu", "xnnpack"]
+    assert rows[0].samples_ms == (1.0, 2.0)
+
+
+def test_a_retried_cell_keeps_its_last_attempt(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    with Journal(path) as journal:
+        journal.append(result("cpu", attempt=1, status="failed"))
+        journal.append(result("cpu", attempt=2))
+    (row,) = read_journal(path)
+    assert (row.attempt, row.status) == (2, "ok")
+
+
+def test_parquet_keeps_nulls_as_nulls_and_every_column(tmp_path: Path) -> None:
+    rows = [
+        result("cpu", latency_median_ms=1.5, nodes_total=7, samples_ms=(1.5,)),
+        CellResult("run", "host", "m", "gpu", 1, "skipped", "ab" * 32, reason="no gpu"),
+    ]
+    write_results(tmp_path, rows)
+    frame = load_results(tmp_path)
+    assert tuple(frame.columns) == RESULT_COLUMNS
+    skipped = frame[frame.delegate == "gpu"].iloc[0]
+    assert skipped["latency_median_ms"] is None or np.isnan(skipped["latency_median_ms"])
+    assert str(skipped["nodes_total"]) == "<NA>"
+    assert list(frame[frame.delegate == "cpu"].iloc[0]["samples_ms"]) == [1.5]
+
+
+def test_an_unfinished_run_loads_from_its_journal(tmp_path: Path) -> None:
+    with Journal(tmp_path / "journal.jsonl") as journal:
+        journal.append(result("cpu", latency_median_ms=2.0))
+    frame = load_results(tmp_path)
+    assert frame.iloc[0]["latency_median_ms"] == 2.0
+    assert results_frame([]).empty
+
+
+def test_journal_lines_are_plain_json(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.jsonl") as journal:
+        journal.append(result("cpu"))
+    row = json.loads((tmp_path / "j.jsonl").read_text())
+    assert row["status"] == "ok" and row["latency_median_ms"] is None
