@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,7 +33,7 @@ def print_plan(plan: RunPlan, console: Console | None = None) -> None:
 
 def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     """Run the plan under a progress bar, print the summary and where the files are."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 160)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -66,7 +68,7 @@ def summary_table(results: list[CellResult]) -> Table:
     """One line per cell: median with its spread (p5–p95, std, n), init time and status."""
     table = Table(title="results")
     for name in ("device", "model", "delegate", "thr", "status"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, no_wrap=True, overflow="ellipsis")
     for name in ("median ms", "p5–p95 ms", "std ms", "n", "init ms"):
         table.add_column(name, justify="right", no_wrap=True)
     for r in sorted(results, key=lambda r: (r.device, r.model, r.delegate, r.threads)):
