@@ -131,20 +131,22 @@ def devices_command(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print devices.yaml's JSON Schema.")
     ] = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Connect and ask each device.")] = False,
 ) -> None:
-    """List the lab's devices and what each can run."""
+    """List the lab's devices and what each can run (with --probe: what each really has)."""
     from farm import config
 
     if schema:
         typer.echo(json.dumps(config.devices_json_schema(), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from farm.console import print_devices, print_probes
 
-    table = Table("device", "transport", "runner", "delegates", "threads", title=str(devices))
-    for device in config.load_devices(devices):
-        table.add_row(*map(str, config.device_summary(device).values()))
-    Console().print(table)
+    if probe:
+        from farm.job import probe_lab
+
+        print_probes(probe_lab(devices))
+    else:
+        print_devices(config.load_devices(devices), str(devices))
 
 
 @app.command("models")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -107,7 +109,8 @@ def devices_json_schema() -> dict[str, Any]:
 
 def load_devices(path: str | Path) -> tuple[Device, ...]:
     """Load devices.yaml into Device records, or raise ConfigError naming file and key."""
-    data = _validated(DevicesFile, _read_yaml(path), path)
+    raw = _expand_env(_read_yaml(path), path, "")
+    data = _validated(DevicesFile, raw, path)
     return tuple(_to_device(name, e, Path(path).parent) for name, e in data.devices.items())
 
 
@@ -188,6 +191,32 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(value: Any, path: str | Path, key: str) -> Any:
+    """``${NAME}`` in any string takes the environment variable's value (for secret-ish
+    settings kept out of the file); an unset variable is an error naming the key."""
+    if isinstance(value, dict):
+        return {k: _expand_env(v, path, f"{key}.{k}".lstrip(".")) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, path, f"{key}.{i}") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1) not in os.environ:
+            raise ConfigError(
+                str(path),
+                key,
+                f"environment variable {match.group(1)} is not set",
+                f"export {match.group(1)}=... or write the value",
+            )
+        return os.environ[match.group(1)]
+
+    return _ENV_REFERENCE.sub(substitute, value)
 
 
 def _read_yaml(path: str | Path) -> Any:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from farm.config import device_summary
 from farm.job import run_plan
 from farm.orchestrator import RunPlan
-from farm.spec import CellResult
+from farm.orchestrator.probe import DeviceProbe
+from farm.spec import CellResult, Device
 
 STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 
@@ -106,3 +109,41 @@ def _spread(r: CellResult) -> str:
 
 def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.3g}"
+
+
+def print_devices(devices: Sequence[Device], title: str) -> None:
+    table = Table("device", "transport", "runner", "delegates", "threads", title=title)
+    for device in devices:
+        table.add_row(*map(str, device_summary(device).values()))
+    Console().print(table)
+
+
+def print_probes(answers: Sequence[tuple[Device, DeviceProbe | None, str | None]]) -> None:
+    """`farm devices --probe`: what each device really has, and what it declared but lacks."""
+    table = Table(
+        "device",
+        "reachable",
+        "python",
+        "runtimes",
+        "free MB",
+        "temperature",
+        "declared but absent",
+        title="probe",
+    )
+    for device, probe, error in answers:
+        if probe is None:
+            table.add_row(device.name, f"[red]no: {escape(error or '')}", "", "", "", "", "")
+            continue
+        runtimes = ", ".join(f"{k} {v}" for k, v in probe.runtimes.items())
+        absent = "; ".join(escape(reason) for reason in probe.absent.values())
+        free = "" if probe.free_mb is None else f"{probe.free_mb:,.0f}"
+        table.add_row(
+            device.name,
+            "[green]yes",
+            probe.python or "",
+            runtimes,
+            free,
+            probe.temperature_source or "none",
+            absent,
+        )
+    Console().print(table)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import random
 import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
+from farm.errors import RunnerError, TargetError
 from farm.matrix import Order, expand, order_cells
 from farm.orchestrator import (
     ResultCallback,
@@ -21,8 +23,11 @@ from farm.orchestrator import (
     provenance,
     utc_now,
 )
-from farm.spec import CellResult, RunSettings
+from farm.orchestrator.measure import CellMeasurer
+from farm.orchestrator.probe import DeviceProbe, probe_device
+from farm.spec import CellResult, Device, RunSettings
 from farm.store import load_results, load_run_info, write_results, write_run_info
+from farm.targets import connect
 
 REPORTS = Path("reports")
 EXIT_OK, EXIT_CELL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -102,3 +107,22 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     if out is None and run_dir.resolve().parent.name == "runs":
         shutil.copyfile(path, run_dir.resolve().parent.parent / "latest.html")
     return path
+
+
+def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str | None]]:
+    """Connect to every device and ask what it really has: (device, probe, or why not)."""
+    answers: list[tuple[Device, DeviceProbe | None, str | None]] = []
+    for device in load_devices(devices_path):
+        try:
+            target = connect(device)
+        except TargetError as exc:
+            answers.append((device, None, str(exc)))
+            continue
+        try:
+            measurer = CellMeasurer(target, "probe", Path(tempfile.mkdtemp()), RunSettings())
+            answers.append((device, probe_device(target, device, measurer), None))
+        except (TargetError, RunnerError) as exc:
+            answers.append((device, None, str(exc)))
+        finally:
+            target.close()
+    return answers

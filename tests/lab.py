@@ -99,6 +99,16 @@ class LoopbackSshd:
                 os.kill(int(self.pid_file.read_text().strip()), signal.SIGTERM)
             self.pid_file.unlink(missing_ok=True)
 
+    def kill_all(self) -> None:
+        """The daemon dies with every connection it serves, as when a board loses power."""
+        if not self.pid_file.exists():
+            return
+        daemon = int(self.pid_file.read_text().strip())
+        for pid in [*descendants(daemon), daemon]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
     def devices_yaml(self, name: str = "board", python: str | None = None, **extra: str) -> str:
         """A devices.yaml entry reaching this sshd; ``python`` is the board's interpreter."""
         entry = {
@@ -116,6 +126,21 @@ class LoopbackSshd:
         }
         lines = "".join(f"    {k}: {v}\n" for k, v in entry.items())
         return f"  {name}:\n{lines}"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20) -> None:

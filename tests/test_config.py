@@ -131,3 +131,28 @@ def test_a_bare_folder_names_models_after_their_files(tmp_path: Path) -> None:
 def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no \.tflite files"):
         load_models(tmp_path)
+
+
+def test_environment_variables_fill_in_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FARM_TEST_BOARD", "coral.lab")
+    (device,) = load_devices(
+        write(
+            tmp_path / "d.yaml",
+            """
+devices:
+  coral: {transport: ssh, host: "${FARM_TEST_BOARD}", delegates: [cpu]}
+""",
+        )
+    )
+    assert device.options["host"] == "coral.lab"
+
+
+def test_an_unset_environment_variable_names_the_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "d.yaml",
+        "devices:\n  c: {transport: ssh, host: '${FARM_UNSET_X}', delegates: [cpu]}\n",
+    )
+    with pytest.raises(ConfigError, match=r"devices\.c\.host: environment variable FARM_UNSET_X"):
+        load_devices(path)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from farm.errors import HostKeyError, TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
+from farm.spec import CellResult
 from farm.targets.ssh import SshTarget
 
-from .lab import MODELS, LoopbackSshd
+from .lab import DATA, MODELS, LoopbackSshd
 
 pytestmark = pytest.mark.lab
 
@@ -53,9 +55,9 @@ def one_model(tmp_path: Path, *names: str) -> Path:
     return folder
 
 
-def run(devices: Path, models: Path, tmp_path: Path) -> pd.DataFrame:
+def run(devices: Path, models: Path, tmp_path: Path, **kw: Any) -> pd.DataFrame:
     request = RunRequest(devices, models, runs=5, warmup=1, seed=1, run_dir=tmp_path / "run")
-    run_plan(plan_run(request))
+    run_plan(plan_run(request), **kw)
     return pd.read_parquet(tmp_path / "run" / "results.parquet")
 
 
@@ -130,3 +132,49 @@ def test_hostile_model_names_are_benchmarked_without_running_anything(
     assert set(frame.model) == {name.removesuffix(".tflite")}
     assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
     assert not (Path.home() / "pwned").exists()
+
+
+def test_an_edgetpu_model_without_the_edgetpu_runtime_is_skipped_with_the_reason(
+    sshd: LoopbackSshd, tmp_path: Path
+) -> None:
+    devices = lab_file(tmp_path, sshd.devices_yaml(delegates="[cpu, edgetpu]"))
+    models = one_model(tmp_path, "plain.tflite")
+    shutil.copyfile(DATA / "edgetpu_stub_edgetpu.tflite", models / "stub_edgetpu.tflite")
+    frame = run(devices, models, tmp_path).set_index(["model", "delegate"])
+    assert frame.loc[("plain", "cpu"), "status"] == "ok"
+    compiled = frame.loc[("stub_edgetpu", "edgetpu")]
+    assert compiled.status == "skipped"
+    assert compiled.reason.startswith("no Edge TPU runtime on board: libedgetpu.so.1")
+    assert frame.loc[("stub_edgetpu", "cpu"), "status"] == "skipped"
+    assert frame.loc[("plain", "edgetpu"), "status"] == "skipped"
+    assert "no Edge TPU runtime on board" in (tmp_path / "run" / "dashboard.html").read_text()
+
+
+def test_sshd_dying_mid_run_fails_the_rest_of_that_device_as_infra(
+    sshd: LoopbackSshd, tmp_path: Path
+) -> None:
+    devices = lab_file(tmp_path, sshd.devices_yaml(threads="[1, 2, 3]"), host_entry(tmp_path))
+    models = one_model(tmp_path, "a.tflite")
+
+    def kill_after_first_board_cell(result: CellResult) -> None:
+        if result.device == "board":
+            sshd.kill_all()
+
+    frame = run(devices, models, tmp_path, on_result=kill_after_first_board_cell)
+    board = frame[frame.device == "board"].sort_values("started_at")
+    assert list(board.status) == ["ok", "failed", "failed", "failed", "failed", "failed"]
+    assert set(board.failure_kind.dropna()) == {"infra"}
+    assert board.reason.dropna().str.contains("cannot reach 127.0.0.1 over ssh").all()
+    assert set(frame[frame.device == "host"].status) == {"ok"}
+    journal = (tmp_path / "run" / "journal.jsonl").read_text().splitlines()
+    assert len(journal) == len(frame)
+
+
+def test_probe_reports_what_the_board_has(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    from farm.job import probe_lab
+
+    devices = lab_file(tmp_path, sshd.devices_yaml(delegates="[cpu, edgetpu]"))
+    ((_, probe, error),) = probe_lab(devices)
+    assert error is None and probe is not None
+    assert "ai_edge_litert" in probe.runtimes and probe.free_mb and probe.free_mb > 0
+    assert probe.absent["edgetpu"].startswith("no Edge TPU runtime on board")

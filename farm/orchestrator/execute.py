@@ -15,8 +15,9 @@ from typing import Any
 from farm.errors import RunnerError, TargetError, TargetTimeout
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.plan import RunPlan, utc_now
+from farm.orchestrator.probe import PROBED_DELEGATES, probe_device
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
-from farm.spec import Cell, CellResult, Device, FailureKind
+from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
 
@@ -104,11 +105,26 @@ class DeviceWorker:
     def _run_cells(self, target: Target, cells: list[Cell]) -> None:
         fingerprint = self._fingerprint(target)
         measurer = CellMeasurer(target, self.plan.run_id, self.plan.run_dir, self.plan.settings)
+        absent = self._absent_delegates(target, cells, measurer)
         for index, cell in enumerate(cells):
             if self.stop.is_set():
                 return
-            result = self.run_cell(measurer, cell, index)
+            if cell.delegate in absent:
+                result = skipped_result(self.plan.run_id, Skip(cell, absent[cell.delegate]))
+            else:
+                result = self.run_cell(measurer, cell, index)
             self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
+
+    def _absent_delegates(
+        self, target: Target, cells: list[Cell], measurer: CellMeasurer
+    ) -> dict[str, str]:
+        # Only delegates the device alone can vouch for are probed, and only when asked for.
+        if not any(cell.delegate in PROBED_DELEGATES for cell in cells):
+            return {}
+        try:
+            return probe_device(target, cells[0].device, measurer).absent
+        except (TargetError, RunnerError):
+            return {}  # the cells themselves will fail with the transport's reason
 
     def _fingerprint(self, target: Target) -> str | None:
         try:

@@ -228,8 +228,38 @@ def parse_args(argv: list) -> argparse.Namespace:
     return args
 
 
+def probe() -> dict:
+    """What this device can run: each runtime's version or why it does not import, and
+    whether the Edge TPU runtime loads. ``litert_runner.py --probe`` prints it as JSON."""
+    runtimes, first = {}, None
+    for name, _, _ in RUNTIMES:
+        try:
+            _, version, module = load_runtime(name)
+            runtimes[name] = {"version": version}
+            first = first or module
+        except CellOutcome as outcome:
+            runtimes[name] = {"error": outcome.reason}
+    facts = {"python": platform.python_version(), "machine": platform.machine()}
+    facts.update(runtimes=runtimes, edgetpu=_probe_edgetpu(first))
+    return facts
+
+
+def _probe_edgetpu(rt: object) -> dict:
+    if rt is None:
+        return {"error": "no TFLite runtime to load it with"}
+    try:
+        rt.load_delegate(EDGETPU_LIBRARY)
+    except (ValueError, OSError, RuntimeError) as exc:
+        return {"error": f"{EDGETPU_LIBRARY} did not load ({_reason(exc)})"}
+    return {"library": EDGETPU_LIBRARY}
+
+
 def main(argv: list | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--probe"]:
+        print(json.dumps(probe()))
+        return 0
+    args = parse_args(argv)
     result = {"status": "failed", "failure_kind": None, "reason": None, "pid": os.getpid()}
     result.update(python=platform.python_version(), machine=platform.machine())
     started = time.perf_counter()

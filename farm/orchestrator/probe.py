@@ -1,0 +1,81 @@
+"""What a device really has, asked of the device itself: runtimes, the Edge TPU runtime, free
+space in the workdir, a temperature source. Declared delegates that are absent become skipped
+cells with the reason, instead of failures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from farm.errors import TargetError
+from farm.orchestrator.measure import CellMeasurer
+from farm.runners.python import RUNNER_SCRIPT
+from farm.spec import Device
+from farm.targets import Target
+
+# Delegates whose presence only the device can tell (the others are always tried).
+PROBED_DELEGATES = frozenset({"edgetpu"})
+THERMAL_ZONES = "/sys/class/thermal/thermal_zone*/temp"
+
+
+@dataclass(frozen=True)
+class DeviceProbe:
+    """The answers of one device; ``absent`` maps a declared delegate to why it cannot run."""
+
+    device: str
+    runtimes: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
+    free_mb: float | None = None
+    temperature_source: str | None = None
+    absent: dict[str, str] = field(default_factory=dict)
+
+
+def probe_device(target: Target, device: Device, measurer: CellMeasurer) -> DeviceProbe:
+    """Ask the device; a device whose runner cannot answer keeps every delegate (its cells
+    then fail with the runner's own reason)."""
+    facts = _runner_probe(target, device, measurer) if device.runner == "python" else {}
+    runtimes = {
+        name: r["version"] for name, r in facts.get("runtimes", {}).items() if "version" in r
+    }
+    return DeviceProbe(
+        device=device.name,
+        runtimes=runtimes,
+        python=facts.get("python"),
+        free_mb=_free_mb(target),
+        temperature_source=_temperature_source(target),
+        absent=_absent(device, facts),
+    )
+
+
+def _runner_probe(target: Target, device: Device, measurer: CellMeasurer) -> dict[str, Any]:
+    runner = measurer.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+    python = device.options.get("python", "python3")
+    result = target.run([python, runner, "--probe"], timeout_s=120)
+    try:
+        return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError):
+        return {}
+
+
+def _absent(device: Device, facts: dict[str, Any]) -> dict[str, str]:
+    absent = {}
+    edgetpu = facts.get("edgetpu", {})
+    if "edgetpu" in device.delegates and "error" in edgetpu:
+        absent["edgetpu"] = f"no Edge TPU runtime on {device.name}: {edgetpu['error']}"
+    return absent
+
+
+def _free_mb(target: Target) -> float | None:
+    try:
+        result = target.run(["df", "-Pk", target.workdir], timeout_s=30)
+    except TargetError:
+        return None
+    lines = result.stdout.strip().splitlines()
+    fields = lines[-1].split() if result.ok and len(lines) > 1 else []
+    return int(fields[3]) / 1024 if len(fields) > 3 and fields[3].isdigit() else None
+
+
+def _temperature_source(target: Target) -> str | None:
+    result = target.run(["sh", "-c", f"ls {THERMAL_ZONES} 2>/dev/null | head -n 1"], 30)
+    return result.stdout.strip() or None
