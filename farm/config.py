@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from farm.errors import ConfigError
-from farm.spec import DELEGATES, Device, InputSpec, Model
+from farm.spec import DELEGATES, Device, InputSpec, Model, Tolerance
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 Delegate = Literal["cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external"]
@@ -87,6 +87,13 @@ class InputEntry(_Strict):
     dtype: str
 
 
+class ToleranceEntry(_Strict):
+    cosine_min: float | None = Field(default=None, ge=-1, le=1)
+    max_abs_rel: float | None = Field(default=None, ge=0)
+    max_abs_steps: float | None = Field(default=None, ge=0)
+    topk_min: float | None = Field(default=None, ge=0, le=1)
+
+
 class ModelEntry(_Strict):
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -96,6 +103,8 @@ class ModelEntry(_Strict):
     inputs: list[InputEntry] = []
     source: str | None = None
     license: str | None = None
+    tolerance: ToleranceEntry | None = None
+    drift_tolerance: ToleranceEntry | None = None
 
 
 class ModelsFile(_Strict):
@@ -178,7 +187,13 @@ def _manifest_model(manifest: Path, name: str, entry: ModelEntry) -> Model:
         family=entry.family,
         variant=entry.variant,
         inputs=inputs,
+        tolerance=_tolerance(entry.tolerance),
+        drift_tolerance=_tolerance(entry.drift_tolerance),
     )
+
+
+def _tolerance(entry: ToleranceEntry | None) -> Tolerance | None:
+    return Tolerance(**entry.model_dump()) if entry else None
 
 
 def _bare_model(file: Path) -> Model:
@@ -297,7 +312,7 @@ def _all_keys(schema: type[_Strict]) -> list[str]:
             DevicesFile,
         )
     else:
-        models = (ModelsFile, ModelEntry, InputEntry)
+        models = (ModelsFile, ModelEntry, InputEntry, ToleranceEntry)
     return sorted({key for m in models for key in m.model_fields})
 
 

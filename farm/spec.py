@@ -30,6 +30,19 @@ class InputSpec:
     name: str
     shape: tuple[int, ...]
     dtype: str
+    quantized: bool = False  # an int8/uint8 tensor standing for real values (has a scale)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """When two outputs count as the same answer; None switches a check off. ``max_abs_rel``
+    is relative to the largest magnitude in the reference; ``max_abs_steps`` counts
+    quantization steps of a quantized output (it replaces ``max_abs_rel`` there)."""
+
+    cosine_min: float | None = None
+    max_abs_rel: float | None = None
+    max_abs_steps: float | None = None
+    topk_min: float | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,8 @@ class Model:
     inputs: tuple[InputSpec, ...] = ()
     custom_ops: tuple[str, ...] = ()
     is_edgetpu: bool = False
+    tolerance: Tolerance | None = None  # against the CPU reference; None: the defaults
+    drift_tolerance: Tolerance | None = None  # against the fp32 sibling; None: report only
 
 
 @dataclass(frozen=True)
@@ -118,9 +133,16 @@ class CellResult:
     nodes_total: int | None = None
     partitions: int | None = None
     fully_delegated: bool | None = None
+    cpu_fallback_ops: str | None = None  # JSON {op name: count} of nodes left to the CPU
+    parity_reference: str | None = None  # the cell the outputs were compared with
     parity_max_abs: float | None = None
     parity_cosine: float | None = None
+    parity_topk: float | None = None
     parity_ok: bool | None = None
+    drift_reference: str | None = None  # the fp32 sibling an fp16/int8 variant is held to
+    drift_max_abs: float | None = None
+    drift_cosine: float | None = None
+    drift_topk: float | None = None
     temp_before_c: float | None = None
     temp_after_c: float | None = None
     started_at: str | None = None
@@ -143,6 +165,11 @@ class CellResult:
     @property
     def key(self) -> tuple[str, str, str, int]:
         return (self.device, self.model, self.delegate, self.threads)
+
+    @property
+    def cell_id(self) -> str:
+        """The same id as its Cell's: device-model-delegate-tN."""
+        return f"{self.device}-{self.model}-{self.delegate}-t{self.threads}"
 
 
 RESULT_COLUMNS = tuple(f.name for f in dataclasses.fields(CellResult))

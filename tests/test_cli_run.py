@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from farm.cli import app
 from farm.config import load_models
+from farm.store import read_journal
 
 from .lab import DATA, MODELS
 
@@ -44,8 +45,12 @@ def test_a_run_on_the_shipped_manifest_measures_every_cell(host_lab: Path, tmp_p
     run_info = json.loads((run_dir / "run.json").read_text())
     assert run_info["seed"] == 3 and "host" in run_info["devices"]
     assert run_info["runtimes"] == [f"ai_edge_litert {frame.runtime_version.iloc[0]}"]
-    journal = (run_dir / "journal.jsonl").read_text().splitlines()
-    assert len(journal) == len(frame)
+    assert len(read_journal(run_dir / "journal.jsonl")) == len(frame)
+    assert frame.parity_ok.all() and frame.parity_cosine.notna().all()
+    assert frame.nodes_total.gt(0).all() and frame.partitions.notna().all()
+    xnnpack = frame[frame.delegate == "xnnpack"]
+    assert (xnnpack.nodes_delegated > 0).all()
+    assert frame[frame.model_variant != "fp32"].drift_cosine.notna().all()
     assert (run_dir / "dashboard.html").stat().st_size > 100_000
 
 

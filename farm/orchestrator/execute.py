@@ -14,6 +14,7 @@ from typing import Any
 
 from farm.errors import RunnerError, TargetError, TargetTimeout
 from farm.orchestrator.measure import CellMeasurer
+from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.probe import PROBED_DELEGATES, probe_device
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
@@ -43,6 +44,12 @@ class Recorder:
             if self._on_result:
                 self._on_result(result)
 
+    def update(self, result: CellResult) -> None:
+        """A finished cell learned more (parity): journal it again; the last line wins."""
+        with self._lock:
+            self.journal.append(result)
+            self.results = [result if r.key == result.key else r for r in self.results]
+
 
 def execute(
     plan: RunPlan,
@@ -59,12 +66,16 @@ def execute(
     by_device: dict[str, list[Cell]] = {}
     for cell in plan.cells:
         by_device.setdefault(cell.device.name, []).append(cell)
+    inputs = write_inputs(plan)
     with ThreadPoolExecutor(max_workers=max(len(by_device), 1)) as pool:
-        workers = [DeviceWorker(plan, recorder, stop, open_target) for _ in by_device]
+        workers = [DeviceWorker(plan, recorder, stop, open_target, inputs) for _ in by_device]
         jobs = [
             pool.submit(w.run, cells) for w, cells in zip(workers, by_device.values(), strict=True)
         ]
         _wait_or_stop(jobs, stop, recorder)
+    hosts = {cell.device.name for cell in plan.cells if cell.device.transport == "local"}
+    for row in check_parity(plan, recorder.results, hosts):
+        recorder.update(row)
     recorder.journal.close()
     return recorder
 
@@ -85,10 +96,15 @@ class DeviceWorker:
     """Runs one device's cells, one at a time, over one open target."""
 
     def __init__(
-        self, plan: RunPlan, recorder: Recorder, stop: threading.Event, open_target: Connect
+        self,
+        plan: RunPlan,
+        recorder: Recorder,
+        stop: threading.Event,
+        open_target: Connect,
+        inputs: dict[str, Path] | None = None,
     ) -> None:
         self.plan, self.recorder, self.stop = plan, recorder, stop
-        self.open_target = open_target
+        self.open_target, self.inputs = open_target, inputs
 
     def run(self, cells: list[Cell]) -> None:
         try:
@@ -104,7 +120,8 @@ class DeviceWorker:
 
     def _run_cells(self, target: Target, cells: list[Cell]) -> None:
         fingerprint = self._fingerprint(target)
-        measurer = CellMeasurer(target, self.plan.run_id, self.plan.run_dir, self.plan.settings)
+        plan = self.plan
+        measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
         absent = self._absent_delegates(target, cells, measurer)
         for index, cell in enumerate(cells):
             if self.stop.is_set():

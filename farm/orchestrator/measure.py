@@ -27,8 +27,16 @@ from farm.targets.staging import push_if_changed
 class CellMeasurer:
     """Measures cells on one target; remembers what it already staged there."""
 
-    def __init__(self, target: Target, run_id: str, run_dir: Path, settings: RunSettings) -> None:
+    def __init__(
+        self,
+        target: Target,
+        run_id: str,
+        run_dir: Path,
+        settings: RunSettings,
+        inputs: dict[str, Path] | None = None,
+    ) -> None:
         self.target, self.run_id, self.run_dir, self.settings = target, run_id, run_dir, settings
+        self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
         self._staged: dict[str, str] = {}
 
     def measure(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
@@ -53,11 +61,25 @@ class CellMeasurer:
         if out_dir not in self._staged:
             self.target.run(["mkdir", "-p", out_dir], timeout_s=60)
             self._staged[out_dir] = out_dir
-        out = f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}.json"
-        argv = python_runner_argv(cell, runner, model, out, self.settings)
+        out = f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
+        local_inputs = self.inputs.get(cell.model.sha256)
+        inputs = self.stage(str(local_inputs), "inputs", suffix=".npz") if local_inputs else None
+        argv = python_runner_argv(
+            cell,
+            runner,
+            model,
+            f"{out}.json",
+            self.settings,
+            inputs,
+            f"{out}.npz" if inputs else None,
+        )
         command = self.target.run(argv, timeout_s=self.settings.timeout_s)
-        data = fetch_json(self.target, out, self._raw(cell, ".json"), command)
-        return read_runner_output(data), command.wall_s
+        outcome = read_runner_output(
+            fetch_json(self.target, f"{out}.json", self._raw(cell, ".json"), command)
+        )
+        if inputs and outcome.status == "ok":
+            self.target.pull(f"{out}.npz", str(outputs_path(self.run_dir, cell)))
+        return outcome, command.wall_s
 
     def _native(self, cell: Cell, model: str) -> tuple[RunnerOutcome, float]:
         binary_path, sha256 = self._native_binary(cell)
@@ -104,6 +126,13 @@ class CellMeasurer:
         folder = self.run_dir / "raw"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{cell.cell_id}{suffix}"
+
+
+def outputs_path(run_dir: Path, cell: Cell) -> Path:
+    """Where a cell's output tensors are kept on the host, for parity checks."""
+    folder = run_dir / "outputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{cell.cell_id}.npz"
 
 
 def fetch_json(target: Target, remote: str, local: Path, command: CommandResult) -> dict[str, Any]:

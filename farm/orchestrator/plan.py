@@ -15,7 +15,7 @@ from typing import Any
 import farm
 from farm.errors import ConfigError
 from farm.modelinfo import inspect_model
-from farm.spec import Cell, CellResult, Model, RunSettings, Skip
+from farm.spec import Cell, CellResult, InputSpec, Model, RunSettings, Skip
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,10 @@ def _inspected(model: Model) -> Model:
         info = inspect_model(model.path)
     except ConfigError:
         return model
-    return dataclasses.replace(model, custom_ops=info.custom_ops, is_edgetpu=info.is_edgetpu)
+    inputs = tuple(InputSpec(t.name, t.shape, t.dtype, t.quantized) for t in info.inputs)
+    return dataclasses.replace(
+        model, custom_ops=info.custom_ops, is_edgetpu=info.is_edgetpu, inputs=inputs
+    )
 
 
 def provenance(

@@ -123,7 +123,7 @@ def make_inputs(interpreter: object, seed: int, inputs_file: str | None) -> list
     details = interpreter.get_input_details()
     if inputs_file:
         stored = np.load(inputs_file)
-        return [stored[f"input_{i}"] for i in range(len(details))]
+        return [_as_input(stored[f"input_{i}"], d) for i, d in enumerate(details)]
     rng = np.random.default_rng(seed)
     return [_random_tensor(rng, d["shape"], np.dtype(d["dtype"])) for d in details]
 
@@ -140,6 +140,20 @@ def _random_tensor(rng: object, shape: object, dtype: object) -> object:
     if dtype.kind == "b":
         return rng.integers(0, 1, size=tuple(shape), endpoint=True).astype(dtype)
     raise CellOutcome("failed", "model", f"cannot make a random input of dtype {dtype}")
+
+
+def _as_input(value: object, detail: dict) -> object:
+    """A given input in the tensor's own type. Float values for a quantized (int8/uint8)
+    input are quantized with its scale and zero point, so every variant of a model family
+    sees the same real-valued input and their outputs can be compared."""
+    import numpy as np
+
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    if value.dtype.kind == "f" and dtype.kind in "iu" and scale:
+        info = np.iinfo(dtype)
+        value = np.clip(np.round(value / scale) + zero_point, info.min, info.max)
+    return np.asarray(value).astype(dtype).reshape(detail["shape"])
 
 
 def set_inputs(interpreter: object, inputs: list) -> None:
@@ -173,13 +187,60 @@ def measure(interpreter: object, args: argparse.Namespace) -> dict:
 
 
 def save_outputs(interpreter: object, path: str) -> None:
+    """Every output of the last invoke, dequantized to float32 when quantized, so outputs of
+    any variant and delegate compare as real values."""
     import numpy as np
 
-    tensors = {
-        f"output_{i}": interpreter.get_tensor(d["index"])
-        for i, d in enumerate(interpreter.get_output_details())
+    tensors = {}
+    for i, detail in enumerate(interpreter.get_output_details()):
+        value = interpreter.get_tensor(detail["index"])
+        scale, zero_point = detail.get("quantization", (0.0, 0))
+        if scale and value.dtype.kind in "iu":
+            value = (value.astype(np.float32) - zero_point) * np.float32(scale)
+            tensors[f"scale_{i}"] = np.float32(scale)  # one quantization step, for parity
+        tensors[f"output_{i}"] = value
+    with open(path, "wb") as out:  # np.savez appends .npz to a bare path; a file object not
+        np.savez(out, **tensors)
+
+
+def delegation_coverage(interpreter: object) -> dict:
+    """How much of the graph delegates took, from the interpreter's node list.
+
+    After a delegate is applied the node list holds every original node plus one node per
+    delegated partition (op name DELEGATE) whose inputs and outputs are the partition's
+    boundary tensors. A partition is convex, so walking back from its outputs to its inputs
+    through producing nodes finds exactly the nodes it replaced.
+    """
+    ops = interpreter._get_ops_details()
+    partitions = [op for op in ops if op["op_name"] == "DELEGATE"]
+    original = [op for op in ops if op["op_name"] != "DELEGATE"]
+    taken = set()
+    for partition in partitions:
+        taken |= _partition_nodes(original, set(partition["inputs"]), partition["outputs"])
+    fallback = {}
+    for op in original:
+        if op["index"] not in taken:
+            fallback[op["op_name"]] = fallback.get(op["op_name"], 0) + 1
+    return {
+        "nodes_delegated": len(taken),
+        "nodes_total": len(original),
+        "partitions": len(partitions),
+        "fully_delegated": bool(original) and not fallback,
+        "cpu_fallback_ops": fallback,
     }
-    np.savez(path, **tensors)
+
+
+def _partition_nodes(ops: list, boundary_inputs: set, outputs: object) -> set:
+    producer = {t: op for op in ops for t in op["outputs"]}
+    found, todo = set(), [t for t in outputs]
+    while todo:
+        tensor = todo.pop()
+        op = producer.get(tensor)
+        if tensor in boundary_inputs or op is None or op["index"] in found:
+            continue
+        found.add(op["index"])
+        todo.extend(op["inputs"])
+    return found
 
 
 def peak_rss_mb() -> float | None:
@@ -201,6 +262,7 @@ def run_cell(args: argparse.Namespace, result: dict) -> None:
     start = time.perf_counter_ns()
     interpreter = make_interpreter(rt, args)
     result["init_ms"] = (time.perf_counter_ns() - start) / 1e6
+    result.update(delegation_coverage(interpreter))
     set_inputs(interpreter, make_inputs(interpreter, args.seed, args.inputs))
     result.update(measure(interpreter, args))
     if args.outputs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,34 @@ from farm.spec import Cell, RunSettings
 
 RUNNER_SCRIPT = Path(__file__).with_name("litert_runner.py")
 # What the runner reports and the results keep under the same name.
-_METRICS = ("runtime", "runtime_version", "init_ms", "first_inference_ms", "warmup_ms")
+_METRICS = (
+    "runtime",
+    "runtime_version",
+    "init_ms",
+    "first_inference_ms",
+    "warmup_ms",
+    "peak_rss_mb",
+    "nodes_delegated",
+    "nodes_total",
+    "partitions",
+    "fully_delegated",
+)
 
 
 def python_runner_argv(
-    cell: Cell, script: str, model: str, out: str, settings: RunSettings
+    cell: Cell,
+    script: str,
+    model: str,
+    out: str,
+    settings: RunSettings,
+    inputs: str | None = None,
+    outputs: str | None = None,
 ) -> list[str]:
     """The command that runs one cell on a device that has Python (remote paths)."""
     options = cell.device.options
     argv = [options.get("python", "python3"), script, "--model", model, "--out", out]
+    argv += ["--inputs", inputs] if inputs else []
+    argv += ["--outputs", outputs] if outputs else []
     argv += ["--delegate", cell.delegate, "--threads", str(cell.threads)]
     argv += ["--warmup", str(settings.warmup), "--runs", str(settings.runs)]
     argv += ["--min-seconds", f"{settings.min_seconds:g}", "--seed", str(settings.seed)]
@@ -35,5 +55,6 @@ def read_runner_output(data: dict[str, Any]) -> RunnerOutcome:
         return RunnerOutcome("failed", "infra", f"runner wrote status {status!r}", (), {})
     samples = tuple(float(s) for s in data.get("samples_ms") or ())
     metrics = {key: data.get(key) for key in _METRICS}
-    metrics["peak_rss_mb"] = data.get("peak_rss_mb")
+    if data.get("cpu_fallback_ops") is not None:
+        metrics["cpu_fallback_ops"] = json.dumps(data["cpu_fallback_ops"], sort_keys=True)
     return RunnerOutcome(status, data.get("failure_kind"), data.get("reason"), samples, metrics)

@@ -1,0 +1,195 @@
+"""After the cells ran: compare each cell's outputs with its reference and its fp32 sibling.
+
+References: a delegate's cell is held to the builtin-CPU (``cpu``) cell of the same device and
+model; a device's ``cpu`` cell to the host's ``cpu`` cell of the same model. An fp16 or int8
+variant is compared with its fp32 sibling on the same device, delegate and threads (drift):
+reported always, gated only where the manifest sets ``drift_tolerance``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+from farm.orchestrator.plan import RunPlan
+from farm.parity import compare, default_tolerance, make_inputs, verdict
+from farm.spec import CellResult, Model, Tolerance
+
+
+def write_inputs(plan: RunPlan) -> dict[str, Path]:
+    """One seeded input file per family and input shape (so variants share inputs), keyed by
+    model sha256. Models whose inputs are unknown (unreadable files) get none."""
+    models = {cell.model.sha256: cell.model for cell in plan.cells}
+    folder = plan.run_dir / "inputs"
+    files: dict[str, Path] = {}
+    for sha256, model in models.items():
+        if not model.inputs:
+            continue
+        key = f"{model.family or model.sha256[:16]}-" + "-".join(
+            "x".join(map(str, spec.shape)) for spec in model.inputs
+        )
+        path = folder / f"{key}.npz"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            _save(path, make_inputs(model.inputs, plan.settings.seed))
+        files[sha256] = path
+    return files
+
+
+def _save(path: Path, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
+    with open(path, "wb") as out:
+        np.savez(out, **arrays)
+
+
+def check_parity(
+    plan: RunPlan, results: Sequence[CellResult], host_devices: Collection[str]
+) -> list[CellResult]:
+    """The rows whose parity or drift columns changed (to be journaled again)."""
+    models = {cell.model.name: cell.model for cell in plan.cells}
+    outputs = _OutputCache(plan.run_dir / "outputs")
+    changed = []
+    for row in results:
+        if row.status != "ok" or outputs.get(row) is None:
+            continue
+        updated = _with_drift(
+            _with_parity(row, results, models, outputs, host_devices), results, models, outputs
+        )
+        if updated != row:
+            changed.append(updated)
+    return changed
+
+
+class _OutputCache:
+    """Each cell's outputs, read from disk once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._loaded: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, row: CellResult) -> dict[str, Any] | None:
+        if row.cell_id not in self._loaded:
+            self._loaded[row.cell_id] = _load(self.folder / f"{row.cell_id}.npz")
+        return self._loaded[row.cell_id]
+
+    def of(self, row: CellResult) -> dict[str, Any]:
+        """Outputs of a row already known to have them."""
+        found = self.get(row)
+        if found is None:
+            raise KeyError(row.cell_id)
+        return found
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    import numpy as np
+
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}
+
+
+def _with_parity(
+    row: CellResult,
+    results: Sequence[CellResult],
+    models: dict[str, Model],
+    outputs: _OutputCache,
+    hosts: Collection[str],
+) -> CellResult:
+    reference = _reference(row, results, hosts, outputs)
+    if reference is None:
+        return row
+    ref_out = outputs.of(reference)
+    comparison = compare(ref_out, outputs.of(row))
+    model = models[row.model]
+    tolerance = model.tolerance or default_tolerance(comparison, row.delegate)
+    reason = verdict(comparison, ref_out, tolerance)
+    row = dataclasses.replace(
+        row,
+        parity_reference=reference.cell_id,
+        parity_max_abs=comparison.max_abs,
+        parity_cosine=comparison.cosine,
+        parity_topk=comparison.topk,
+        parity_ok=reason is None,
+    )
+    return (
+        _failed_parity(row, f"outputs differ from {reference.cell_id}: {reason}") if reason else row
+    )
+
+
+def _reference(
+    row: CellResult, results: Sequence[CellResult], hosts: Collection[str], outputs: _OutputCache
+) -> CellResult | None:
+    """A delegate's reference is its device's cpu cell; a cpu cell's is the host's cpu cell
+    with the fewest threads, which is its own reference (the root of every comparison)."""
+    if row.delegate != "cpu":
+        candidates = [
+            r for r in results if (r.device, r.model, r.delegate) == (row.device, row.model, "cpu")
+        ]
+    else:
+        candidates = [
+            r for r in results if r.device in hosts and (r.model, r.delegate) == (row.model, "cpu")
+        ]
+    usable = [r for r in candidates if r.status == "ok" and outputs.get(r) is not None]
+    if row.delegate == "cpu":
+        usable.sort(key=lambda r: r.threads)
+    else:
+        usable.sort(key=lambda r: (r.threads != row.threads, r.threads))
+    return usable[0] if usable else None
+
+
+def _with_drift(
+    row: CellResult, results: Sequence[CellResult], models: dict[str, Model], outputs: _OutputCache
+) -> CellResult:
+    model = models[row.model]
+    sibling = _fp32_sibling(row, model, results, models, outputs)
+    if sibling is None:
+        return row
+    ref_out = outputs.of(sibling)
+    comparison = compare(ref_out, outputs.of(row))
+    row = dataclasses.replace(
+        row,
+        drift_reference=sibling.cell_id,
+        drift_max_abs=comparison.max_abs,
+        drift_cosine=comparison.cosine,
+        drift_topk=comparison.topk,
+    )
+    reason = _drift_reason(comparison, ref_out, model.drift_tolerance)
+    return _failed_parity(row, f"drift from {sibling.cell_id}: {reason}") if reason else row
+
+
+def _drift_reason(comparison: Any, reference: Any, tolerance: Tolerance | None) -> str | None:
+    return verdict(comparison, reference, tolerance) if tolerance else None
+
+
+def _fp32_sibling(
+    row: CellResult,
+    model: Model,
+    results: Sequence[CellResult],
+    models: dict[str, Model],
+    outputs: _OutputCache,
+) -> CellResult | None:
+    if model.family is None or model.variant in (None, "fp32"):
+        return None
+    for other in results:
+        candidate = models.get(other.model)
+        if (
+            candidate
+            and candidate.family == model.family
+            and candidate.variant == "fp32"
+            and (other.device, other.delegate, other.threads)
+            == (row.device, row.delegate, row.threads)
+            and other.status == "ok"
+            and outputs.get(other) is not None
+        ):
+            return other
+    return None
+
+
+def _failed_parity(row: CellResult, reason: str) -> CellResult:
+    # The latency stays: a wrong delegate is still measured, and the row says why it failed.
+    reason = f"{row.reason}; {reason}" if row.reason else reason
+    return dataclasses.replace(row, status="failed", failure_kind="parity", reason=reason)

@@ -1,0 +1,152 @@
+"""Output parity: seeded inputs shared by a model family, and comparing two cells' outputs.
+
+Outputs arrive dequantized (the runner does it), so an int8 cell compares with its fp32
+sibling and a delegate with the builtin CPU kernels as real values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from farm.spec import InputSpec, Tolerance
+
+if TYPE_CHECKING:
+    import numpy as np
+
+TOP_K = 5
+
+
+# Against TFLite's builtin kernels on the same device. Float delegates reorder sums (tiny
+# drift); int8 kernels round differently (XNNPACK vs the reference kernels: one step apart
+# on a few elements, measured on the shipped models); fp16 GPU kernels lose precision.
+DEFAULT_TOLERANCES = {
+    "float": Tolerance(cosine_min=0.9999, max_abs_rel=1e-3),
+    "int8": Tolerance(cosine_min=0.95, max_abs_steps=2),
+    "gpu": Tolerance(cosine_min=0.999, max_abs_rel=0.02),
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One cell's outputs against a reference's, over all output tensors (the worst)."""
+
+    max_abs: float
+    cosine: float
+    topk: float | None
+    worst_tensor: str
+    max_abs_steps: float | None = None  # max_abs in quantization steps, for quantized outputs
+
+    def failures(self, tolerance: Tolerance) -> list[str]:
+        checks = (
+            ("cosine", self.cosine, tolerance.cosine_min, "<"),
+            ("top-k agreement", self.topk, tolerance.topk_min, "<"),
+        )
+        found = [
+            f"{name} {value:.6g} < {limit:g}"
+            for name, value, limit, _ in checks
+            if limit is not None and value is not None and value < limit
+        ]
+        return found
+
+
+def default_tolerance(comparison: Comparison, delegate: str) -> Tolerance:
+    """The tolerance for a delegate's outputs when the manifest sets none: by delegate, and
+    by whether the outputs are quantized (known from the outputs, even in a bare folder)."""
+    if delegate == "gpu":
+        return DEFAULT_TOLERANCES["gpu"]
+    return DEFAULT_TOLERANCES["int8" if comparison.max_abs_steps is not None else "float"]
+
+
+def make_inputs(inputs: Sequence[InputSpec], seed: int) -> dict[str, np.ndarray]:
+    """Seeded inputs as real values (float32 for float and quantized inputs, integers for
+    genuinely integer ones such as token ids), named input_0, input_1, ..."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for i, spec in enumerate(inputs):
+        if spec.dtype.startswith("float") or spec.quantized:
+            arrays[f"input_{i}"] = rng.uniform(-1.0, 1.0, spec.shape).astype(np.float32)
+        else:
+            arrays[f"input_{i}"] = rng.integers(0, 100, spec.shape).astype(spec.dtype)
+    return arrays
+
+
+def compare(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> Comparison:
+    """The worst tensor's errors; tensors are matched by name (output_0, output_1, ...), and
+    ``scale_N`` (one quantization step of output N) turns its max abs error into steps."""
+    names = [name for name in reference if name.startswith("output_")]
+    if not names or any(name not in outputs for name in names):
+        missing = sorted(set(names) - set(outputs)) or ["all"]
+        raise ValueError(f"outputs missing: {', '.join(missing)}")
+    results = [
+        _in_steps(_compare_tensor(name, reference[name], outputs[name]), reference, name)
+        for name in names
+    ]
+    return min(results, key=lambda c: (c.cosine, -c.max_abs))
+
+
+def _in_steps(comparison: Comparison, reference: Mapping[str, np.ndarray], name: str) -> Comparison:
+    scale = reference.get(name.replace("output_", "scale_"))
+    if scale is None or float(scale) <= 0:
+        return comparison
+    return replace(comparison, max_abs_steps=comparison.max_abs / float(scale))
+
+
+def _compare_tensor(name: str, ref: np.ndarray, out: np.ndarray) -> Comparison:
+    import numpy as np
+
+    if ref.shape != out.shape:
+        return Comparison(float("inf"), -1.0, None, f"{name} (shape {out.shape} vs {ref.shape})")
+    a, b = ref.astype(np.float64).ravel(), out.astype(np.float64).ravel()
+    return Comparison(
+        float(np.max(np.abs(a - b))) if a.size else 0.0, _cosine(a, b), _topk(ref, out), name
+    )
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    import numpy as np
+
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if norms == 0.0:
+        return 1.0 if np.array_equal(a, b) else 0.0
+    return float(np.dot(a, b) / norms)
+
+
+def _topk(ref: np.ndarray, out: np.ndarray) -> float | None:
+    """Share of the reference's top-5 classes the output also ranks top-5 (classifier-like
+    outputs only: a last axis of more than 5 scores); the worst row of the batch."""
+    import numpy as np
+
+    if ref.ndim == 0 or ref.shape[-1] <= TOP_K:
+        return None
+    rows_ref, rows_out = ref.reshape(-1, ref.shape[-1]), out.reshape(-1, out.shape[-1])
+    shares = [
+        len(set(np.argsort(r)[-TOP_K:]) & set(np.argsort(o)[-TOP_K:])) / TOP_K
+        for r, o in zip(rows_ref, rows_out, strict=True)
+    ]
+    return min(shares)
+
+
+def verdict(
+    comparison: Comparison, reference: Mapping[str, np.ndarray], tolerance: Tolerance
+) -> str | None:
+    """None when within tolerance, else the reason naming the worst tensor."""
+    import numpy as np
+
+    failures = comparison.failures(tolerance)
+    steps = comparison.max_abs_steps
+    if tolerance.max_abs_steps is not None and steps is not None:
+        if steps > tolerance.max_abs_steps:
+            failures.append(
+                f"max abs error {steps:.3g} quantization steps > {tolerance.max_abs_steps:g}"
+            )
+    elif tolerance.max_abs_rel is not None:
+        tensors = [v for k, v in reference.items() if k.startswith("output_") and v.size]
+        scale = max(float(np.max(np.abs(v))) for v in tensors) if tensors else 1.0
+        limit = tolerance.max_abs_rel * scale
+        if comparison.max_abs > limit:
+            failures.append(f"max abs error {comparison.max_abs:.6g} > {limit:.6g}")
+    return f"{comparison.worst_tensor}: {'; '.join(failures)}" if failures else None
