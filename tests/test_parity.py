@@ -1,0 +1,98 @@
+"""Comparing outputs: tolerances in real values and in quantization steps; drift gating."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from farm.job import RunRequest, plan_run, run_plan
+from farm.parity import compare, default_tolerance, make_inputs, verdict
+from farm.spec import InputSpec, Tolerance
+
+from .lab import MODELS
+
+
+def outputs(values: list[float], scale: float | None = None) -> dict[str, np.ndarray]:
+    found = {"output_0": np.asarray([values], dtype=np.float32)}
+    if scale is not None:
+        found["scale_0"] = np.float32(scale)
+    return found
+
+
+def test_identical_outputs_are_within_every_tolerance() -> None:
+    reference = outputs([0.1, 0.2, 0.7, 0.0, 0.0, 0.0])
+    comparison = compare(reference, reference)
+    assert (comparison.max_abs, comparison.cosine, comparison.topk) == (0.0, 1.0, 1.0)
+    assert verdict(comparison, reference, default_tolerance(comparison, "xnnpack")) is None
+
+
+def test_a_float_output_off_by_a_little_more_than_float_noise_fails_naming_the_tensor() -> None:
+    reference = outputs([1.0, 2.0, 3.0, 4.0])
+    comparison = compare(reference, outputs([1.0, 2.0, 3.0, 4.01]))
+    reason = verdict(comparison, reference, default_tolerance(comparison, "xnnpack"))
+    assert reason is not None and reason.startswith("output_0: ")
+    assert re.search(r"max abs error 0\.01000\d* > 0\.004$", reason)
+
+
+def test_quantized_outputs_are_judged_in_quantization_steps() -> None:
+    step = 1 / 256
+    reference = outputs([10 * step, 20 * step, 30 * step], scale=step)
+    one_step = compare(reference, outputs([11 * step, 20 * step, 30 * step]))
+    assert one_step.max_abs_steps == pytest.approx(1.0)
+    assert verdict(one_step, reference, default_tolerance(one_step, "xnnpack")) is None
+    three = compare(reference, outputs([13 * step, 20 * step, 30 * step]))
+    assert "3 quantization steps > 2" in (
+        verdict(three, reference, default_tolerance(three, "x")) or ""
+    )
+
+
+def test_top5_agreement_counts_shared_classes() -> None:
+    reference = outputs([9, 8, 7, 6, 5, 0, 0, 0])
+    swapped = outputs([9, 8, 7, 6, 0, 5.5, 0, 0])  # class 4 falls out, class 5 comes in
+    assert compare(reference, swapped).topk == pytest.approx(0.8)
+    reason = verdict(compare(reference, swapped), reference, Tolerance(topk_min=0.9))
+    assert reason is not None and "top-k agreement 0.8 < 0.9" in reason
+
+
+def test_a_missing_output_tensor_is_an_error() -> None:
+    with pytest.raises(ValueError, match="outputs missing: output_0"):
+        compare(outputs([1.0]), {"output_1": np.zeros(1)})
+
+
+def test_inputs_are_seeded_real_values_shared_by_quantized_variants() -> None:
+    specs = [InputSpec("x", (1, 4), "int8", quantized=True), InputSpec("ids", (1, 3), "int32")]
+    first, again = make_inputs(specs, seed=4), make_inputs(specs, seed=4)
+    assert first["input_0"].dtype == np.float32 and np.array_equal(
+        first["input_0"], again["input_0"]
+    )
+    assert first["input_1"].dtype == np.int32
+    assert not np.array_equal(first["input_0"], make_inputs(specs, seed=5)["input_0"])
+
+
+def test_a_drift_tolerance_in_the_manifest_gates_the_variant(
+    host_lab: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    manifest = yaml.safe_load((MODELS / "models.yaml").read_text())
+    kws = {name: e for name, e in manifest["models"].items() if e["family"] == "kws_dscnn"}
+    kws["kws_dscnn_int8"]["drift_tolerance"] = {"cosine_min": 0.999999999}
+    for entry in kws.values():
+        shutil.copyfile(MODELS / entry["file"], folder / entry["file"])
+    (folder / "models.yaml").write_text(yaml.safe_dump({"models": kws}))
+    run_plan(
+        plan_run(RunRequest(host_lab, folder, runs=5, warmup=1, seed=1, run_dir=tmp_path / "run"))
+    )
+    frame = pd.read_parquet(tmp_path / "run" / "results.parquet").set_index(["model", "delegate"])
+    int8 = frame.loc[("kws_dscnn_int8", "cpu")]
+    assert (int8.status, int8.failure_kind) == ("failed", "parity")
+    assert "drift from host-kws_dscnn_fp32-cpu-t1" in int8.reason
+    assert int8.latency_median_ms > 0  # still measured
+    fp16 = frame.loc[("kws_dscnn_fp16", "cpu")]
+    assert fp16.status == "ok" and fp16.drift_cosine == pytest.approx(1.0, abs=1e-4)
