@@ -34,6 +34,11 @@ class Cooldown(_Strict):
     timeout_s: float = Field(default=300, gt=0)
 
 
+class ExternalDelegate(_Strict):
+    path: str
+    options: dict[str, str] = {}
+
+
 class _DeviceBase(_Strict):
     delegates: list[Delegate] = Field(min_length=1)
     threads: list[Annotated[int, Field(ge=1)]] = Field(default=[1], min_length=1)
@@ -45,11 +50,15 @@ class _DeviceBase(_Strict):
     runner_flags: list[str] = []
     cooldown: Cooldown | None = None
     tags: list[str] = []
+    external_delegate: ExternalDelegate | None = None
+    edgetpu_device: str | None = None  # usb, pci, :N (libedgetpu's "device" option)
 
     @model_validator(mode="after")
-    def _native_runner_has_a_binary(self) -> _DeviceBase:
+    def _runner_has_what_it_needs(self) -> _DeviceBase:
         if self.runner == "benchmark_model" and not self.benchmark_model:
             raise ValueError("runner benchmark_model needs the key benchmark_model: PATH")
+        if "external" in self.delegates and not self.external_delegate:
+            raise ValueError("delegate external needs the key external_delegate: {path: ...}")
         return self
 
 
@@ -125,8 +134,11 @@ def load_devices(path: str | Path) -> tuple[Device, ...]:
 
 def _to_device(name: str, entry: LocalDevice | AdbDevice | SshDevice, base: Path) -> Device:
     options = entry.model_dump(exclude={"transport", "delegates", "runner", "workdir"})
-    if entry.benchmark_model:  # a host path, relative to devices.yaml
+    if entry.benchmark_model:  # host paths are relative to devices.yaml
         options["benchmark_model"] = str(base / Path(entry.benchmark_model).expanduser())
+    if entry.external_delegate:
+        path = base / Path(entry.external_delegate.path).expanduser()
+        options["external_delegate"] = {**options["external_delegate"], "path": str(path)}
     return Device(
         name=name,
         transport=entry.transport,
@@ -305,6 +317,7 @@ def _suggest(loc: tuple[Any, ...], schema: type[_Strict]) -> str:
 def _all_keys(schema: type[_Strict]) -> list[str]:
     if schema is DevicesFile:
         models: tuple[type[_Strict], ...] = (
+            ExternalDelegate,
             LocalDevice,
             AdbDevice,
             SshDevice,

@@ -5,10 +5,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .lab import MODELS, LoopbackSshd
+if TYPE_CHECKING:
+    from farm.sim.adb_server import AdbServer
+    from farm.sim.device import VirtualDevice
+
+from .lab import MODELS, LoopbackSshd, require_tool
 
 
 @pytest.fixture
@@ -46,3 +51,32 @@ def sshd(tmp_path: Path) -> Iterator[LoopbackSshd]:
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def adb_server(tmp_path: Path) -> Iterator[AdbServer]:
+    """Debian's adb server on a free port, its own HOME, no emulator scan; killed after."""
+    from farm.sim.adb_server import AdbServer
+
+    server = AdbServer(adb_path=require_tool("adb", "/usr/bin/adb"), home=tmp_path / "adb-home")
+    server.home.mkdir()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def virtual_devices(tmp_path: Path, adb_server: AdbServer) -> Iterator[list[VirtualDevice]]:
+    """Two virtual Pixel 8s connected to the private adb server (index them as needed)."""
+    from farm.sim.device import VirtualDevice
+
+    devices = [VirtualDevice("pixel8", tmp_path / f"device{i}").start() for i in range(2)]
+    try:
+        for device in devices:
+            adb_server.connect(device.serial)
+        yield devices
+    finally:
+        for device in devices:
+            adb_server.disconnect(device.serial)
+            device.stop()

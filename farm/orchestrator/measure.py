@@ -18,7 +18,12 @@ from farm.runners.benchmark_model import (
     parse_benchmark_model_output,
 )
 from farm.runners.outcome import RunnerOutcome
-from farm.runners.python import RUNNER_SCRIPT, python_runner_argv, read_runner_output
+from farm.runners.python import (
+    RUNNER_SCRIPT,
+    DelegateLibrary,
+    python_runner_argv,
+    read_runner_output,
+)
 from farm.spec import Cell, RunSettings
 from farm.targets import CommandResult, Target
 from farm.targets.staging import push_if_changed
@@ -64,6 +69,7 @@ class CellMeasurer:
         out = f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
         local_inputs = self.inputs.get(cell.model.sha256)
         inputs = self.stage(str(local_inputs), "inputs", suffix=".npz") if local_inputs else None
+        library = self._delegate_library(cell)
         argv = python_runner_argv(
             cell,
             runner,
@@ -72,6 +78,7 @@ class CellMeasurer:
             self.settings,
             inputs,
             f"{out}.npz" if inputs else None,
+            library,
         )
         command = self.target.run(argv, timeout_s=self.settings.timeout_s)
         outcome = read_runner_output(
@@ -104,8 +111,25 @@ class CellMeasurer:
             )
         return path, file_sha256(path)
 
+    def _delegate_library(self, cell: Cell) -> DelegateLibrary | None:
+        """The external delegate .so (pushed like a model) or the Edge TPU device option."""
+        options = cell.device.options
+        if cell.delegate == "edgetpu" and options.get("edgetpu_device"):
+            return DelegateLibrary(None, {"device": options["edgetpu_device"]})
+        if cell.delegate != "external":
+            return None
+        library = options["external_delegate"]
+        if not Path(library["path"]).is_file():
+            raise RunnerError(
+                f"external delegate {library['path']} does not exist on this host "
+                f"(devices.{cell.device.name}.external_delegate.path)"
+            )
+        path = self.stage(library["path"], "delegates", suffix=".so")
+        return DelegateLibrary(path, dict(library.get("options") or {}))
+
     def _native_argv(self, cell: Cell, binary: str, model: str) -> list[str]:
         options, s = cell.device.options, self.settings
+        library = self._delegate_library(cell)
         try:
             return build_benchmark_model_argv(
                 binary,
@@ -117,6 +141,8 @@ class CellMeasurer:
                 min_secs=s.min_seconds or None,
                 extra_flags=options.get("runner_flags") or (),
                 cpu_mask=options.get("cpu_mask"),
+                external_delegate_path=library.path if library else None,
+                delegate_options=library.options if library else {},
             )
         except ValueError as exc:
             raise RunnerError(f"cannot build the benchmark_model command: {exc}") from exc

@@ -71,13 +71,78 @@ def build_delegates(rt: object, args: argparse.Namespace) -> list:
         return [_load(rt, EDGETPU_LIBRARY, options, missing_is_skip=True)]
     if args.delegate_path:
         return [_load(rt, args.delegate_path, args.delegate_option, missing_is_skip=False)]
+    if args.delegate == "gpu":
+        raise gpu_accelerator_outcome(args.model)
+    if args.delegate in ("nnapi", "hexagon"):
+        reason = f"the Python runner has no {args.delegate} delegate (use runner: benchmark_model)"
+        raise CellOutcome("skipped", None, reason)
     raise CellOutcome("skipped", None, f"no {args.delegate} delegate library given to the runner")
+
+
+def gpu_accelerator_outcome(model: str) -> CellOutcome:
+    """Ask LiteRT's GPU accelerator (CompiledModel API) for this model. Without a GPU adapter
+    it fails and only says why on native stderr, which is captured for the reason."""
+    try:
+        from ai_edge_litert import compiled_model, hardware_accelerator
+    except ImportError as exc:
+        return CellOutcome("skipped", None, f"no LiteRT GPU accelerator in this runtime ({exc})")
+    gpu = hardware_accelerator.HardwareAccelerator.GPU
+    with NativeStderr() as stderr:
+        try:
+            compiled_model.CompiledModel.from_file(model, hardware_accel=gpu)
+        except RuntimeError as exc:
+            created, error = False, str(exc)
+        else:
+            created, error = True, ""
+    if not created:
+        return CellOutcome(
+            "skipped",
+            None,
+            "LiteRT GPU accelerator unavailable: "
+            + (_gpu_reason(stderr.text) or _reason(Exception(error))),
+        )
+    # Timing through CompiledModel is not written yet: say so rather than time the CPU.
+    return CellOutcome(
+        "failed",
+        "delegate",
+        "the LiteRT GPU accelerator loaded, but this runner cannot time CompiledModel runs yet",
+    )
+
+
+def _gpu_reason(stderr: str) -> str:
+    keys = ("Couldn't load Vulkan", "No adapters found", "Failed to initialize", "OpenCL")
+    lines = [
+        " ".join(line.split()) for line in stderr.splitlines() if any(key in line for key in keys)
+    ]
+    return "; ".join(dict.fromkeys(lines))[:1000]
+
+
+class NativeStderr:
+    """Captures what native code writes to file descriptor 2 inside the block."""
+
+    def __enter__(self) -> "NativeStderr":
+        import tempfile
+
+        sys.stderr.flush()
+        self._file = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._file.fileno(), 2)
+        self.text = ""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.seek(0)
+        self.text = self._file.read().decode(errors="replace")
+        self._file.close()
 
 
 def _load(rt: object, library: str, options: dict, missing_is_skip: bool) -> object:
     try:
         return rt.load_delegate(library, {k: v for k, v in options.items() if v is not None})
-    except (ValueError, OSError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError, AttributeError) as exc:
+        # AttributeError: ctypes finds no tflite_plugin_create_delegate in the library.
         if missing_is_skip:
             reason = f"no Edge TPU runtime on {platform.node()}: {library} did not load ({exc})"
             raise CellOutcome("skipped", None, reason) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,14 @@ _METRICS = (
 )
 
 
+@dataclass(frozen=True)
+class DelegateLibrary:
+    """A delegate library on the device (staged path) and its options, for one cell."""
+
+    path: str | None
+    options: dict[str, str]
+
+
 def python_runner_argv(
     cell: Cell,
     script: str,
@@ -33,12 +42,17 @@ def python_runner_argv(
     settings: RunSettings,
     inputs: str | None = None,
     outputs: str | None = None,
+    delegate: DelegateLibrary | None = None,
 ) -> list[str]:
     """The command that runs one cell on a device that has Python (remote paths)."""
     options = cell.device.options
     argv = [options.get("python", "python3"), script, "--model", model, "--out", out]
     argv += ["--inputs", inputs] if inputs else []
     argv += ["--outputs", outputs] if outputs else []
+    if delegate and delegate.path:
+        argv += ["--delegate-path", delegate.path]
+    for key, value in (delegate.options if delegate else {}).items():
+        argv += ["--delegate-option", f"{key}={value}"]
     argv += ["--delegate", cell.delegate, "--threads", str(cell.threads)]
     argv += ["--warmup", str(settings.warmup), "--runs", str(settings.runs)]
     argv += ["--min-seconds", f"{settings.min_seconds:g}", "--seed", str(settings.seed)]

@@ -1,0 +1,81 @@
+"""External delegates through the farm: a delegate compiled from tests/delegates/ is pushed,
+loaded by the runner through the TFLite plugin ABI, and its coverage and parity recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from farm.job import RunRequest, plan_run, run_plan
+
+from .lab import MODELS
+
+pytest_plugins = ["tests.delegates.fixtures"]
+pytestmark = pytest.mark.lab
+
+
+def run_with_delegate(tmp_path: Path, library: Path, options: str) -> pd.DataFrame:
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(
+        "devices:\n  host:\n    transport: local\n    delegates: [cpu, external]\n"
+        f"    external_delegate: {{path: {library}, options: {options}}}\n"
+        f"    workdir: {tmp_path / 'work'}\n"
+    )
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "mobilenet_v2_fp32.tflite").write_bytes(
+        (MODELS / "mobilenet_v2_fp32.tflite").read_bytes()
+    )
+    run_plan(
+        plan_run(RunRequest(devices, models, runs=5, warmup=1, seed=2, run_dir=tmp_path / "run"))
+    )
+    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    return frame.set_index("delegate")
+
+
+def test_a_partial_delegate_reports_exact_coverage_and_fallback_ops(
+    tmp_path: Path, test_delegate_so: Path
+) -> None:
+    row = run_with_delegate(tmp_path, test_delegate_so, "{op: ADD, mode: exact}").loc["external"]
+    assert row.status == "ok"
+    assert (row.nodes_delegated, row.nodes_total, row.partitions) == (10, 65, 10)
+    assert not row.fully_delegated
+    assert json.loads(row.cpu_fallback_ops) == {
+        "CONV_2D": 35,
+        "DEPTHWISE_CONV_2D": 17,
+        "FULLY_CONNECTED": 1,
+        "MEAN": 1,
+        "SOFTMAX": 1,
+    }
+    assert row.parity_ok and row.parity_cosine == pytest.approx(1.0)
+    assert row.parity_reference == "host-mobilenet_v2_fp32-cpu-t1"
+    staged = list((tmp_path / "work" / "delegates").glob("*.so"))
+    assert len(staged) == 1
+
+
+def test_a_delegate_that_corrupts_outputs_is_caught_by_parity_and_still_timed(
+    tmp_path: Path, test_delegate_so: Path
+) -> None:
+    row = run_with_delegate(tmp_path, test_delegate_so, "{op: ADD, mode: corrupt}").loc["external"]
+    assert (row.status, row.failure_kind) == ("failed", "parity")
+    assert row.reason.startswith("outputs differ from host-mobilenet_v2_fp32-cpu-t1: output_0:")
+    assert row.parity_cosine < 0.99 and not row.parity_ok
+    assert row.latency_median_ms > 0 and len(row.samples_ms) >= 5
+
+
+def test_a_library_without_the_plugin_entry_points_fails_the_cell_clearly(
+    tmp_path: Path, no_entry_points_so: Path
+) -> None:
+    frame = run_with_delegate(tmp_path, no_entry_points_so, "{}")
+    row = frame.loc["external"]
+    assert (row.status, row.failure_kind) == ("failed", "delegate")
+    assert "tflite_plugin_create_delegate" in row.reason
+    assert frame.loc["cpu"].status == "ok"
+
+
+def test_a_missing_library_names_the_devices_yaml_key(tmp_path: Path) -> None:
+    row = run_with_delegate(tmp_path, tmp_path / "absent.so", "{}").loc["external"]
+    assert row.status == "failed" and "devices.host.external_delegate.path" in row.reason
