@@ -79,6 +79,9 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the cells, run nothing.")
     ] = False,
+    resume: Annotated[
+        Path | None, typer.Option(help="Finish an interrupted run: only cells it lacks run.")
+    ] = None,
 ) -> None:
     """Run the matrix (models × devices × delegates × threads) and write results + dashboard."""
     from farm.job import RunRequest, plan_run
@@ -100,6 +103,7 @@ def run(
         timeout_s=timeout,
         run_dir=run_dir,
         dry_run=dry_run,
+        resume=resume,
     )
     plan = plan_run(request)
     if dry_run:

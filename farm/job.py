@@ -3,16 +3,19 @@ results, run.json and the dashboard. Shared by the CLI and the pytest plugin."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
-from farm.errors import RunnerError, TargetError
+from farm.errors import ConfigError, RunnerError, TargetError
 from farm.matrix import Order, expand, order_cells
 from farm.orchestrator import (
     ResultCallback,
@@ -25,8 +28,15 @@ from farm.orchestrator import (
 )
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.probe import DeviceProbe, probe_device
-from farm.spec import CellResult, Device, RunSettings
-from farm.store import load_results, load_run_info, write_results, write_run_info
+from farm.spec import Cell, CellResult, Device, RunSettings
+from farm.store import (
+    JOURNAL,
+    load_results,
+    load_run_info,
+    read_journal,
+    write_results,
+    write_run_info,
+)
 from farm.targets import connect
 
 REPORTS = Path("reports")
@@ -49,6 +59,22 @@ class RunRequest:
     timeout_s: float = 300.0
     run_dir: Path | None = None
     dry_run: bool = False
+    resume: Path | None = None  # a run directory: redo only its cells without a row
+
+
+PLAN_FILE = "plan.json"
+_REPLAYED = (
+    "devices",
+    "models",
+    "delegates",
+    "threads",
+    "runs",
+    "warmup",
+    "min_seconds",
+    "seed",
+    "order",
+    "timeout_s",
+)
 
 
 @dataclass
@@ -71,6 +97,8 @@ class JobOutcome:
 
 def plan_run(request: RunRequest) -> RunPlan:
     """Validate the inputs (ConfigError on anything wrong) and decide every cell."""
+    if request.resume is not None:
+        return _resumed_plan(request.resume)
     devices = load_devices(request.devices)
     models = inspect_models(load_models(request.models))
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
@@ -80,9 +108,50 @@ def plan_run(request: RunRequest) -> RunPlan:
         request.runs, request.warmup, request.min_seconds, seed, request.timeout_s
     )
     run_dir = request.run_dir or REPORTS / "runs" / run_id
-    return RunPlan(
-        run_id, run_dir, tuple(order_cells(cells, seed, request.order)), tuple(skips), settings
+    ordered = tuple(order_cells(cells, seed, request.order))
+    replay = _replay(request, run_id, seed)
+    return RunPlan(run_id, run_dir, ordered, tuple(skips), settings, request=replay)
+
+
+def _resumed_plan(run_dir: Path) -> RunPlan:
+    """The same plan again (same run id, seed, order), less the cells the journal holds."""
+    try:
+        saved = json.loads((run_dir / PLAN_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            str(run_dir / PLAN_FILE),
+            "",
+            "cannot read the run's plan",
+            "pass a run directory written by farm run",
+        ) from exc
+    values = {key: saved[key] for key in _REPLAYED}
+    values.update(devices=Path(values["devices"]), models=Path(values["models"]), run_dir=run_dir)
+    plan = plan_run(RunRequest(**values))
+    done = read_journal(run_dir / JOURNAL)
+    keys = {row.key for row in done}
+    return dataclasses.replace(
+        plan,
+        run_id=saved["run_id"],
+        done=tuple(done),
+        cells=tuple(c for c in plan.cells if _key(c) not in keys),
+        skips=tuple(s for s in plan.skips if _key(s.cell) not in keys),
     )
+
+
+def _key(cell: Cell) -> tuple[str, str, str, int]:
+    return (cell.device.name, cell.model.name, cell.delegate, cell.threads)
+
+
+def _replay(request: RunRequest, run_id: str, seed: int) -> dict[str, Any]:
+    """What `farm run --resume` needs to plan the same cells again (saved as plan.json)."""
+    values = {key: getattr(request, key) for key in _REPLAYED}
+    values.update(
+        devices=str(request.devices.resolve()),
+        models=str(request.models.resolve()),
+        seed=seed,
+        run_id=run_id,
+    )
+    return values
 
 
 def run_plan(
@@ -90,6 +159,9 @@ def run_plan(
 ) -> JobOutcome:
     """Run every cell, then write results.parquet, run.json and the dashboard."""
     started = utc_now()
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    if not (plan.run_dir / PLAN_FILE).exists():
+        (plan.run_dir / PLAN_FILE).write_text(json.dumps(plan.request, indent=2) + "\n")
     recorder = execute(plan, on_result, stop)
     outcome = JobOutcome(plan, recorder.results, recorder.interrupted)
     outcome.files.append(write_results(plan.run_dir, recorder.results))

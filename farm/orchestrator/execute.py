@@ -60,6 +60,7 @@ def execute(
     """Run the plan; returns the recorder holding every result and device fingerprint."""
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     recorder = Recorder(plan.run_dir, on_result)
+    recorder.results.extend(plan.done)
     stop = stop or threading.Event()
     for skip in plan.skips:
         recorder.record(skipped_result(plan.run_id, skip))

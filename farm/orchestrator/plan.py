@@ -27,6 +27,8 @@ class RunPlan:
     cells: tuple[Cell, ...]
     skips: tuple[Skip, ...]
     settings: RunSettings
+    done: tuple[CellResult, ...] = ()  # rows a resumed run already has in its journal
+    request: dict[str, Any] = dataclasses.field(default_factory=dict)  # to plan it again
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
