@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark one cell (one model, one delegate, one thread count) with the TFLite Python API.
 
-This file is pushed to targets and run there on its own: it needs only Python >= 3.7, numpy and
+This file is pushed to targets and run there on its own: it needs only Python >= 3.8, numpy and
 one of ``ai_edge_litert`` (preferred: the maintained runtime), ``tflite_runtime`` (legacy boards;
 it needs numpy < 2) or ``tensorflow.lite``. It must not import anything from the farm.
 
