@@ -1,34 +1,12 @@
-"""Drive TensorFlow Lite's / LiteRT's native ``benchmark_model``: build its argv, read its output.
+"""The argv of one ``benchmark_model`` run of one cell.
 
-The parser lives in `farm.runners.benchmark_model_parse` and is re-exported here, so callers
-need only this module. Flag facts come from tensorflow/lite/tools/delegates/*_provider.cc.
+Flag facts come from tensorflow/lite/tools/delegates/*_provider.cc.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from farm.runners.benchmark_model_parse import (
-    BenchmarkParse,
-    DelegateCoverage,
-    OpProfileRow,
-    StatLine,
-    parse_benchmark_model_output,
-)
-from farm.runners.outcome import RunnerOutcome
-
-__all__ = [
-    "BENCHMARK_MODEL_DELEGATES",
-    "BenchmarkParse",
-    "DelegateCoverage",
-    "OpProfileRow",
-    "StatLine",
-    "benchmark_outcome",
-    "build_benchmark_model_argv",
-    "parse_benchmark_model_output",
-]
 
 BENCHMARK_MODEL_DELEGATES = frozenset({"cpu", "xnnpack", "gpu", "nnapi", "hexagon", "external"})
 
@@ -175,60 +153,3 @@ def _taskset(cpu_mask: str | None) -> list[str]:
     if not _CPU_MASK.fullmatch(cpu_mask):
         raise ValueError(f"cpu_mask {cpu_mask!r} is not a hexadecimal CPU mask (e.g. 'f0')")
     return ["taskset", cpu_mask]
-
-
-def benchmark_outcome(parse: BenchmarkParse, delegate: str, output_tail: str) -> RunnerOutcome:
-    """A parsed ``benchmark_model`` output as the orchestrator's outcome for one cell."""
-    if parse.status == "failed":
-        kind = "model" if delegate in ("cpu", "xnnpack") else "delegate"
-        return RunnerOutcome("failed", kind, parse.error or output_tail)
-    if parse.status != "ok":
-        return RunnerOutcome("failed", "infra", f"no timing summary in the output: {output_tail}")
-    return RunnerOutcome("ok", None, None, (), _metrics(parse, delegate), _latency(parse))
-
-
-def _metrics(parse: BenchmarkParse, delegate: str) -> dict[str, Any]:
-    metrics: dict[str, Any] = {
-        "init_ms": _ms(parse.init_us),
-        "first_inference_ms": _ms(parse.first_inference_us),
-        "warmup_ms": _ms(parse.warmup_avg_us),
-        # The periodic monitor's peak is the process peak; the "footprint delta" lines are not.
-        "peak_rss_mb": parse.memory_peak_mb,
-    }
-    coverage = _coverage_of(parse.delegates, delegate)
-    if coverage is not None:
-        metrics.update(
-            nodes_delegated=coverage.nodes_delegated,
-            nodes_total=coverage.nodes_total,
-            partitions=coverage.partitions,
-            fully_delegated=coverage.fully_delegated,
-        )
-    return metrics
-
-
-def _latency(parse: BenchmarkParse) -> dict[str, float | None]:
-    stat = parse.inference
-    if stat is None:
-        return {"latency_mean_ms": _ms(parse.inference_avg_us)}
-    return {
-        "latency_mean_ms": _ms(stat.avg_us if stat.avg_us is not None else parse.inference_avg_us),
-        "latency_median_ms": _ms(stat.median_us),
-        "latency_p5_ms": _ms(stat.p5_us),
-        "latency_p95_ms": _ms(stat.p95_us),
-        "latency_min_ms": _ms(stat.min_us),
-        "latency_max_ms": _ms(stat.max_us),
-        "latency_std_ms": _ms(stat.std_us),
-    }
-
-
-def _coverage_of(entries: Sequence[DelegateCoverage], delegate: str) -> DelegateCoverage | None:
-    # Names vary by tool version ("GPU", "TfLiteGpuDelegateV2", "EXTERNAL", "NNAPI"...).
-    for entry in entries:
-        name = entry.name.lower()
-        if delegate in name or (delegate == "external" and "xnnpack" not in name):
-            return entry
-    return None
-
-
-def _ms(us: float | None) -> float | None:
-    return None if us is None else us / 1000.0

@@ -1,0 +1,29 @@
+"""Drive TensorFlow Lite's / LiteRT's native ``benchmark_model``: build its argv, read its output.
+
+One module per concept: `argv` builds the command line, `parse` reads the output (with
+`lines`, `summary`, `memory`, `delegation` and `op_profile`) into the `records`, and `outcome`
+turns a parse into the orchestrator's outcome. Callers need only this package.
+"""
+
+from __future__ import annotations
+
+from farm.runners.benchmark_model.argv import BENCHMARK_MODEL_DELEGATES, build_benchmark_model_argv
+from farm.runners.benchmark_model.outcome import benchmark_outcome
+from farm.runners.benchmark_model.parse import parse_benchmark_model_output
+from farm.runners.benchmark_model.records import (
+    BenchmarkParse,
+    DelegateCoverage,
+    OpProfileRow,
+    StatLine,
+)
+
+__all__ = [
+    "BENCHMARK_MODEL_DELEGATES",
+    "BenchmarkParse",
+    "DelegateCoverage",
+    "OpProfileRow",
+    "StatLine",
+    "benchmark_outcome",
+    "build_benchmark_model_argv",
+    "parse_benchmark_model_output",
+]
