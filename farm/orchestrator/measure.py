@@ -6,11 +6,11 @@ called ``x; touch pwned #.tflite`` reaches no shell on any device.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from farm.config import file_sha256
 from farm.errors import RunnerError, TargetError
 from farm.runners.benchmark_model import (
     benchmark_outcome,
@@ -176,11 +176,3 @@ def how_it_ended(code: int) -> str:
         return f"signal {-code}"
     # A remote shell reports a command killed by signal N as exit 128+N.
     return f"exit {code}, signal {code - 128}" if 128 < code < 160 else f"exit {code}"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
