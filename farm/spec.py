@@ -85,6 +85,9 @@ class RunSettings:
     min_seconds: float = 0.0
     seed: int = 0
     timeout_s: float = 300.0
+    retries: int = 1  # extra attempts of a cell that failed for infra reasons
+    retry_backoff_s: float = 1.0  # pause before the first retry; doubles after each
+    quarantine_after: int = 2  # consecutive infra-failed cells that take a device out
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,31 @@ DELEGATE_FACTOR = {
 GPU_REASON = "TfLiteGpuDelegate Prepare: ADD: expected 2 inputs of the same shape\nnode 17 failed"
 EDGETPU_REASON = "model is not compiled for the Edge TPU (no edgetpu-custom-op)"
 HOSTILE = "<script>alert(1)</script>"
+MOBILENET_OPS = {"ADD": 10, "CONV_2D": 35, "DEPTHWISE_CONV_2D": 17, "FULLY_CONNECTED": 1}
+KWS_OPS = {"CONV_2D": 5, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 1}
+OPS = {  # every node of each model by op type, as a cpu cell reports them left on the CPU
+    "mobilenet_v2_fp32": MOBILENET_OPS | {"MEAN": 1, "SOFTMAX": 1},  # 65 nodes
+    "mobilenet_v2_int8": MOBILENET_OPS | {"MEAN": 1, "SOFTMAX": 1},
+    "kws_cnn_int8": KWS_OPS | {"MEAN": 1, "SOFTMAX": 1},  # 12 nodes
+}
+LEFT_ON_CPU = {  # (delegate, model) → (partitions, ops the delegate did not take)
+    ("xnnpack", "mobilenet_v2_int8"): (1, {"SOFTMAX": 1}),
+    ("xnnpack", "kws_cnn_int8"): (1, {"SOFTMAX": 1}),
+    ("gpu", "kws_cnn_int8"): (2, {"MEAN": 1, "SOFTMAX": 1}),  # FULLY_CONNECTED between them
+}
+PARITY = {  # (device, delegate, model) → max abs, cosine, top-5 against the reference cell
+    ("host", "xnnpack", "mobilenet_v2_fp32"): (1.2e-7, 1 - 4e-12, 1.0),
+    ("host", "xnnpack", "mobilenet_v2_int8"): (7.8125e-3, 0.972864, 0.6),
+    ("host", "xnnpack", "kws_cnn_int8"): (3.9e-3, 0.999794, 1.0),
+    ("pixel8", "cpu", "mobilenet_v2_fp32"): (4.7e-9, 1.0, 1.0),
+    ("pixel8", "gpu", "mobilenet_v2_fp32"): (2.1e-3, 0.99993, 1.0),
+    ("pixel8", "gpu", "kws_cnn_int8"): (1.1e-2, 0.9991, 1.0),
+}
+DRIFT = {"cpu": (6.909e-3, 0.981858, 0.6), "xnnpack": (8.117e-3, 0.980799, 0.8)}
+PARITY_REASON = (
+    "outputs differ from pixel8-mobilenet_v2_fp32-cpu-t1: output_0: cosine 0.93 < 0.999; "
+    "max abs error 0.41 > 0.0187"
+)
 
 
 # ---------------------------------------------------------------- frames a run could produce
@@ -69,6 +95,41 @@ def ok_row(device: str, model: str, delegate: str, threads: int, seed: int) -> d
         "first_inference_ms": median * 2.5,
         "warmup_ms": median * 5,
         "peak_rss_mb": 85.5,
+    } | coverage_columns(model, delegate) | parity_columns(device, model, delegate, threads) | (
+        drift_columns(device, model, delegate, threads)
+    )  # fmt: skip
+
+
+def coverage_columns(model: str, delegate: str) -> dict[str, Any]:
+    """What the runner reports: a cpu cell delegates nothing, a delegate leaves some ops."""
+    total = sum(OPS[model].values())
+    partitions, left = (0, OPS[model]) if delegate == "cpu" else (1, {})
+    partitions, left = LEFT_ON_CPU.get((delegate, model), (partitions, left))
+    on_cpu = sum(left.values())
+    return {
+        "nodes_delegated": total - on_cpu, "nodes_total": total, "partitions": partitions,
+        "fully_delegated": on_cpu == 0, "cpu_fallback_ops": json.dumps(left),
+    }  # fmt: skip
+
+
+def parity_columns(device: str, model: str, delegate: str, threads: int) -> dict[str, Any]:
+    """A delegate is held to its device's cpu cell, a cpu cell to the host's cpu/t1 cell."""
+    reference = f"{device}-{model}-cpu-t{threads}" if delegate != "cpu" else f"host-{model}-cpu-t1"
+    max_abs, cosine, topk = PARITY.get((device, delegate, model), (0.0, 1.0, 1.0))
+    return {
+        "parity_reference": reference, "parity_max_abs": max_abs, "parity_cosine": cosine,
+        "parity_topk": topk, "parity_ok": True,
+    }  # fmt: skip
+
+
+def drift_columns(device: str, model: str, delegate: str, threads: int) -> dict[str, Any]:
+    """The int8 mobilenet against its fp32 sibling; kws_cnn has no fp32 variant here."""
+    if model != "mobilenet_v2_int8" or delegate not in DRIFT:
+        return {}
+    max_abs, cosine, topk = DRIFT[delegate]
+    return {
+        "drift_reference": f"{device}-mobilenet_v2_fp32-{delegate}-t{threads}",
+        "drift_max_abs": max_abs, "drift_cosine": cosine, "drift_topk": topk,
     }  # fmt: skip
 
 
@@ -118,7 +179,19 @@ def lab_frame() -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     no_report = (frame["device"] == "pixel8") & (frame["delegate"] == "xnnpack")
     no_report &= frame["model"] == "kws_cnn_int8"
-    frame.loc[no_report, ["samples_ms", "init_ms"]] = None
+    frame.loc[no_report, ["samples_ms", "init_ms", *coverage_columns("kws_cnn_int8", "cpu")]] = None
+    return frame
+
+
+def parity_failure_frame() -> pd.DataFrame:
+    """The lab frame where pixel8's gpu got mobilenet_v2_fp32 wrong: failed, still measured."""
+    frame = lab_frame()
+    wrong = (frame.device == "pixel8") & (frame.delegate == "gpu")
+    wrong &= frame.model == "mobilenet_v2_fp32"
+    columns = ["status", "failure_kind", "reason", "parity_max_abs", "parity_cosine"]
+    frame.loc[wrong, [*columns, "parity_topk", "parity_ok"]] = [
+        "failed", "parity", PARITY_REASON, 0.41, 0.93, 0.4, False,
+    ]  # fmt: skip
     return frame
 
 
@@ -175,6 +248,8 @@ class TableReader(HTMLParser):
             self.rows.append([])
         elif tag in ("td", "th"):
             self.rows[-1].append("")
+        elif tag == "br" and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += "\n"
 
     def handle_data(self, data: str) -> None:
         if self.rows and self.rows[-1]:
@@ -325,6 +400,129 @@ def test_failures_table_lists_failed_and_skipped_cells_with_reasons(lab_html: st
     assert len(rows) == 3
 
 
+def category(trace: dict[str, Any], model: str, column: str) -> int:
+    """The position of a cell on a (model, delegate/tN) axis, as Plotly got it."""
+    return list(zip(*trace["y"], strict=True)).index((model, column))
+
+
+def traces_named(traces: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [trace for trace in traces if trace.get("name") == name]
+
+
+def test_coverage_bar_shows_delegated_and_cpu_nodes_and_names_the_fallback_ops(
+    lab_html: str,
+) -> None:
+    traces, layout = device_figures(lab_html, "coverage")["host"]
+    (delegated,), (on_cpu,) = traces_named(traces, "delegated"), traces_named(traces, "on CPU")
+    (labels,) = [trace for trace in traces if trace.get("mode") == "text"]
+    assert layout["barmode"] == "stack" and delegated["orientation"] == "h"
+    i = category(delegated, "mobilenet_v2_int8", "xnnpack/t1")
+    assert values(delegated["x"])[i] == pytest.approx(64 / 65)
+    assert values(on_cpu["x"])[i] == pytest.approx(1 / 65)
+    assert labels["text"][category(labels, "mobilenet_v2_int8", "xnnpack/t1")] == (
+        "64 / 65 nodes · 1 partition · on CPU: SOFTMAX ×1"
+    )
+    assert "64 of 65 nodes delegated (98 %)" in delegated["customdata"][i]
+    full = category(delegated, "mobilenet_v2_fp32", "xnnpack/t2")
+    assert values(on_cpu["x"])[full] == 0 and "fully delegated" in labels["text"][full]
+    shown = set(zip(*delegated["y"], strict=True))
+    assert not any(column.startswith("cpu/") for _, column in shown)  # left out, as captioned
+    assert "cpu cells run every node on the builtin kernels" in section(lab_html, "coverage")
+
+
+def test_coverage_counts_partitions_and_says_when_a_cell_did_not_report(lab_html: str) -> None:
+    traces, _ = device_figures(lab_html, "coverage")["pixel8"]
+    (labels,) = [trace for trace in traces if trace.get("mode") == "text"]
+    gpu = category(labels, "kws_cnn_int8", "gpu/t1")
+    assert labels["text"][gpu] == "10 / 12 nodes · 2 partitions · on CPU: MEAN ×1, SOFTMAX ×1"
+    silent = category(labels, "kws_cnn_int8", "xnnpack/t1")
+    assert labels["text"][silent] == "coverage not reported"
+    (delegated,) = traces_named(traces, "delegated")
+    assert values(delegated["x"])[category(delegated, "kws_cnn_int8", "xnnpack/t1")] is None
+
+
+def test_parity_plots_each_compared_cell_with_zero_at_the_floor(lab_html: str) -> None:
+    traces, layout = device_figures(lab_html, "parity")["host"]
+    cosine, max_abs = traces  # every host cell is within tolerance: one trace per panel
+    assert cosine["name"] == "within tolerance" and cosine["marker"]["color"] == "#2f855a"
+    shown = list(zip(*cosine["y"], strict=True))
+    assert ("kws_cnn_int8", "cpu/t1") not in shown  # the reference itself
+    assert ("kws_cnn_int8", "cpu/t2") in shown and len(shown) == 3 * 3
+    int8 = category(cosine, "mobilenet_v2_int8", "xnnpack/t1")
+    assert values(cosine["x"])[int8] == pytest.approx(1 - 0.972864)
+    assert values(max_abs["x"])[int8] == pytest.approx(7.8125e-3)
+    assert "vs host-mobilenet_v2_int8-cpu-t1" in cosine["customdata"][int8]
+    assert "cosine 0.973 · max abs 0.00781 · top-5 60 %" in cosine["customdata"][int8]
+    same = category(cosine, "kws_cnn_int8", "cpu/t2")  # identical outputs sit on the `0` tick
+    assert layout["xaxis"]["ticktext"][0] == "0"
+    assert values(cosine["x"])[same] == layout["xaxis"]["tickvals"][0]
+    assert "Every compared cell is within its tolerance." in section(lab_html, "parity")
+
+
+def test_parity_failure_is_red_with_its_reason_and_listed_with_its_latency() -> None:
+    frame = parity_failure_frame()
+    html = render_dashboard(frame, RUN)
+    traces, _ = device_figures(html, "parity")["pixel8"]
+    over = traces_named(traces, "over tolerance")
+    assert len(over) == 2 and {t["marker"]["color"] for t in over} == {"#c53030"}
+    (point,) = zip(*over[0]["y"], strict=True)
+    assert point == ("mobilenet_v2_fp32", "gpu/t1")
+    assert values(over[0]["x"]) == pytest.approx([0.07]) and values(over[1]["x"]) == [0.41]
+    hover = unescape(over[0]["customdata"][0])
+    assert "failed (parity)" in hover and "cosine 0.93 < 0.999" in hover
+    median = cell(frame, "pixel8", "mobilenet_v2_fp32", "gpu", 1).latency_median_ms
+    assert f"median {median:#.3g} ms" in hover  # a wrong delegate is still measured
+    rows = table_rows(section(html, "parity"))
+    assert rows[0][:4] == ["Device", "Model", "Cell", "Compared with"]
+    assert rows[1] == [
+        "pixel8", "mobilenet_v2_fp32", "gpu/t1", "pixel8-mobilenet_v2_fp32-cpu-t1", "0.930",
+        "0.41", "40 %", PARITY_REASON,
+    ]  # fmt: skip
+    assert len(rows) == 2
+
+
+def test_drift_of_int8_against_its_fp32_sibling_is_tabulated(lab_html: str) -> None:
+    part = section(lab_html, "drift")
+    host, pixel8 = part.split('<h3 class="device">')[1:]
+    rows = table_rows(host)
+    assert rows[0] == ["Model", "Against", "cpu/t1", "cpu/t2", "xnnpack/t1", "xnnpack/t2"]
+    assert rows[1][:3] == [
+        "mobilenet_v2_int8", "mobilenet_v2_fp32", "cosine 0.982\ntop-5 60 %\nmax abs 0.00691",
+    ]  # fmt: skip
+    assert rows[1][4] == "cosine 0.981\ntop-5 80 %\nmax abs 0.00812"
+    assert len(rows) == 2  # kws_cnn_int8 has no fp32 sibling
+    assert table_rows(pixel8)[0] == ["Model", "Against", "cpu/t1", "xnnpack/t1"]  # gpu failed
+    assert 'class="over"' not in part
+
+
+def test_drift_over_a_gated_tolerance_is_red_and_listed_with_parity_failures() -> None:
+    frame = lab_frame()
+    gated = (frame.device == "host") & (frame.delegate == "xnnpack") & (frame.threads == 1)
+    gated &= frame.model == "mobilenet_v2_int8"
+    reason = "drift from host-mobilenet_v2_fp32-xnnpack-t1: output_0: cosine 0.980799 < 0.99"
+    frame.loc[gated, ["status", "failure_kind", "reason"]] = ["failed", "parity", reason]
+    html = render_dashboard(frame, RUN)
+    (over,) = re.findall(r'<span class="over">(.*?)</span>', section(html, "drift"))
+    assert over.startswith("cosine 0.981<br>") and over.endswith("over tolerance")
+    rows = table_rows(section(html, "parity"))
+    assert rows[1][:5] == [
+        "host", "mobilenet_v2_int8", "xnnpack/t1", "host-mobilenet_v2_fp32-xnnpack-t1", "0.981",
+    ]  # fmt: skip
+    assert rows[1][-1] == reason
+
+
+def test_sections_say_so_when_a_run_has_no_parity_or_coverage_columns() -> None:
+    columns = [c for c in lab_frame().columns if not c.startswith(("parity_", "drift_", "nodes_"))]
+    html = render_dashboard(lab_frame()[columns], RUN)
+    for anchor, sentence in [
+        ("parity", "the parity columns of this run are empty"),
+        ("drift", "the drift columns are empty"),
+        ("coverage", "the coverage columns are empty"),
+    ]:
+        part = section(html, anchor)
+        assert sentence in part and "Plotly.newPlot" not in part and "<table" not in part
+
+
 def present(row: dict[str, Any]) -> dict[str, Any]:
     """The fields a CellResult would carry: pandas' NaN/None placeholders left out."""
     return {k: v for k, v in row.items() if not (np.isscalar(v) or v is None) or pd.notna(v)}
@@ -351,10 +549,19 @@ def test_results_loaded_back_from_the_store_render_the_same(tmp_path: Path) -> N
 # ---------------------------------------------------------------- safe and self-contained
 
 
+HOSTILE_NAMES = {  # in names and in the cell ids that references are made of
+    "kws_cnn_int8": HOSTILE,
+    "mobilenet_v2_fp32": "<i>mobilenet_v2_fp32</i>",
+    "pixel8": 'pix"el<b>8</b>',
+    "SOFTMAX": "<u>SOFTMAX</u>",  # a custom op's name comes from the model file
+}
+
+
 def hostile_frame() -> pd.DataFrame:
     frame = lab_frame()
-    frame.loc[frame.model == "kws_cnn_int8", "model"] = HOSTILE
-    frame.loc[frame.device == "pixel8", "device"] = 'pix"el<b>8</b>'
+    for column in ("model", "device", "parity_reference", "drift_reference", "cpu_fallback_ops"):
+        for name, hostile in HOSTILE_NAMES.items():
+            frame[column] = frame[column].str.replace(name, hostile, regex=False)
     frame.loc[frame.status == "failed", "reason"] = "</td></table><script>alert(2)</script>"
     return frame
 
@@ -364,12 +571,17 @@ def test_user_strings_render_as_text_never_as_markup() -> None:
     assert "alert(" not in html.replace("alert(1)", "").replace("alert(2)", "").replace(
         "alert(3)", ""
     )
-    for raw in ("<script>alert", "<img src=x", "<b>8</b>", "</table><script>"):
+    for raw in ("<script>alert", "<img src=x", "<b>8</b>", "</table><script>", "<i>", "<u>"):
         assert raw not in html
     assert "&lt;img src=x onerror=alert(3)&gt;" in html
     rows = table_rows(section(html, "failures"))
     assert rows[1][:2] == ['pix"el<b>8</b>', "mobilenet_v2_int8"]
     assert rows[1][-1] == "</td></table><script>alert(2)</script>"
+    assert table_rows(section(html, "drift"))[1][1] == "<i>mobilenet_v2_fp32</i>"
+    traces, _ = device_figures(html, "coverage")["host"]
+    (labels,) = [trace for trace in traces if trace.get("mode") == "text"]
+    assert labels["text"][category(labels, "&lt;script&gt;alert(1)&lt;/script&gt;", "xnnpack/t1")]
+    assert "on CPU: &lt;u&gt;SOFTMAX&lt;/u&gt; ×1" in " ".join(labels["text"])
 
 
 def test_plotly_data_cannot_close_the_script_element() -> None:
@@ -459,7 +671,7 @@ def test_every_chart_draws_in_headless_chromium_without_errors(tmp_path: Path) -
     page = write_dashboard(hostile_frame(), RUN, tmp_path / "dashboard.html")
     dom, console = chromium_dump_dom(chromium, page, tmp_path / "profile")
     n_figures = page.read_text(encoding="utf-8").count('class="plotly-graph-div"')
-    assert n_figures == 6
+    assert n_figures == 10  # latency, distributions, start-up, parity, coverage × 2 devices
     assert dom.count('class="main-svg"') >= n_figures, console[-2000:]
     assert "Uncaught" not in console
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # drawn by Plotly as text

@@ -13,6 +13,7 @@ import pytest
 from farm.errors import HostKeyError, TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
 from farm.spec import CellResult
+from farm.store import read_journal
 from farm.targets.ssh import SshTarget
 
 from .lab import DATA, MODELS, LoopbackSshd
@@ -165,9 +166,11 @@ def test_sshd_dying_mid_run_fails_the_rest_of_that_device_as_infra(
     assert list(board.status) == ["ok", "failed", "failed", "failed", "failed", "failed"]
     assert set(board.failure_kind.dropna()) == {"infra"}
     assert board.reason.dropna().str.contains("cannot reach 127.0.0.1 over ssh").all()
+    # Each infra failure is retried once; after two failed cells the device is quarantined.
+    assert list(board.attempt) == [1, 2, 2, 1, 1, 1]
+    assert board.reason.iloc[3:].str.startswith("quarantined after 2 infra failures").all()
     assert set(frame[frame.device == "host"].status) == {"ok"}
-    journal = (tmp_path / "run" / "journal.jsonl").read_text().splitlines()
-    assert len(journal) == len(frame)
+    assert len(read_journal(tmp_path / "run" / "journal.jsonl")) == len(frame)
 
 
 def test_probe_reports_what_the_board_has(sshd: LoopbackSshd, tmp_path: Path) -> None:

@@ -72,6 +72,23 @@ def records(frame: pd.DataFrame) -> Sequence[Record]:
     return frame.to_dict("records")
 
 
+def cell_ids(frame: pd.DataFrame) -> pd.Series:
+    """Each row's cell id, `device-model-delegate-tN`, as the results name references."""
+    parts = zip(frame["device"], frame["model"], frame["delegate"], frame["threads"], strict=True)
+    return pd.Series([f"{d}-{m}-{g}-t{t}" for d, m, g, t in parts], index=frame.index, dtype=object)
+
+
+def in_model_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by model (natural order), then by column order (cpu first, threads up)."""
+    rank = {column: i for i, column in enumerate(ordered_columns(frame))}
+    ranked = frame.assign(
+        model_key=frame["model"].astype(str).map(natural_key), column_rank=frame["column"].map(rank)
+    )
+    return ranked.sort_values(["model_key", "column_rank"]).drop(
+        columns=["model_key", "column_rank"]
+    )
+
+
 def ordered_devices(frame: pd.DataFrame) -> list[str]:
     return sorted(frame["device"].dropna().astype(str).unique(), key=natural_key)
 

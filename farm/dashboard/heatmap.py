@@ -19,7 +19,7 @@ from farm.dashboard.cells import (
     ordered_models,
     records,
 )
-from farm.dashboard.markup import notice, plot_text
+from farm.dashboard.markup import notice, plot_reason, plot_text
 from farm.dashboard.theme import GAP_COLOR, style_figure
 from farm.dashboard.units import (
     format_ms,
@@ -138,9 +138,7 @@ def speedup_phrase(row: Record) -> str:
 
 def gap_hover(row: Record) -> list[str]:
     kind = "" if is_missing(row["failure_kind"]) else f" ({plot_text(row['failure_kind'])})"
-    reason = "" if is_missing(row["reason"]) else str(row["reason"])
-    short = reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
-    return [f"{plot_text(row['status'])}{kind}", plot_text(short).replace("\n", "<br>")]
+    return [f"{plot_text(row['status'])}{kind}", plot_reason(row["reason"], REASON_CHARS)]
 
 
 def colorbar(cells: pd.DataFrame) -> dict[str, Any]:

@@ -33,6 +33,13 @@ def plot_text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+def plot_reason(value: object, limit: int = 160) -> str:
+    """A recorded reason for a Plotly hover: escaped, cut to `limit` characters, lines kept."""
+    reason = "" if is_missing(value) else str(value)
+    short = reason if len(reason) <= limit else reason[: limit - 1] + "…"
+    return plot_text(short).replace("\n", "<br>")
+
+
 def element(tag: str, *children: Html, cls: str | None = None) -> Html:
     """`<tag class="cls">children</tag>`; `tag` and `cls` are ours, never user strings."""
     attributes = f' class="{html.escape(cls)}"' if cls else ""

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from farm.dashboard import distributions, failures, heatmap, startup
+from farm.dashboard import coverage, distributions, drift, failures, heatmap, parity, startup
 from farm.dashboard.cells import prepare
 from farm.dashboard.header import header, run_id
 from farm.dashboard.markup import Html, element, text
@@ -22,6 +22,9 @@ VIEWS: tuple[View, ...] = (
     heatmap.section,
     distributions.section,
     startup.section,
+    parity.section,
+    drift.section,
+    coverage.section,
     failures.section,
 )
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}

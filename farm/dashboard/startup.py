@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from farm.dashboard.cells import ok_cells, ordered_columns
+from farm.dashboard.cells import in_model_order, ok_cells
 from farm.dashboard.markup import hint, notice, plot_text
 from farm.dashboard.theme import log_axis, style_figure
 from farm.dashboard.view import RunData, Section, per_device
@@ -47,12 +47,3 @@ def steady_marks(x: list[list[str]], milliseconds: pd.Series) -> go.Scatter:
         marker={"symbol": "line-ew-open", "size": 18, "line": {"width": 2}},
         hovertemplate="%{x}<br>median %{y:.3g} ms<extra></extra>",
     )  # fmt: skip
-
-
-def in_model_order(cells: pd.DataFrame) -> pd.DataFrame:
-    """Cells sorted by model, then by column order (cpu first, threads ascending)."""
-    rank = {column: i for i, column in enumerate(ordered_columns(cells))}
-    ranked = cells.assign(
-        column_rank=cells["column"].map(rank), model_key=cells["model"].astype(str)
-    )
-    return ranked.sort_values(["model_key", "column_rank"])

@@ -9,12 +9,15 @@ from collections.abc import Iterable
 import plotly.colors
 import plotly.graph_objects as go
 
-from farm.dashboard.units import log_ticks
+from farm.dashboard.units import decade_ticks, log_ticks
 
 FONT_STACK = (
     'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif'
 )
 GAP_COLOR = "#e9ecef"  # plot background: failed and skipped cells show through as gaps
+OK_COLOR, FAILED_COLOR = "#2f855a", "#c53030"  # the status badges' colours
+DELEGATED_COLOR, CPU_NODES_COLOR = "#2b6cb0", "#c05621"  # both carry white text
+MUTED_INK = "#616e7c"
 
 CSS = f"""
 :root {{ --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --paper: #f5f7fa;
@@ -50,6 +53,9 @@ td:nth-child(4) {{ font-variant-numeric: tabular-nums; }}
 td.reason, .failures td:last-child {{ white-space: pre-wrap; overflow-wrap: anywhere;
   font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; }}
 .devices {{ margin-top: 4px; }}
+h3.part {{ margin: 20px 0 4px; font-size: 15px; }}
+.over {{ color: var(--failed); font-weight: 600; }}
+table.drift td {{ font-variant-numeric: tabular-nums; }}
 """
 
 
@@ -74,6 +80,20 @@ def log_axis(title: str, values_ms: Iterable[float]) -> dict[str, object]:
     if finite:
         axis["tickvals"] = log_ticks(min(finite), max(finite))
     return axis
+
+
+def error_axis(title: str, floor: float, values: Iterable[float]) -> dict[str, object]:
+    """A log10 axis for errors that may be 0: decades labelled `1e-6`, `0.001` …, and `0` at
+    `floor` (see `units.zero_floor`), where identical outputs are drawn."""
+    finite = [v for v in values if math.isfinite(v) and v > floor]
+    ticks = decade_ticks(floor, max(finite, default=floor * 10))
+    labels = ["0", *(_decade_label(tick) for tick in ticks[1:])]
+    return {"type": "log", "title": {"text": title}, "tickvals": ticks, "ticktext": labels}
+
+
+def _decade_label(tick: float) -> str:
+    power = round(math.log10(tick))
+    return f"{tick:g}" if -3 <= power <= 3 else f"1e{power}"
 
 
 def series_colors(labels: list[str]) -> dict[str, str]:

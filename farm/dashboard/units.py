@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,11 @@ def is_missing(value: object) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def as_flag(value: object) -> bool | None:
+    """A boolean column's value (numpy, pandas or Python bool); None when not reported."""
+    return None if is_missing(value) else bool(value)
 
 
 def format_ms(value: object) -> str:
@@ -67,3 +73,46 @@ def log_ticks(low_ms: float, high_ms: float) -> list[float]:
     lowest = max(tick for tick in steps if tick <= low_ms)
     highest = min(tick for tick in steps if tick >= high_ms)
     return [tick for tick in steps if lowest <= tick <= highest]
+
+
+def format_cosine(value: object) -> str:
+    """Cosine similarity with two digits of its distance from 1 (`0.981`, `0.999978`); closer
+    than 1e-5 the distance itself (`1 − 1.9e-08`), which no row of nines makes readable."""
+    if is_missing(value):
+        return "—"
+    cosine = float(value)  # type: ignore[arg-type]
+    gap = 1.0 - cosine
+    if gap <= 0:
+        return "1"
+    if gap < 1e-5:
+        return f"1 − {gap:.2g}"
+    return f"{cosine:.{max(2, 1 - math.floor(math.log10(gap)))}f}"
+
+
+def format_error(value: object) -> str:
+    """An absolute error in three significant digits (`0.00781`, `1.15e-07`); 0 reads `0`."""
+    if is_missing(value):
+        return "—"
+    return f"{float(value):.3g}"  # type: ignore[arg-type]
+
+
+def format_share(value: object) -> str:
+    """A share of 0..1 as a whole percentage (`60 %`)."""
+    if is_missing(value):
+        return "—"
+    return f"{100 * float(value):.0f} %"  # type: ignore[arg-type]
+
+
+def zero_floor(values: Iterable[float]) -> float:
+    """Where a zero error sits on a log axis: the decade below the smallest positive value
+    (1e-12 when there is none), so identical outputs stay visible instead of vanishing."""
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    return 10.0 ** (math.floor(math.log10(min(positive))) - 1) if positive else 1e-12
+
+
+def decade_ticks(low: float, high: float, most: int = 8) -> list[float]:
+    """Powers of ten from `low` up to the first at or above `high`, every second or third
+    decade when there would be more than `most` ticks."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(max(high, low)))
+    step = math.ceil((last - first + 1) / most)
+    return [10.0**p for p in range(first, last + 1, step)]

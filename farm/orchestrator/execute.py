@@ -38,8 +38,10 @@ class Recorder:
         self._lock = threading.Lock()
 
     def record(self, result: CellResult) -> None:
+        """Journal a row; a later attempt of the same cell replaces the earlier one."""
         with self._lock:
             self.journal.append(result)
+            self.results = [r for r in self.results if r.key != result.key]
             self.results.append(result)
             if self._on_result:
                 self._on_result(result)
@@ -93,6 +95,25 @@ def _wait_or_stop(jobs: list[Future[None]], stop: threading.Event, recorder: Rec
         job.result()
 
 
+class DeviceHealth:
+    """After ``limit`` cells in a row failed for infra reasons, the device is quarantined: its
+    remaining cells fail at once with the last reason instead of each waiting to fail."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.streak, self.reason = limit, 0, ""
+
+    @property
+    def quarantined(self) -> bool:
+        return self.streak >= self.limit
+
+    def observe(self, result: CellResult) -> None:
+        if result.failure_kind in ("infra", "timeout"):
+            self.streak += 1
+            self.reason = f"quarantined after {self.streak} infra failures: {result.reason}"
+        else:
+            self.streak = 0
+
+
 class DeviceWorker:
     """Runs one device's cells, one at a time, over one open target."""
 
@@ -124,14 +145,33 @@ class DeviceWorker:
         plan = self.plan
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
         absent = self._absent_delegates(target, cells, measurer)
+        health = DeviceHealth(plan.settings.quarantine_after)
         for index, cell in enumerate(cells):
             if self.stop.is_set():
                 return
-            if cell.delegate in absent:
+            if health.quarantined:
+                result = self._failed(cell, "infra", health.reason, utc_now(), None)
+            elif cell.delegate in absent:
                 result = skipped_result(self.plan.run_id, Skip(cell, absent[cell.delegate]))
             else:
-                result = self.run_cell(measurer, cell, index)
+                result = self._with_retries(measurer, cell, index, fingerprint)
+                health.observe(result)
             self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
+
+    def _with_retries(
+        self, measurer: CellMeasurer, cell: Cell, index: int, fingerprint: str | None
+    ) -> CellResult:
+        """Only infra failures are retried, on the same device, with a growing pause; each
+        failed attempt is journaled too (the last attempt's row wins)."""
+        settings = self.plan.settings
+        for attempt in range(1, settings.retries + 2):
+            result = dataclasses.replace(self.run_cell(measurer, cell, index), attempt=attempt)
+            if result.failure_kind != "infra" or attempt > settings.retries:
+                return result
+            self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
+            if self.stop.wait(settings.retry_backoff_s * 2 ** (attempt - 1)):
+                return result
+        raise AssertionError("unreachable")
 
     def _absent_delegates(
         self, target: Target, cells: list[Cell], measurer: CellMeasurer
