@@ -68,7 +68,13 @@ def plan_for(
 ) -> RunPlan:
     lab = [Device(name, "fake", delegates, options={"threads": [1, 2]}) for name in devices]
     cells, skips = expand(lab, [model], [*delegates, *extra] if extra else None)
-    return RunPlan("r1", tmp_path / "run", tuple(cells), tuple(skips), RunSettings(runs=4))
+    return RunPlan(
+        "r1",
+        tmp_path / "run",
+        tuple(cells),
+        tuple(skips),
+        RunSettings(runs=4, retry_backoff_s=0.01),
+    )
 
 
 def run(plan: RunPlan, targets: dict[str, FakeTarget], **kw: object):
@@ -177,3 +183,38 @@ def test_a_stop_request_starts_no_new_cell_and_keeps_finished_ones(
     recorder = run(plan, {"phone": FakeTarget("phone", fake_device(stop_after_first))}, stop=stop)
     assert len(recorder.results) == 1
     assert len(read_journal(plan.run_dir / "journal.jsonl")) == 1
+
+
+def test_an_infra_failure_is_retried_and_the_retry_counts(tmp_path: Path, model: Model) -> None:
+    calls: list[str] = []
+
+    def flaky_once(argv: list[str]) -> dict | None:
+        calls.append(argv_value(argv, "--delegate") or "")
+        if len(calls) == 1:
+            raise TargetError("phone", "usb reset")
+        return ok_runner(argv)
+
+    plan = plan_for(tmp_path, model, ("cpu",))
+    recorder = run(plan, {"phone": FakeTarget("phone", fake_device(flaky_once))})
+    first = sorted(recorder.results, key=lambda r: r.started_at or "")[0]
+    assert (first.status, first.attempt) == ("ok", 2)
+    lines = (plan.run_dir / "journal.jsonl").read_text().splitlines()
+    assert len(lines) == 3  # the failed attempt is journaled too
+    assert "phone: usb reset" in lines[0]
+
+
+def test_a_device_failing_for_infra_reasons_is_quarantined(tmp_path: Path, model: Model) -> None:
+    def gone(argv: list[str]) -> dict | None:
+        raise TargetError("phone", "device offline")
+
+    target = FakeTarget("phone", fake_device(gone))
+    plan = plan_for(tmp_path, model)
+    recorder = run(plan, {"phone": target})
+    rows = sorted(recorder.results, key=lambda r: r.started_at or "")
+    assert [r.attempt for r in rows] == [2, 2, 1, 1]
+    assert all(
+        r.reason.startswith("quarantined after 2 infra failures: phone: device offline")
+        for r in rows[2:]
+    )
+    runner_calls = [c for c in target.commands if c[0] not in ("sha256sum", "mkdir")]
+    assert len(runner_calls) == 4  # two cells, two attempts each; none after quarantine
