@@ -52,6 +52,7 @@ class _DeviceBase(_Strict):
     tags: list[str] = []
     external_delegate: ExternalDelegate | None = None
     edgetpu_device: str | None = None  # usb, pci, :N (libedgetpu's "device" option)
+    shares_host_cpu: bool | None = None  # default: local and loopback devices do
 
     @model_validator(mode="after")
     def _runner_has_what_it_needs(self) -> _DeviceBase:

@@ -22,6 +22,17 @@ class Device:
     workdir: str | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
+    @property
+    def shares_host_cpu(self) -> bool:
+        """Whether its cells load this host's CPU (the host itself, a virtual device or an
+        emulator on loopback): such cells never run at the same time as each other."""
+        declared = self.options.get("shares_host_cpu")
+        if declared is not None:
+            return bool(declared)
+        where = str(self.options.get("serial") or self.options.get("host") or "")
+        loopback = where.startswith(("127.", "localhost", "::1", "[::1]", "emulator-"))
+        return self.transport == "local" or loopback
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -88,6 +99,7 @@ class RunSettings:
     retries: int = 1  # extra attempts of a cell that failed for infra reasons
     retry_backoff_s: float = 1.0  # pause before the first retry; doubles after each
     quarantine_after: int = 2  # consecutive infra-failed cells that take a device out
+    lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
 
 
 @dataclass(frozen=True)

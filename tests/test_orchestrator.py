@@ -42,14 +42,26 @@ def fake_device(
             data = target.files.get(argv[1])
             out = f"{hashlib.sha256(data).hexdigest()}  {argv[1]}\n" if data is not None else ""
             return CommandResult(tuple(argv), 0 if out else 1, out)
-        if argv[0] == "mkdir":
-            return CommandResult(tuple(argv), 0, "")
+        if argv[0] in ("mkdir", "rm", "touch", "sh"):
+            return CommandResult(tuple(argv), _shell(target, argv), "")
         written = behaviour(argv)
         if written is not None:
             target.files[argv_value(argv, "--out") or ""] = json.dumps(written).encode()
         return CommandResult(tuple(argv), 0 if written else -11, "Segmentation fault")
 
     return handle
+
+
+def _shell(target: FakeTarget, argv: list[str]) -> int:
+    """The few file commands the farm runs besides the runner (lock, thermal, staging)."""
+    dirs = target.files.setdefault("<dirs>", b"").decode().split("\n")
+    if argv[0] == "mkdir" and argv[1] != "-p":
+        if argv[1] in dirs:
+            return 1
+        target.files["<dirs>"] = "\n".join([*dirs, argv[1]]).encode()
+    if argv[0] == "rm":
+        target.files["<dirs>"] = "\n".join(d for d in dirs if d != argv[-1]).encode()
+    return 0
 
 
 @pytest.fixture
@@ -216,5 +228,5 @@ def test_a_device_failing_for_infra_reasons_is_quarantined(tmp_path: Path, model
         r.reason.startswith("quarantined after 2 infra failures: phone: device offline")
         for r in rows[2:]
     )
-    runner_calls = [c for c in target.commands if c[0] not in ("sha256sum", "mkdir")]
+    runner_calls = [c for c in target.commands if "--out" in c]
     assert len(runner_calls) == 4  # two cells, two attempts each; none after quarantine

@@ -3,6 +3,7 @@ devices in parallel. Every finished cell is journaled (fsync) before the device'
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
@@ -21,6 +22,8 @@ from farm.orchestrator.results import failed_result, outcome_result, skipped_res
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
+from farm.targets.lock import DeviceBusy, DeviceLock
+from farm.targets.thermal import read_temperature_c
 
 ResultCallback = Callable[[CellResult], None]
 Connect = Callable[[Device], Target]
@@ -71,7 +74,10 @@ def execute(
         by_device.setdefault(cell.device.name, []).append(cell)
     inputs = write_inputs(plan)
     with ThreadPoolExecutor(max_workers=max(len(by_device), 1)) as pool:
-        workers = [DeviceWorker(plan, recorder, stop, open_target, inputs) for _ in by_device]
+        host_cpu = threading.Lock()  # one cell at a time among devices that load this host
+        workers = [
+            DeviceWorker(plan, recorder, stop, open_target, inputs, host_cpu) for _ in by_device
+        ]
         jobs = [
             pool.submit(w.run, cells) for w, cells in zip(workers, by_device.values(), strict=True)
         ]
@@ -114,6 +120,35 @@ class DeviceHealth:
             self.streak = 0
 
 
+class Thermal:
+    """Temperatures around each cell, and the optional cooldown before it, for devices that
+    report a temperature (checked once per device, so others pay nothing)."""
+
+    def __init__(self, available: bool) -> None:
+        self.available = available
+
+    @classmethod
+    def of(cls, target: Target) -> Thermal:
+        return cls(read_temperature_c(target) is not None)
+
+    def read(self, target: Target) -> float | None:
+        return read_temperature_c(target) if self.available else None
+
+    def before_cell(self, target: Target, device: Device) -> float | None:
+        """Wait (up to the cooldown's timeout) until the device is below its target."""
+        cooldown = device.options.get("cooldown")
+        temperature = self.read(target)
+        if not cooldown or temperature is None:
+            return temperature
+        deadline = time.monotonic() + cooldown["timeout_s"]
+        while temperature is not None and temperature > cooldown["max_temp_c"]:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(2.0)
+            temperature = self.read(target)
+        return temperature
+
+
 class DeviceWorker:
     """Runs one device's cells, one at a time, over one open target."""
 
@@ -124,24 +159,33 @@ class DeviceWorker:
         stop: threading.Event,
         open_target: Connect,
         inputs: dict[str, Path] | None = None,
+        host_cpu: threading.Lock | None = None,
     ) -> None:
         self.plan, self.recorder, self.stop = plan, recorder, stop
         self.open_target, self.inputs = open_target, inputs
+        self.host_cpu = host_cpu or threading.Lock()
 
     def run(self, cells: list[Cell]) -> None:
         try:
             target = self.open_target(cells[0].device)
         except TargetError as exc:
-            for cell in cells:
-                self.recorder.record(self._failed(cell, "infra", str(exc), utc_now(), None))
+            self._fail_all(cells, str(exc))
             return
         try:
-            self._run_cells(target, cells)
+            with DeviceLock(target, self.plan.run_id, self.plan.settings.lock_timeout_s):
+                self._run_cells(target, cells)
+        except DeviceBusy as exc:
+            self._fail_all(cells, str(exc))
         finally:
             target.close()
 
+    def _fail_all(self, cells: list[Cell], reason: str) -> None:
+        for cell in cells:
+            self.recorder.record(self._failed(cell, "infra", reason, utc_now(), None))
+
     def _run_cells(self, target: Target, cells: list[Cell]) -> None:
         fingerprint = self._fingerprint(target)
+        self.thermal = Thermal.of(target)
         plan = self.plan
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
         absent = self._absent_delegates(target, cells, measurer)
@@ -194,6 +238,14 @@ class DeviceWorker:
 
     def run_cell(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:
         """One cell, always as a row: a transport failure or timeout is a row too."""
+        guard = self.host_cpu if cell.device.shares_host_cpu else contextlib.nullcontext()
+        with guard:
+            temp_before = self.thermal.before_cell(measurer.target, cell.device)
+            result = self._measured(measurer, cell, index)
+            temp_after = self.thermal.read(measurer.target)
+        return dataclasses.replace(result, temp_before_c=temp_before, temp_after_c=temp_after)
+
+    def _measured(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:
         started, start = utc_now(), time.perf_counter()
         try:
             outcome, runner_wall_s = measurer.measure(cell, index)
