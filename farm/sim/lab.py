@@ -1,0 +1,271 @@
+"""A virtual lab: N virtual devices registered with an adb server (a private one when asked).
+
+In-process, for tests and scripts::
+
+    with start_virtual_lab(count=2, profile="pixel8") as lab:
+        print(lab.devices_yaml_snippet())
+
+Detached, for `farm sim up` / `farm sim down`: ``up`` starts ``python -m farm.sim serve`` in its
+own session and returns once its devices are online; the process records what it started in a
+state file, and ``down`` stops it from that file (SIGTERM, then its own clean-up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from farm.sim.adb_server import ADB, AdbServer, wait_for
+from farm.sim.device import VirtualDevice
+from farm.sim.profile import REAL_DELEGATES
+
+DEFAULT_STATE = Path("reports") / "sim" / "state.json"
+DEFAULT_ADB_PORT = 5037
+UP_TIMEOUT_S = 60.0
+DOWN_TIMEOUT_S = 20.0
+WORKDIR = "/data/local/tmp/farm"
+
+
+class LabError(RuntimeError):
+    """The virtual lab could not be started or stopped."""
+
+
+@dataclass
+class LabState:
+    """What `farm sim down` needs to stop everything `farm sim up` started."""
+
+    pid: int
+    serials: list[str]
+    profile: str
+    root: str
+    adb_port: int = DEFAULT_ADB_PORT
+    started_server: bool = False
+    adb_pid: int | None = None
+    transfer_logs: list[str] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        temporary.replace(path)  # readers never see half a file
+
+    @classmethod
+    def load(cls, path: Path) -> LabState:
+        return cls(**json.loads(path.read_text()))
+
+
+class VirtualLab:
+    """Devices + the adb server they are registered with (``server`` started by us or not)."""
+
+    def __init__(
+        self,
+        devices: list[VirtualDevice],
+        server: AdbServer,
+        started_server: bool,
+        root: Path,
+        remove_root: bool = False,
+    ) -> None:
+        self.devices, self.server, self.root = devices, server, root
+        self.started_server, self._remove_root = started_server, remove_root
+
+    @property
+    def adb_port(self) -> int:
+        return self.server.port
+
+    @property
+    def serials(self) -> list[str]:
+        return [device.serial for device in self.devices]
+
+    def devices_yaml_snippet(self, with_host: bool = False) -> str:
+        """devices.yaml entries for these devices (a whole file when ``with_host``)."""
+        return devices_yaml(self.state(), with_host=with_host)
+
+    def state(self, pid: int | None = None) -> LabState:
+        return LabState(
+            pid=pid or os.getpid(),
+            serials=self.serials,
+            profile=self.devices[0].profile.name if self.devices else "",
+            root=str(self.root),
+            adb_port=self.adb_port,
+            started_server=self.started_server,
+            adb_pid=self.server.pid,
+            transfer_logs=[str(d.transfer_log.path) for d in self.devices if d.transfer_log.path],
+        )
+
+    def stop(self) -> None:
+        """Disconnect and stop every device, then the adb server if we started it."""
+        for device in self.devices:
+            with contextlib.suppress(Exception):
+                self.server.disconnect(device.serial)
+            device.stop()
+        if self.started_server:
+            self.server.stop()
+        if self._remove_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> VirtualLab:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_virtual_lab(
+    count: int = 1,
+    profile: str = "pixel8",
+    adb_port: int | None = None,
+    start_server: bool = True,
+    root: Path | None = None,
+    adb_path: str = ADB,
+    transfer_logs: bool = False,
+) -> VirtualLab:
+    """Start ``count`` devices and register them; without ``start_server`` the adb server on
+    ``adb_port`` (default 5037) must be running or is started by adb itself, as usual. Without
+    ``root`` the devices live in a temporary folder that ``stop`` removes."""
+    temporary = root is None
+    root = root or Path(tempfile.mkdtemp(prefix="farm-sim-"))
+    server = AdbServer(adb_port if adb_port or start_server else DEFAULT_ADB_PORT, adb_path)
+    devices: list[VirtualDevice] = []
+    lab = VirtualLab(devices, server, start_server, root, remove_root=temporary)
+    try:
+        for i in range(count):
+            log = root / f"device{i}.transfers.jsonl" if transfer_logs else None
+            devices.append(VirtualDevice(profile, root / f"device{i}", transfer_log=log).start())
+        if start_server:
+            server.start()
+        for device in devices:
+            server.connect(device.serial)
+    except BaseException:
+        lab.stop()
+        raise
+    return lab
+
+
+def devices_yaml(state: LabState, with_host: bool = True) -> str:
+    """A devices.yaml for the lab: the Python runner and the delegates a virtual device really
+    runs (cpu, xnnpack); with ``with_host`` the local host too, as a whole file."""
+    lines = ["devices:"]
+    if with_host:
+        lines += ["  host:", "    transport: local", "    delegates: [cpu, xnnpack]"]
+    for i, serial in enumerate(state.serials):
+        lines += [
+            f"  sim{i}:",
+            "    transport: adb",
+            f'    serial: "{serial}"',
+            "    adb_host: 127.0.0.1",
+            f"    adb_port: {state.adb_port}",
+            f"    workdir: {WORKDIR}",
+            "    runner: python",
+            f"    delegates: [{', '.join(REAL_DELEGATES)}]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# -- the detached lab behind `farm sim up` / `farm sim down` ---------------------------------
+
+
+def serve(
+    count: int,
+    profile: str,
+    root: Path,
+    state_path: Path,
+    adb_port: int | None = None,
+    start_server: bool = False,
+) -> None:
+    """Run a lab until SIGTERM or SIGINT, recording it in ``state_path`` once it is online."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    lab = start_virtual_lab(count, profile, adb_port, start_server, root, transfer_logs=True)
+    try:
+        lab.state().save(state_path)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        lab.stop()
+        state_path.unlink(missing_ok=True)
+
+
+def up(
+    count: int,
+    profile: str,
+    root: Path,
+    state_path: Path = DEFAULT_STATE,
+    adb_port: int | None = None,
+    start_server: bool = False,
+    timeout_s: float = UP_TIMEOUT_S,
+) -> LabState:
+    """Start a detached lab and return its state once every device is online."""
+    _refuse_second_lab(state_path)
+    root.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "farm.sim", "serve", "--count", str(count)]
+    argv += ["--profile", profile, "--root", str(root), "--state", str(state_path.absolute())]
+    argv += ["--adb-port", str(adb_port)] if adb_port else []
+    argv += ["--start-server"] if start_server else []
+    log = root / "lab.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: state_path.exists() or process.poll() is not None, timeout_s, "the lab")
+    except RuntimeError:
+        process.kill()
+    if not state_path.exists():
+        process.wait(DOWN_TIMEOUT_S)
+        raise LabError(f"virtual lab did not start: {log.read_text(errors='replace')[-2000:]}")
+    return LabState.load(state_path)
+
+
+def down(state_path: Path = DEFAULT_STATE) -> LabState | None:
+    """Stop the lab recorded in ``state_path``; None when nothing was running."""
+    if not state_path.exists():
+        return None
+    state = LabState.load(state_path)
+    if _is_lab_process(state.pid):
+        os.kill(state.pid, signal.SIGTERM)
+        with contextlib.suppress(RuntimeError):
+            wait_for(lambda: not _is_lab_process(state.pid), DOWN_TIMEOUT_S, "the lab to stop")
+    if _is_lab_process(state.pid):
+        os.kill(state.pid, signal.SIGKILL)
+    if state.started_server and state.adb_pid and _is_running(state.adb_pid, "adb"):
+        os.kill(state.adb_pid, signal.SIGKILL)  # the lab died before it could stop its server
+    state_path.unlink(missing_ok=True)
+    return state
+
+
+def _refuse_second_lab(state_path: Path) -> None:
+    if not state_path.exists():
+        return
+    state = LabState.load(state_path)
+    if _is_lab_process(state.pid):
+        raise LabError(f"a virtual lab is already running (pid {state.pid}): run `farm sim down`")
+    state_path.unlink()
+
+
+def _is_lab_process(pid: int) -> bool:
+    return _is_running(pid, "farm.sim")
+
+
+def _is_running(pid: int, marker: str) -> bool:
+    """Whether ``pid`` is alive (not a zombie) and its command line contains ``marker``, so a
+    recycled pid is never signalled."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, IndexError):
+        return False
+    return status != "Z" and marker in cmdline

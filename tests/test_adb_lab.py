@@ -1,0 +1,120 @@
+"""`farm run` on virtual Android devices through Debian's real adb server (and the host)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from farm.job import RunRequest, plan_run, run_plan
+from farm.sim.adb_server import AdbServer
+from farm.sim.device import VirtualDevice
+from farm.spec import CellResult
+
+from .lab import MODELS
+
+pytestmark = pytest.mark.lab
+
+
+def lab(tmp_path: Path, server: AdbServer, devices: list[VirtualDevice], host: bool) -> Path:
+    lines = ["devices:"]
+    if host:
+        lines += [
+            "  host:",
+            "    transport: local",
+            "    delegates: [cpu, xnnpack]",
+            f"    workdir: {tmp_path / 'host-work'}",
+        ]
+    for i, device in enumerate(devices):
+        lines += [
+            f"  phone{i}:",
+            "    transport: adb",
+            f"    serial: '{device.serial}'",
+            f"    adb_port: {server.port}",
+            "    delegates: [cpu, xnnpack, gpu, nnapi]",
+        ]
+    path = tmp_path / "devices.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def models(tmp_path: Path, *names: str) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        shutil.copyfile(MODELS / f"{name}.tflite", folder / f"{name}.tflite")
+    return folder
+
+
+def run(tmp_path: Path, devices: Path, folder: Path, name: str = "run", **kw: Any) -> pd.DataFrame:
+    request = RunRequest(devices, folder, runs=5, warmup=1, seed=1, run_dir=tmp_path / name)
+    run_plan(plan_run(request), **kw)
+    return pd.read_parquet(tmp_path / name / "results.parquet")
+
+
+def test_two_virtual_phones_and_the_host_measure_their_cells(
+    tmp_path: Path, adb_server: AdbServer, virtual_devices: list[VirtualDevice]
+) -> None:
+    frame = run(
+        tmp_path,
+        lab(tmp_path, adb_server, virtual_devices, host=True),
+        models(tmp_path, "kws_dscnn_int8"),
+    )
+    phones = frame[frame.device != "host"]
+    ok = phones[phones.status == "ok"]
+    assert set(ok.device) == {"phone0", "phone1"} and set(ok.delegate) == {"cpu", "xnnpack"}
+    assert (ok.samples_ms.map(len) >= 5).all() and ok.parity_ok.all()
+    fingerprint = json.loads(ok.device_fingerprint.iloc[0])
+    assert fingerprint["model"] == "Pixel 8" and fingerprint["soc"] == "Tensor G3"
+    assert fingerprint["sdk"] == "34" and fingerprint["abi"] == "arm64-v8a"
+    skipped = phones[phones.status == "skipped"].set_index(["device", "delegate"])
+    assert skipped.loc[("phone0", "gpu"), "reason"].startswith("LiteRT GPU accelerator unavailable")
+    assert "no nnapi delegate" in skipped.loc[("phone1", "nnapi"), "reason"]
+    assert set(frame[frame.device == "host"].status) == {"ok"}
+
+
+def test_a_second_run_pushes_nothing_unchanged(
+    tmp_path: Path, adb_server: AdbServer, virtual_devices: list[VirtualDevice]
+) -> None:
+    phone = virtual_devices[0]
+    devices, folder = (
+        lab(tmp_path, adb_server, [phone], host=False),
+        models(tmp_path, "kws_dscnn_fp32"),
+    )
+    run(tmp_path, devices, folder, "first")
+    first = [t for t in phone.transfers if t[0] == "SEND"]
+    run(tmp_path, devices, folder, "second")
+    pushed = [t for t in phone.transfers if t[0] == "SEND"][len(first) :]
+    assert len(first) >= 3  # runner, model, inputs
+    assert sum(size for _, _, size in pushed) == 0 and pushed == []
+
+
+def test_a_phone_that_disappears_mid_run_fails_its_remaining_cells_as_infra(
+    tmp_path: Path, adb_server: AdbServer, virtual_devices: list[VirtualDevice]
+) -> None:
+    gone, _ = virtual_devices
+
+    def unplug_after_first_cell(result: CellResult) -> None:
+        if result.device == "phone0" and result.status == "ok":
+            gone.go_offline_after(0)
+            gone.drop_connections()
+
+    frame = run(
+        tmp_path,
+        lab(tmp_path, adb_server, virtual_devices, host=False),
+        models(tmp_path, "kws_dscnn_int8", "kws_dscnn_fp32"),
+        on_result=unplug_after_first_cell,
+    )
+    phone0 = frame[frame.device == "phone0"].sort_values("started_at").reset_index()
+    unplugged = int(phone0.index[phone0.status == "ok"][0])
+    after = phone0.iloc[unplugged + 1 :]
+    assert len(after) >= 3 and set(after.status) == {"failed"}
+    assert set(after.failure_kind) == {"infra"} and after.reason.str.contains("phone0: ").all()
+    assert after.reason.iloc[-1].startswith("quarantined after 2 infra failures")
+    phone1 = frame[frame.device == "phone1"]
+    assert set(phone1[phone1.delegate.isin(["cpu", "xnnpack"])].status) == {"ok"}
+    assert set(phone1[phone1.delegate.isin(["gpu", "nnapi"])].status) == {"skipped"}
