@@ -115,6 +115,9 @@ class ModelEntry(_Strict):
     license: str | None = None
     tolerance: ToleranceEntry | None = None
     drift_tolerance: ToleranceEntry | None = None
+    # A latency budget (median, ms): one number, or {default: .., <device>: .., <delegate>: ..,
+    # <device>/<delegate>: ..}; the most specific key wins (the pytest plugin asserts it).
+    budget_ms: float | dict[str, float] | None = None
 
 
 class ModelsFile(_Strict):
@@ -202,7 +205,12 @@ def _manifest_model(manifest: Path, name: str, entry: ModelEntry) -> Model:
         inputs=inputs,
         tolerance=_tolerance(entry.tolerance),
         drift_tolerance=_tolerance(entry.drift_tolerance),
+        budget_ms=_budget(entry.budget_ms),
     )
+
+
+def _budget(value: float | dict[str, float] | None) -> dict[str, float] | None:
+    return {"default": float(value)} if isinstance(value, int | float) else value
 
 
 def _tolerance(entry: ToleranceEntry | None) -> Tolerance | None:

@@ -71,6 +71,7 @@ class Model:
     is_edgetpu: bool = False
     tolerance: Tolerance | None = None  # against the CPU reference; None: the defaults
     drift_tolerance: Tolerance | None = None  # against the fp32 sibling; None: report only
+    budget_ms: dict[str, float] | None = field(default=None, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
