@@ -9,6 +9,7 @@ import random
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class JobOutcome:
     interrupted: bool
     dashboard: Path | None = None
     files: list[Path] = field(default_factory=list)
+    execute_s: float = 0.0  # running the cells (orchestration included)
+    report_s: float = 0.0  # writing results.parquet, run.json and the dashboard
 
     @property
     def exit_code(self) -> int:
@@ -162,12 +165,15 @@ def run_plan(
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     if not (plan.run_dir / PLAN_FILE).exists():
         (plan.run_dir / PLAN_FILE).write_text(json.dumps(plan.request, indent=2) + "\n")
+    start = time.perf_counter()
     recorder = execute(plan, on_result, stop)
     outcome = JobOutcome(plan, recorder.results, recorder.interrupted)
+    outcome.execute_s = time.perf_counter() - start
     outcome.files.append(write_results(plan.run_dir, recorder.results))
     info = provenance(plan, recorder.results, recorder.fingerprints, started)
     outcome.files.append(write_run_info(plan.run_dir, info))
     outcome.dashboard = write_report(plan.run_dir)
+    outcome.report_s = time.perf_counter() - start - outcome.execute_s
     return outcome
 
 

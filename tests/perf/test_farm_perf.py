@@ -97,14 +97,22 @@ def test_orchestration_overhead_on_a_24_cell_matrix(
     plan = plan_run(RunRequest(lab, MODELS, seed=0, run_dir=tmp_path / "run"))
     assert len(plan.cells) == 24
 
-    def whole_run() -> tuple[float, float]:
-        start = time.perf_counter()
-        outcome = run_plan(plan)
-        wall = time.perf_counter() - start
-        return wall, sum(r.runner_wall_s or 0 for r in outcome.results)
-
-    wall, runners = benchmark.pedantic(whole_run, rounds=1, iterations=1)
-    overhead = (wall - runners) / wall
-    benchmark.extra_info.update(wall_s=wall, runner_wall_s=runners, overhead=overhead)
-    print(f"\n24 cells: wall {wall:.2f} s, runners {runners:.2f} s, overhead {overhead:.1%}")
-    assert overhead <= 0.10
+    outcome = benchmark.pedantic(run_plan, args=(plan,), rounds=1, iterations=1)
+    runners = sum(r.runner_wall_s or 0 for r in outcome.results)
+    wall = outcome.execute_s + outcome.report_s
+    orchestration = (outcome.execute_s - runners) / outcome.execute_s
+    end_to_end = (wall - runners) / wall
+    benchmark.extra_info.update(
+        execute_s=outcome.execute_s,
+        report_s=outcome.report_s,
+        runner_wall_s=runners,
+        orchestration_overhead=orchestration,
+        end_to_end_overhead=end_to_end,
+    )
+    print(
+        f"\n24 cells: running {outcome.execute_s:.2f} s (runners {runners:.2f} s), "
+        f"results + dashboard {outcome.report_s:.2f} s; orchestration overhead "
+        f"{orchestration:.1%}, end to end {end_to_end:.1%}"
+    )
+    assert orchestration <= 0.03  # issue 7's target, for running the cells
+    assert end_to_end <= 0.10  # issue 2's target, writing the results and dashboard too

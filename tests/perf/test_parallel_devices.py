@@ -1,0 +1,97 @@
+"""Benchmark: devices run in parallel. Four virtual Android devices (real adb server) finish
+4 x N device-bound cells in at most 1.3 x the wall time one device needs for its N.
+
+"Device-bound" cells spend their time on the device, not on this host's CPU: the devices run
+a stand-in benchmark_model that waits and then prints a real device's output, and say
+shares_host_cpu: false, as phones on USB would.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from farm.job import RunRequest, plan_run, run_plan
+from farm.sim.adb_server import AdbServer
+from farm.sim.device import VirtualDevice
+
+from ..lab import DATA, require_tool
+
+pytestmark = pytest.mark.perf
+CELLS_PER_DEVICE = 6
+CELL_S = 0.5
+
+
+@pytest.fixture
+def four_phones(tmp_path: Path) -> Iterator[tuple[AdbServer, list[VirtualDevice]]]:
+    server = AdbServer(adb_path=require_tool("adb", "/usr/bin/adb"), home=tmp_path / "home")
+    server.home.mkdir()
+    server.start()
+    phones = [VirtualDevice("pixel8", tmp_path / f"phone{i}").start() for i in range(4)]
+    try:
+        for phone in phones:
+            server.connect(phone.serial)
+        yield server, phones
+    finally:
+        for phone in phones:
+            phone.stop()
+        server.stop()
+
+
+def lab(tmp_path: Path, server: AdbServer, phones: list[VirtualDevice]) -> Path:
+    binary = tmp_path / "benchmark_model"
+    log = DATA / "benchmark_model_logs" / "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt"
+    binary.write_text(f"#!/bin/sh\nsleep {CELL_S}\ncat {shlex.quote(str(log))}\n")
+    lines = ["devices:"]
+    for i, phone in enumerate(phones):
+        lines += [
+            f"  phone{i}:",
+            "    transport: adb",
+            f"    serial: '{phone.serial}'",
+            f"    adb_port: {server.port}",
+            "    runner: benchmark_model",
+            f"    benchmark_model: {binary}",
+            "    shares_host_cpu: false",
+            "    delegates: [cpu, xnnpack]",
+            "    threads: [1, 2, 4]",
+        ]
+    path = tmp_path / f"devices-{len(phones)}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def timed_run(devices: Path, models: Path, run_dir: Path) -> float:
+    plan = plan_run(RunRequest(devices, models, runs=5, warmup=1, seed=1, run_dir=run_dir))
+    start = time.perf_counter()
+    outcome = run_plan(plan)
+    wall = time.perf_counter() - start
+    assert all(r.status == "ok" for r in outcome.results), [r.reason for r in outcome.results]
+    return wall
+
+
+def test_four_devices_take_at_most_1_3_times_one(
+    benchmark: pytest.FixtureRequest,
+    tmp_path: Path,
+    four_phones: tuple[AdbServer, list[VirtualDevice]],
+) -> None:
+    server, phones = four_phones
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "m.tflite").write_bytes(b"read by the device's benchmark_model, not the farm")
+    one = timed_run(lab(tmp_path, server, phones[:1]), models, tmp_path / "one")
+    four = benchmark.pedantic(
+        timed_run,
+        args=(lab(tmp_path, server, phones), models, tmp_path / "four"),
+        rounds=1,
+        iterations=1,
+    )
+    benchmark.extra_info.update(one_device_s=one, four_devices_s=four, ratio=four / one)
+    print(
+        f"\n1 device x {CELLS_PER_DEVICE} cells: {one:.2f} s; 4 devices: {four:.2f} s; "
+        f"ratio {four / one:.2f}"
+    )
+    assert four <= 1.3 * one
