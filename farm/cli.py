@@ -177,6 +177,22 @@ def models_command(models: ModelsOption = Path("models")) -> None:
     Console().print(table)
 
 
+@app.command()
+def history(
+    reports: Annotated[Path, typer.Option(help="The folder holding runs/.")] = Path("reports"),
+    cell: Annotated[str | None, typer.Option(help="device-model-delegate-tN: its medians.")] = None,
+) -> None:
+    """Every run under reports/runs in one table (or one cell's median over time)."""
+    from farm.console import print_cell_history, print_history
+    from farm.store import load_history
+
+    frame = load_history(reports)
+    if cell:
+        print_cell_history(frame, cell)
+    else:
+        print_history(frame)
+
+
 @app.command("parse-log")
 def parse_log(
     file: Annotated[str, typer.Argument(help="A benchmark_model output, or - for stdin.")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,6 +16,9 @@ from farm.job import run_plan
 from farm.orchestrator import RunPlan
 from farm.orchestrator.probe import DeviceProbe
 from farm.spec import CellResult, Device
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 
@@ -147,3 +151,34 @@ def print_probes(answers: Sequence[tuple[Device, DeviceProbe | None, str | None]
             absent,
         )
     Console().print(table)
+
+
+def print_history(frame: pd.DataFrame) -> None:
+    """One line per run: when, how many cells, how they ended, on which devices."""
+    table = Table(title="history")
+    for name in ("run", "started", "cells", "ok", "failed", "skipped", "devices"):
+        table.add_column(name, no_wrap=name != "devices")
+    for run_id, rows in frame.groupby("run_id", sort=True):
+        counts = rows.status.value_counts()
+        table.add_row(
+            str(run_id),
+            str(rows.run_started_at.iloc[0] or ""),
+            str(len(rows)),
+            *(str(counts.get(s, 0)) for s in ("ok", "failed", "skipped")),
+            escape(", ".join(sorted(rows.device.unique()))),
+        )
+    Console().print(table)
+
+
+def print_cell_history(frame: pd.DataFrame, cell_id: str) -> None:
+    """One cell's median (with p5–p95) in every run that measured it."""
+    ids = frame.device + "-" + frame.model + "-" + frame.delegate + "-t" + frame.threads.astype(str)
+    rows = frame[ids == cell_id]
+    table = Table("run", "status", "median ms", "p5–p95 ms", "runtime", title=escape(cell_id))
+    for _, row in rows.sort_values("run_id").iterrows():
+        spread = f"{row.latency_p5_ms:.3g}–{row.latency_p95_ms:.3g}" if row.status == "ok" else ""
+        median = f"{row.latency_median_ms:.3g}" if row.status == "ok" else ""
+        table.add_row(
+            row.run_id, row.status, median, spread, f"{row.runtime} {row.runtime_version}"
+        )
+    Console().print(table if len(rows) else f"no run measured {escape(cell_id)}")

@@ -129,3 +129,26 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
     if path.exists():
         return pq.read_table(path).to_pandas(types_mapper=_nullable_types)
     return results_frame(read_journal(Path(run_dir) / JOURNAL))
+
+
+def run_dirs(reports: str | Path) -> list[Path]:
+    """Every run directory under ``reports/runs``, oldest first (run ids sort by time)."""
+    root = Path(reports) / "runs"
+    found = (
+        [p for p in root.iterdir() if (p / JOURNAL).exists() or (p / RESULTS).exists()]
+        if root.is_dir()
+        else []
+    )
+    return sorted(found, key=lambda p: p.name)
+
+
+def load_history(reports: str | Path) -> pd.DataFrame:
+    """All runs' results in one frame, with each run's start time (``run_started_at``)."""
+    import pandas as pd
+
+    frames = []
+    for run_dir in run_dirs(reports):
+        frame = load_results(run_dir)
+        frame["run_started_at"] = load_run_info(run_dir).get("started_at")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else results_frame([])
