@@ -3,6 +3,8 @@ driven with adbutils. adbutils errors are translated here, at the boundary."""
 
 from __future__ import annotations
 
+import os
+import posixpath
 import shlex
 import time
 from typing import Any
@@ -54,7 +56,25 @@ class AdbTarget:
             )
 
     def push(self, local: str, remote: str) -> None:
-        self._call(lambda: self._device.sync.push(local, remote, mode=0o755))
+        try:
+            self._call(lambda: self._device.sync.push(local, remote, mode=0o755))
+        except TargetError as exc:
+            # adbutils drops the device's FAIL message ("No space left on device", a read-only
+            # path ...); say what was refused and how much room the folder has.
+            raise TargetError(
+                self.name,
+                f"cannot push {os.path.basename(local)} to {remote} "
+                f"({exc.message}){self._free_space(remote)}",
+            ) from exc
+
+    def _free_space(self, remote: str) -> str:
+        try:
+            result = self.run(["df", "-k", posixpath.dirname(remote)], timeout_s=30)
+        except TargetError:
+            return ""
+        fields = result.stdout.strip().splitlines()[-1].split() if result.ok else []
+        free = fields[3] if len(fields) > 3 else ""
+        return f"; {int(free) // 1024} MB free there" if free.isdigit() else ""
 
     def pull(self, remote: str, local: str) -> None:
         # adbutils' pull of a missing path creates an empty folder instead of failing.
