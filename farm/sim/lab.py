@@ -239,8 +239,11 @@ def down(state_path: Path = DEFAULT_STATE) -> LabState | None:
         os.kill(state.pid, signal.SIGTERM)
         with contextlib.suppress(RuntimeError):
             wait_for(lambda: not _is_lab_process(state.pid), DOWN_TIMEOUT_S, "the lab to stop")
-    if _is_lab_process(state.pid):
-        os.kill(state.pid, signal.SIGKILL)
+        if _is_lab_process(state.pid):
+            os.kill(state.pid, signal.SIGKILL)
+        # A process mid-exit has lost its command line but is not gone yet: wait for that too.
+        with contextlib.suppress(RuntimeError):
+            wait_for(lambda: not _is_running(state.pid, ""), DOWN_TIMEOUT_S, "the lab to exit")
     if state.started_server and state.adb_pid and _is_running(state.adb_pid, "adb"):
         os.kill(state.adb_pid, signal.SIGKILL)  # the lab died before it could stop its server
     state_path.unlink(missing_ok=True)
