@@ -22,6 +22,7 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from farm.dashboard import render_dashboard, write_dashboard
+from farm.dashboard.pareto import dominated_by, pareto_front
 
 RUN: dict[str, Any] = {
     "run_id": "20251123-093812-a1b2",
@@ -38,6 +39,11 @@ RUN: dict[str, Any] = {
     "runtimes": {"ai_edge_litert": "2.3.0"},
 }
 BASE_MEDIAN_MS = {"mobilenet_v2_fp32": 12.4, "mobilenet_v2_int8": 6.1, "kws_cnn_int8": 0.72}
+MEDIAN_MS = BASE_MEDIAN_MS | {"mobilenet_v2_fp16": 11.2}  # the fleet frame adds the fp16 variant
+SIZE_BYTES = {
+    "mobilenet_v2_fp32": 14_000_000, "mobilenet_v2_fp16": 7_000_000,
+    "mobilenet_v2_int8": 3_500_000, "kws_cnn_int8": 60_000,
+}  # fmt: skip
 DELEGATE_FACTOR = {
     ("host", "cpu"): 1.0,
     ("host", "xnnpack"): 0.31,
@@ -52,6 +58,7 @@ MOBILENET_OPS = {"ADD": 10, "CONV_2D": 35, "DEPTHWISE_CONV_2D": 17, "FULLY_CONNE
 KWS_OPS = {"CONV_2D": 5, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 1}
 OPS = {  # every node of each model by op type, as a cpu cell reports them left on the CPU
     "mobilenet_v2_fp32": MOBILENET_OPS | {"MEAN": 1, "SOFTMAX": 1},  # 65 nodes
+    "mobilenet_v2_fp16": MOBILENET_OPS | {"MEAN": 1, "SOFTMAX": 1},
     "mobilenet_v2_int8": MOBILENET_OPS | {"MEAN": 1, "SOFTMAX": 1},
     "kws_cnn_int8": KWS_OPS | {"MEAN": 1, "SOFTMAX": 1},  # 12 nodes
 }
@@ -68,7 +75,14 @@ PARITY = {  # (device, delegate, model) → max abs, cosine, top-5 against the r
     ("pixel8", "gpu", "mobilenet_v2_fp32"): (2.1e-3, 0.99993, 1.0),
     ("pixel8", "gpu", "kws_cnn_int8"): (1.1e-2, 0.9991, 1.0),
 }
-DRIFT = {"cpu": (6.909e-3, 0.981858, 0.6), "xnnpack": (8.117e-3, 0.980799, 0.8)}
+DRIFT = {  # (model, delegate) → max abs, cosine, top-5 against the fp32 sibling
+    ("mobilenet_v2_int8", "cpu"): (6.909e-3, 0.981858, 0.6),
+    ("mobilenet_v2_int8", "xnnpack"): (8.117e-3, 0.980799, 0.8),
+    ("mobilenet_v2_fp16", "cpu"): (4.9e-4, 0.999975, 1.0),
+    # XNNPACK upcasts the fp16 weights to the same fp32 values here: identical outputs, so on
+    # host/xnnpack the fp16 variant is as exact as fp32, smaller and faster.
+    ("mobilenet_v2_fp16", "xnnpack"): (0.0, 1.0, 1.0),
+}
 PARITY_REASON = (
     "outputs differ from pixel8-mobilenet_v2_fp32-cpu-t1: output_0: cosine 0.93 < 0.999; "
     "max abs error 0.41 > 0.0187"
@@ -80,7 +94,7 @@ PARITY_REASON = (
 
 def ok_row(device: str, model: str, delegate: str, threads: int, seed: int) -> dict[str, Any]:
     """A realistic ok cell: 200 log-normal samples around a median set by device and delegate."""
-    median = BASE_MEDIAN_MS[model] * DELEGATE_FACTOR[(device, delegate)] / threads**0.7
+    median = MEDIAN_MS[model] * DELEGATE_FACTOR[(device, delegate)] / threads**0.7
     samples = median * np.random.default_rng(seed).lognormal(0.0, 0.06, size=200)
     stats = {f"latency_p{p}_ms": float(np.percentile(samples, p)) for p in (5, 90, 95, 99)}
     return base_row(device, model, delegate, threads) | stats | {
@@ -123,10 +137,10 @@ def parity_columns(device: str, model: str, delegate: str, threads: int) -> dict
 
 
 def drift_columns(device: str, model: str, delegate: str, threads: int) -> dict[str, Any]:
-    """The int8 mobilenet against its fp32 sibling; kws_cnn has no fp32 variant here."""
-    if model != "mobilenet_v2_int8" or delegate not in DRIFT:
+    """The int8 and fp16 mobilenets against their fp32 sibling; kws_cnn has no fp32 variant."""
+    if (model, delegate) not in DRIFT:
         return {}
-    max_abs, cosine, topk = DRIFT[delegate]
+    max_abs, cosine, topk = DRIFT[(model, delegate)]
     return {
         "drift_reference": f"{device}-mobilenet_v2_fp32-{delegate}-t{threads}",
         "drift_max_abs": max_abs, "drift_cosine": cosine, "drift_topk": topk,
@@ -138,7 +152,7 @@ def base_row(device: str, model: str, delegate: str, threads: int) -> dict[str, 
     return {
         "run_id": RUN["run_id"], "device": device, "device_fingerprint": json.dumps({"os": "x"}),
         "model": model, "model_sha256": "ab" * 32, "model_family": family,
-        "model_variant": variant, "model_size_bytes": 3_500_000, "delegate": delegate,
+        "model_variant": variant, "model_size_bytes": SIZE_BYTES[model], "delegate": delegate,
         "threads": threads, "runner": "python", "runtime": "ai_edge_litert",
         "runtime_version": "2.3.0", "failure_kind": None, "reason": None, "init_ms": None,
         "first_inference_ms": None, "latency_median_ms": None, "samples_ms": None,
@@ -195,6 +209,67 @@ def parity_failure_frame() -> pd.DataFrame:
     return frame
 
 
+RETRY_REASON = "runner lost: connection reset by peer"
+CORAL_REASON = "ssh: connect to host coral.lab port 22: No route to host"
+QUARANTINE_REASON = f"quarantined after 2 infra failures: {CORAL_REASON}"
+CORAL_FINGERPRINT = {
+    "transport": "ssh", "host": "coral.lab", "board": "Coral Dev Board", "cpu": "Cortex-A53",
+    "uname": "Linux 4.14.98-imx aarch64", "python": "3.9.2",
+}  # fmt: skip
+HOT_AFTER_C = 72.5  # pixel8's kws_cnn_int8 gpu/t1 cell: the only one at or above 70 °C
+
+
+def fleet_frame() -> pd.DataFrame:
+    """The lab frame grown into a fleet: an fp16 mobilenet next to fp32 and int8, a host cell
+    that passed on its second attempt, pixel8 reporting temperatures (one cell ended hot) and
+    a coral board quarantined after two infra failures."""
+    fp16 = [
+        ok_row(device, "mobilenet_v2_fp16", delegate, threads, 300 + seed)
+        for seed, ((device, delegate), threads_options) in enumerate(cells_ran().items())
+        for threads in threads_options
+        if delegate != "gpu"
+    ]
+    frame = pd.concat([lab_frame(), pd.DataFrame(fp16)], ignore_index=True)
+    frame = with_pixel8_temperatures(frame)
+    retried = (frame.device == "host") & (frame.model == "kws_cnn_int8")
+    retried &= (frame.delegate == "xnnpack") & (frame.threads == 1)
+    frame.loc[retried, "attempt"] = 2
+    first_try = frame[retried].assign(
+        attempt=1, status="failed", failure_kind="infra", reason=RETRY_REASON
+    )
+    return pd.concat([first_try, frame, pd.DataFrame(coral_rows())], ignore_index=True)
+
+
+def with_pixel8_temperatures(frame: pd.DataFrame) -> pd.DataFrame:
+    """pixel8 warms up 3 °C a cell, 3.5 °C during each; its kws gpu cell ends hot."""
+    frame = frame.copy()
+    ran = frame.index[(frame.device == "pixel8") & (frame.status != "skipped")]
+    for i, index in enumerate(ran):
+        started = f"2025-11-23T09:{41 + i:02d}:00+00:00"
+        frame.loc[index, ["started_at", "temp_before_c", "temp_after_c"]] = [
+            started, 36.0 + 3 * i, 39.5 + 3 * i,
+        ]  # fmt: skip
+    hot = (frame.device == "pixel8") & (frame.model == "kws_cnn_int8") & (frame.delegate == "gpu")
+    frame.loc[hot, "temp_after_c"] = HOT_AFTER_C
+    return frame
+
+
+def coral_rows() -> list[dict[str, Any]]:
+    """Two cells failed for infra reasons (each retried once), then the board was quarantined
+    and its last two cells failed without running."""
+    cells = [("mobilenet_v2_fp32", "cpu"), ("mobilenet_v2_int8", "cpu"), ("kws_cnn_int8", "cpu")]
+    cells.append(("kws_cnn_int8", "edgetpu"))
+    rows = []
+    for i, (model, delegate) in enumerate(cells):
+        row = not_ok_row("coral", model, delegate, "failed", "infra", CORAL_REASON)
+        row["device_fingerprint"] = json.dumps(CORAL_FINGERPRINT)
+        if i < 2:
+            rows += [row, row | {"attempt": 2}]
+        else:
+            rows.append(row | {"reason": QUARANTINE_REASON})
+    return rows
+
+
 # ---------------------------------------------------------------- reading the page back
 
 
@@ -222,12 +297,14 @@ def section(html: str, anchor: str) -> str:
 
 
 def device_figures(html: str, anchor: str) -> dict[str, tuple[list[dict[str, Any]], dict]]:
-    """device heading → its figure, within one section."""
-    part = section(html, anchor)
-    devices = re.findall(r'<h3 class="device">(.*?)</h3>', part)
-    ids = re.findall(r'Plotly\.newPlot\(\s*"([^"]+)"', part)
-    decoded = figures(html)
-    return {device: decoded[div_id] for device, div_id in zip(devices, ids, strict=True)}
+    """device heading → its figure, within one section (a device shown by a sentence is left
+    out)."""
+    decoded, found = figures(html), {}
+    for part in section(html, anchor).split('<h3 class="device">')[1:]:
+        ids = re.findall(r'Plotly\.newPlot\(\s*"([^"]+)"', part)
+        if ids:
+            found[part[: part.index("</h3>")]] = decoded[ids[0]]
+    return found
 
 
 def heatmap_cell(html: str, device: str, model: str, column: str) -> dict[str, Any]:
@@ -242,17 +319,23 @@ class TableReader(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[list[str]] = []
+        self.in_cell = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "tr":
             self.rows.append([])
         elif tag in ("td", "th"):
             self.rows[-1].append("")
-        elif tag == "br" and self.rows and self.rows[-1]:
+            self.in_cell = True
+        elif tag == "br" and self.in_cell:
             self.rows[-1][-1] += "\n"
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self.in_cell = False
+
     def handle_data(self, data: str) -> None:
-        if self.rows and self.rows[-1]:
+        if self.in_cell:
             self.rows[-1][-1] += data
 
 
@@ -511,6 +594,160 @@ def test_drift_over_a_gated_tolerance_is_red_and_listed_with_parity_failures() -
     assert rows[1][-1] == reason
 
 
+def test_a_cell_that_failed_parity_keeps_its_latency_in_the_heatmap_with_a_mark() -> None:
+    frame = parity_failure_frame()
+    html = render_dashboard(frame, RUN)
+    shown = heatmap_cell(html, "pixel8", "mobilenet_v2_fp32", "gpu/t1")
+    median = cell(frame, "pixel8", "mobilenet_v2_fp32", "gpu", 1).latency_median_ms
+    speedup = cell(frame, "pixel8", "mobilenet_v2_fp32", "cpu", 1).latency_median_ms / median
+    assert shown["text"] == f"{median:#.3g} ms · {speedup:.1f}× ⚠ parity"
+    assert shown["z"] == pytest.approx(np.log10(median))  # coloured like any timed cell
+    assert "failed parity" in shown["hover"] and "cosine 0.93 &lt; 0.999" in shown["hover"]
+    assert f"median {median:#.3g} ms" in shown["hover"]
+    (trace,), layout = device_figures(html, "latency")["pixel8"]
+    i, j = trace["y"].index("mobilenet_v2_fp32"), trace["x"].index("gpu/t1")
+    (outline,) = layout["shapes"]  # the one parity failure is outlined in red
+    assert (outline["x0"], outline["x1"], outline["y0"], outline["y1"]) == (
+        j - 0.5, j + 0.5, i - 0.5, i + 0.5,
+    )  # fmt: skip
+    assert outline["line"]["color"] == "#c53030"
+    other = heatmap_cell(html, "pixel8", "mobilenet_v2_int8", "gpu/t1")  # a delegate failure
+    assert other["z"] is None and other["text"] == "failed"
+
+
+@pytest.fixture(scope="module")
+def fleet_html() -> str:
+    return render_dashboard(fleet_frame(), RUN)
+
+
+def devices_table(html: str) -> dict[str, dict[str, str]]:
+    """The devices table: device → column header → cell text."""
+    header, *rows = table_rows(section(html, "devices"))
+    return {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+def test_devices_table_gives_identity_outcomes_retries_and_quarantine(fleet_html: str) -> None:
+    devices = devices_table(fleet_html)
+    assert list(devices) == ["coral", "host", "pixel8"]
+    host, coral, pixel8 = devices["host"], devices["coral"], devices["pixel8"]
+    assert host["Identity"] == "hardware: x86_64 workstation\nsystem: Debian 12\nabi: x86_64"
+    assert "ai_edge_litert 2.3.0" in host["Runtimes"]
+    assert host["Cells"].splitlines() == ["16 ok", "0 failed", "0 skipped"]
+    assert host["Health"] == "retried\nretried 1: kws_cnn_int8 xnnpack/t1 → ok on attempt 2"
+    assert coral["Identity"].splitlines() == [  # from the cells' fingerprint: not in run.json
+        "transport: ssh · host coral.lab",
+        "hardware: Coral Dev Board · Cortex-A53",
+        "system: Linux 4.14.98-imx aarch64",
+    ]
+    assert "python 3.9.2" in coral["Runtimes"]
+    assert coral["Cells"].splitlines() == ["0 ok", "4 failed (infra 4)", "0 skipped"]
+    health = coral["Health"].splitlines()
+    assert health[0] == "quarantined" and health[1].startswith("retried 2: mobilenet_v2_fp32")
+    assert health[2:] == ["quarantined: 2 cells not run", QUARANTINE_REASON]
+    assert pixel8["Cells"].splitlines() == ["10 ok", "1 failed (delegate 1)", "1 skipped"]
+    assert pixel8["Health"] == "healthy" and "Tensor G3" in pixel8["Identity"]
+    badges = re.findall(r'<span class="badge (\w+)">(\w+)</span>', section(fleet_html, "devices"))
+    assert badges == [("failed", "quarantined"), ("warn", "retried"), ("ok", "healthy")]
+
+
+def test_hot_cells_are_flagged_in_the_table_and_ringed_in_the_temperature_strip(
+    fleet_html: str,
+) -> None:
+    devices = devices_table(fleet_html)
+    assert devices["pixel8"]["Temperature"].splitlines() == [
+        "before 36.0–66.0 °C", f"after 39.5–{HOT_AFTER_C} °C", "1 ended hot (≥ 70 °C, the default)",
+    ]  # fmt: skip
+    assert devices["host"]["Temperature"] == "not reported"
+    part = section(fleet_html, "devices")
+    assert '<span class="over">1 ended hot' in part
+    assert "else at or above 70 °C" in part  # the rule, said once above the strips
+    assert "host reports no temperature" in part and "coral reports no temperature" in part
+    traces, layout = device_figures(fleet_html, "devices")["pixel8"]
+    (hot,) = traces_named(traces, "ended hot (≥ 70 °C)")
+    assert values(hot["y"]) == [HOT_AFTER_C]
+    assert "<b>kws_cnn_int8</b> · gpu/t1" in hot["customdata"][0]
+    (after,) = traces_named(traces, "after the cell")
+    assert len(values(after["y"])) == 11 and max(values(after["y"])) == HOT_AFTER_C
+    assert values(after["x"]) == list(range(1, 12))  # in the order the cells started
+    assert layout["shapes"][0]["y0"] == 70  # the threshold, dashed
+
+
+def test_a_cooldown_recorded_in_run_json_sets_the_hot_threshold() -> None:
+    run = RUN | {"devices": RUN["devices"] | {"pixel8": {"cooldown": {"max_temp_c": 60}}}}
+    row = devices_table(render_dashboard(fleet_frame(), run))["pixel8"]
+    assert row["Temperature"].endswith("4 ended hot (≥ 60 °C, the cooldown's max_temp_c)")
+
+
+def test_a_run_without_temperatures_says_so_in_one_sentence(lab_html: str) -> None:
+    part = section(lab_html, "devices")
+    assert "No device reported a temperature" in part and "Plotly.newPlot" not in part
+    assert {row["Temperature"] for row in devices_table(lab_html).values()} == {"not reported"}
+
+
+def test_pareto_front_keeps_every_point_no_other_point_beats() -> None:
+    # (size, latency, error): smaller is better on each
+    assert pareto_front([(3, 1, 0.02), (7, 2, 0.0), (14, 3, 0.0)]) == [True, True, False]
+    assert pareto_front([(1, 1, 1), (1, 1, 1)]) == [True, True]  # equal points: both stay
+    assert pareto_front([(1, 2, 0), (2, 1, 0), (2, 2, 0)]) == [True, True, False]
+    assert pareto_front([(5, 5, 5)]) == [True] and pareto_front([]) == []
+    assert dominated_by([(3, 1, 0.02), (7, 2, 0.0), (14, 3, 0.0)]) == [[], [], [1]]
+
+
+def tradeoff_tables(html: str) -> dict[tuple[str, str], list[list[str]]]:
+    """(family, device) → the rows of its table in the quantization section."""
+    found = {}
+    for family_part in section(html, "quantization").split('<h3 class="part">')[1:]:
+        family = unescape(family_part[: family_part.index("</h3>")])
+        for device_part in family_part.split('<h3 class="device">')[1:]:
+            device = unescape(device_part[: device_part.index("</h3>")])
+            found[(family, device)] = table_rows(device_part)
+    return found
+
+
+def test_quantization_marks_the_pareto_front_per_device_and_delegate(fleet_html: str) -> None:
+    tables = tradeoff_tables(fleet_html)
+    assert list(tables) == [("mobilenet_v2", "host"), ("mobilenet_v2", "pixel8")]
+    header, *rows = tables[("mobilenet_v2", "host")]
+    assert header == ["Variant", "Size", "cpu/t1", "cpu/t2", "xnnpack/t1", "xnnpack/t2"]
+    assert [row[:2] for row in rows] == [
+        ["fp32", "14.0 MB"], ["fp16", "7.00 MB"], ["int8", "3.50 MB"],
+    ]  # fmt: skip
+    fp32, fp16, int8 = (row[header.index("xnnpack/t1")].splitlines() for row in rows)
+    median = cell(fleet_frame(), "host", "mobilenet_v2_int8", "xnnpack", 1).latency_median_ms
+    assert int8 == [f"{median:#.3g} ms", "error 0.0192", "★ on the front"]
+    assert fp16[1:] == ["error 0", "★ on the front"]  # as exact as fp32, smaller, faster
+    assert fp32[1:] == ["error 0 (reference)", "dominated by fp16"]
+    on_cpu = [row[header.index("cpu/t1")].splitlines()[-1] for row in rows]
+    assert on_cpu == ["★ on the front"] * 3  # fp16 drifts a little on cpu: nobody beats fp32
+    traces, layout = device_figures_in(fleet_html, "quantization")[("mobilenet_v2", "host")]
+    (rings,) = traces_named(traces, "Pareto front")
+    ringed = {label for label in rings["text"] if label.endswith("xnnpack/t1")}
+    assert ringed == {"fp16 · xnnpack/t1", "int8 · xnnpack/t1"}
+    assert layout["xaxis"]["ticktext"] == ["fp32<br>14.0 MB", "fp16<br>7.00 MB", "int8<br>3.50 MB"]
+    (xnnpack_t1,) = traces_named(traces, "xnnpack/t1")
+    assert values(xnnpack_t1["x"]) == [3.5, 7.0, 14.0]  # smallest file first along the line
+
+
+def test_quantization_leaves_out_single_variant_families_and_lone_cells(fleet_html: str) -> None:
+    part = section(fleet_html, "quantization")
+    assert "Left out, one variant timed: kws_cnn." in part
+    header, *rows = tradeoff_tables(fleet_html)[("mobilenet_v2", "pixel8")]
+    gpu = [row[header.index("gpu/t1")] for row in rows]
+    assert gpu[0].endswith("alone here") and gpu[1:] == ["—", "—"]  # int8 failed, no fp16 run
+
+
+def device_figures_in(html: str, anchor: str) -> dict[tuple[str, str], tuple[list, dict]]:
+    """(part heading, device heading) → its figure, within one section."""
+    decoded, found = figures(html), {}
+    for part in section(html, anchor).split('<h3 class="part">')[1:]:
+        title = unescape(part[: part.index("</h3>")])
+        for device_part in part.split('<h3 class="device">')[1:]:
+            device = unescape(device_part[: device_part.index("</h3>")])
+            (div_id,) = re.findall(r'Plotly\.newPlot\(\s*"([^"]+)"', device_part)
+            found[(title, device)] = decoded[div_id]
+    return found
+
+
 def test_sections_say_so_when_a_run_has_no_parity_or_coverage_columns() -> None:
     columns = [c for c in lab_frame().columns if not c.startswith(("parity_", "drift_", "nodes_"))]
     html = render_dashboard(lab_frame()[columns], RUN)
@@ -557,11 +794,16 @@ HOSTILE_NAMES = {  # in names and in the cell ids that references are made of
 }
 
 
-def hostile_frame() -> pd.DataFrame:
-    frame = lab_frame()
+HOSTILE_FAMILY = "<s>mobilenet_v2</s>"
+
+
+def hostile_frame(frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A frame (the lab frame unless given) whose user strings are markup."""
+    frame = lab_frame() if frame is None else frame
     for column in ("model", "device", "parity_reference", "drift_reference", "cpu_fallback_ops"):
         for name, hostile in HOSTILE_NAMES.items():
             frame[column] = frame[column].str.replace(name, hostile, regex=False)
+    frame["model_family"] = frame["model_family"].str.replace("mobilenet_v2", HOSTILE_FAMILY)
     frame.loc[frame.status == "failed", "reason"] = "</td></table><script>alert(2)</script>"
     return frame
 
@@ -573,11 +815,15 @@ def test_user_strings_render_as_text_never_as_markup() -> None:
     )
     for raw in ("<script>alert", "<img src=x", "<b>8</b>", "</table><script>", "<i>", "<u>"):
         assert raw not in html
+    assert "<s>" not in html and {family for family, _ in tradeoff_tables(html)} == {HOSTILE_FAMILY}
     assert "&lt;img src=x onerror=alert(3)&gt;" in html
     rows = table_rows(section(html, "failures"))
     assert rows[1][:2] == ['pix"el<b>8</b>', "mobilenet_v2_int8"]
     assert rows[1][-1] == "</td></table><script>alert(2)</script>"
     assert table_rows(section(html, "drift"))[1][1] == "<i>mobilenet_v2_fp32</i>"
+    assert [row[0] for row in table_rows(section(html, "devices"))[1:]] == [
+        "host", 'pix"el<b>8</b>',
+    ]  # fmt: skip
     traces, _ = device_figures(html, "coverage")["host"]
     (labels,) = [trace for trace in traces if trace.get("mode") == "text"]
     assert labels["text"][category(labels, "&lt;script&gt;alert(1)&lt;/script&gt;", "xnnpack/t1")]
@@ -668,10 +914,12 @@ def chromium_dump_dom(chromium: str, page: Path, profile: Path) -> tuple[str, st
 @pytest.mark.lab
 def test_every_chart_draws_in_headless_chromium_without_errors(tmp_path: Path) -> None:
     chromium = chromium_or_skip()
-    page = write_dashboard(hostile_frame(), RUN, tmp_path / "dashboard.html")
+    page = write_dashboard(hostile_frame(fleet_frame()), RUN, tmp_path / "dashboard.html")
     dom, console = chromium_dump_dom(chromium, page, tmp_path / "profile")
     n_figures = page.read_text(encoding="utf-8").count('class="plotly-graph-div"')
-    assert n_figures == 10  # latency, distributions, start-up, parity, coverage × 2 devices
+    # latency, distributions, start-up, parity, coverage and quantization × host and pixel8
+    # (coral ran nothing), and pixel8's temperature strip
+    assert n_figures == 13
     assert dom.count('class="main-svg"') >= n_figures, console[-2000:]
     assert "Uncaught" not in console
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # drawn by Plotly as text

@@ -1,6 +1,6 @@
 """The results frame as the dashboard reads it: every known column, one row per cell, a
-`delegate/tN` column label and the speedup against the cpu cell of the same model, device
-and threads."""
+`delegate/tN` column label, whether the cell's latency stands (`timed`) and the speedup against
+the cpu cell of the same model, device and threads."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def prepare(results: pd.DataFrame) -> pd.DataFrame:
     frame = frame.assign(threads=pd.to_numeric(frame["threads"], errors="coerce").astype("Int64"))
     frame = _latest_attempts(frame)
     frame = frame.assign(
-        column=[column_label(d, t) for d, t in zip(frame.delegate, frame.threads, strict=True)]
+        column=[column_label(d, t) for d, t in zip(frame.delegate, frame.threads, strict=True)],
+        timed=_timed(frame),
     )
     return frame.assign(speedup_vs_cpu=_speedup_vs_cpu(frame))
 
@@ -50,8 +51,18 @@ def column_label(delegate: object, threads: object) -> str:
     return f"{delegate}/t{thread_text}"
 
 
+def _timed(frame: pd.DataFrame) -> np.ndarray:
+    """Cells whose latency stands: ok ones, and those that failed parity after they were timed
+    (the parity check runs on a finished measurement: the outputs are wrong, the timing is not)."""
+    ok = frame["status"].eq("ok").to_numpy(dtype=bool)
+    parity = frame["failure_kind"].eq("parity").to_numpy(dtype=bool)
+    measured = pd.to_numeric(frame["latency_median_ms"], errors="coerce").notna().to_numpy()
+    return ok | (parity & measured)
+
+
 def _speedup_vs_cpu(frame: pd.DataFrame) -> pd.Series:
-    """cpu median / cell median, for ok cells whose cpu cell (same model, device, threads) is ok."""
+    """cpu median / cell median, for timed cells whose cpu cell (same model, device, threads) is
+    ok: a cpu cell that failed parity is no baseline."""
     median = pd.to_numeric(frame["latency_median_ms"], errors="coerce")
     ok = frame["status"].eq("ok").to_numpy(dtype=bool)
     baseline_keys = ["device", "model", "threads"]
@@ -59,12 +70,17 @@ def _speedup_vs_cpu(frame: pd.DataFrame) -> pd.Series:
     baseline = frame.loc[is_baseline, baseline_keys].assign(baseline_ms=median[is_baseline])
     joined = frame[baseline_keys].merge(baseline, on=baseline_keys, how="left")
     speedup = joined["baseline_ms"].to_numpy(dtype=float) / median.to_numpy(dtype=float)
-    return pd.Series(np.where(ok, speedup, np.nan), index=frame.index)
+    return pd.Series(np.where(frame["timed"], speedup, np.nan), index=frame.index)
 
 
 def ok_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """The cells that finished and measured something."""
     return frame[frame["status"].eq("ok").to_numpy(dtype=bool)]
+
+
+def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cells whose latency stands (ok, or timed and then failed parity)."""
+    return frame[frame["timed"].to_numpy(dtype=bool)]
 
 
 def records(frame: pd.DataFrame) -> Sequence[Record]:

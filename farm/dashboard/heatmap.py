@@ -1,6 +1,7 @@
 """Latency heatmap per device: rows are models, columns `delegate/tN`; each cell reads
 `median ms · speedup×` against the cpu cell of the same model, device and threads, and colour
-is log10 of the median. Failed and skipped cells are gaps that name their status."""
+is log10 of the median. A cell that failed parity was still timed: it keeps its latency, marked
+`⚠ parity` and outlined in red. Other failed and skipped cells are gaps that name their status."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import plotly.graph_objects as go
 from farm.dashboard.cells import (
     BASELINE_DELEGATE,
     Record,
-    ok_cells,
     ordered_columns,
     ordered_models,
     records,
+    timed_cells,
 )
 from farm.dashboard.markup import notice, plot_reason, plot_text
-from farm.dashboard.theme import GAP_COLOR, style_figure
+from farm.dashboard.theme import FAILED_COLOR, GAP_COLOR, style_figure
 from farm.dashboard.units import (
     format_ms,
     format_speedup,
@@ -35,26 +36,32 @@ ANCHOR, TITLE = "latency", "Latency by model × delegate/threads"
 T = TypeVar("T")
 REASON_CHARS = 160
 NOT_IN_MATRIX = "not in this run's matrix"
+PARITY_MARK = "⚠ parity"
 
 
 def section(data: RunData) -> Section:
-    """One heatmap per device; a device without any ok cell gets a sentence instead."""
-    if ok_cells(data.cells).empty:
+    """One heatmap per device; a device without any timed cell gets a sentence instead."""
+    if timed_cells(data.cells).empty:
         return Section(ANCHOR, TITLE, (notice("No cell finished ok: no latency to show."),))
     return Section(ANCHOR, TITLE, tuple(per_device(data.cells, device_block)))
 
 
 def device_block(cells: pd.DataFrame) -> Block:
-    if ok_cells(cells).empty:
+    if timed_cells(cells).empty:
         return notice("No cell finished ok on this device (see Failed and skipped cells).")
     return heatmap_figure(cells)
 
 
 def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
     """One device's heatmap, models top to bottom, columns labelled above."""
-    models = ordered_models(cells)
-    figure = go.Figure(heatmap_trace(cells, models, ordered_columns(cells)))
+    models, columns = ordered_models(cells), ordered_columns(cells)
+    figure = go.Figure(heatmap_trace(cells, models, columns))
     figure.update_layout(plot_bgcolor=GAP_COLOR, xaxis_side="top", yaxis_autorange="reversed")
+    for i, j in parity_failed_positions(cell_grid(cells, models, columns)):
+        figure.add_shape(
+            type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
+            line={"color": FAILED_COLOR, "width": 3}, name="parity failed",
+        )  # fmt: skip
     figure.update_xaxes(showgrid=False)
     figure.update_yaxes(showgrid=False)
     return style_figure(figure, height_px=90 + 44 * len(models))
@@ -88,6 +95,16 @@ def cell_grid(
     return [[by_key.get((model, column)) for column in columns] for model in models]
 
 
+def parity_failed_positions(grid: list[list[Record | None]]) -> list[tuple[int, int]]:
+    """(row, column) of each timed cell that failed parity: the cells to outline."""
+    return [
+        (i, j)
+        for i, line in enumerate(grid)
+        for j, row in enumerate(line)
+        if row is not None and row["timed"] and row["status"] != "ok"
+    ]
+
+
 def grid_map(
     grid: list[list[Record | None]], value_of: Callable[[Record], T], absent: T | None = None
 ) -> list[list[T | None]]:
@@ -97,29 +114,41 @@ def grid_map(
 
 def log_median(row: Record) -> float | None:
     median = row["latency_median_ms"]
-    if row["status"] != "ok" or is_missing(median) or median <= 0:
+    if not row["timed"] or is_missing(median) or median <= 0:
         return None
     return math.log10(median)
 
 
 def cell_text(row: Record) -> str:
-    """`2.31 ms · 3.2×` for an ok cell, else its status. The cpu cells are the baseline, and a
-    cell whose cpu cell did not finish ok has no speedup: both show the median alone."""
-    if row["status"] != "ok":
+    """`2.31 ms · 3.2×` for an ok cell, `… ⚠ parity` for one timed before it failed parity,
+    else its status. The cpu cells are the baseline, and a cell whose cpu cell did not finish
+    ok has no speedup: both show the median alone."""
+    if not row["timed"]:
         return plot_text(row["status"])
     speedup = row["speedup_vs_cpu"]
-    median = format_ms(row["latency_median_ms"])
-    if is_missing(speedup) or row["delegate"] == BASELINE_DELEGATE:
-        return median
-    return f"{median} · {format_speedup(speedup)}"
+    shown = format_ms(row["latency_median_ms"])
+    if not is_missing(speedup) and row["delegate"] != BASELINE_DELEGATE:
+        shown = f"{shown} · {format_speedup(speedup)}"
+    return shown if row["status"] == "ok" else f"{shown} {PARITY_MARK}"
 
 
 def hover_text(row: Record) -> str:
     title = f"<b>{plot_text(row['model'])}</b> · {plot_text(row['column'])}"
-    return "<br>".join([title, *(ok_hover(row) if row["status"] == "ok" else gap_hover(row))])
+    if not row["timed"]:
+        return "<br>".join([title, *gap_hover(row)])
+    failed = [] if row["status"] == "ok" else parity_hover(row)
+    return "<br>".join([title, *failed, *timed_hover(row)])
 
 
-def ok_hover(row: Record) -> list[str]:
+def parity_hover(row: Record) -> list[str]:
+    """What a timed cell that failed parity says above its numbers."""
+    return [
+        f"<b>{PARITY_MARK}</b>: failed parity; timed all the same (wrong outputs, sound timing)",
+        plot_reason(row["reason"], REASON_CHARS),
+    ]
+
+
+def timed_hover(row: Record) -> list[str]:
     n_samples = len(samples_of(row["samples_ms"])) or None
     return [
         f"median {format_ms(row['latency_median_ms'])} · {speedup_phrase(row)}",
@@ -143,7 +172,7 @@ def gap_hover(row: Record) -> list[str]:
 
 def colorbar(cells: pd.DataFrame) -> dict[str, Any]:
     """Colour bar ticks in ms although z is log10(ms)."""
-    medians = pd.to_numeric(ok_cells(cells)["latency_median_ms"], errors="coerce")
+    medians = pd.to_numeric(timed_cells(cells)["latency_median_ms"], errors="coerce")
     medians = medians[medians > 0]
     if medians.empty:
         return {"title": {"text": "median"}}

@@ -11,7 +11,17 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from farm.dashboard import coverage, distributions, drift, failures, heatmap, parity, startup
+from farm.dashboard import (
+    coverage,
+    devices,
+    distributions,
+    drift,
+    failures,
+    heatmap,
+    parity,
+    quantization,
+    startup,
+)
 from farm.dashboard.cells import prepare
 from farm.dashboard.header import header, run_id
 from farm.dashboard.markup import Html, element, text
@@ -24,8 +34,10 @@ VIEWS: tuple[View, ...] = (
     startup.section,
     parity.section,
     drift.section,
+    quantization.section,
     coverage.section,
     failures.section,
+    devices.section,
 )
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 

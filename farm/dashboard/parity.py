@@ -15,6 +15,7 @@ from farm.dashboard.markup import Html, element, hint, notice, plot_reason, plot
 from farm.dashboard.theme import FAILED_COLOR, MUTED_INK, OK_COLOR, error_axis, style_figure
 from farm.dashboard.units import (
     as_flag,
+    cosine_gap,
     format_cosine,
     format_error,
     format_ms,
@@ -37,8 +38,6 @@ NOTHING = (
     "empty (outputs not dumped, or no reference cell finished ok)."
 )
 PANELS = {"cosine_gap": "1 − cosine", "parity_max_abs": "max abs error"}
-# cosine is computed in float64: identical outputs give 1 ± a few 1e-16, which is not a drift.
-COSINE_NOISE = 1e-15
 OUTCOMES = {  # verdict → marker colour, symbol, size
     "within tolerance": (OK_COLOR, "circle", 9),
     "over tolerance": (FAILED_COLOR, "x", 13),
@@ -62,8 +61,7 @@ def compared_cells(cells: pd.DataFrame) -> pd.DataFrame:
     """Cells compared with another cell, with `cosine_gap` (1 − cosine, float noise as 0)."""
     reference = cells["parity_reference"]
     compared = cells[(reference.notna() & reference.ne(cell_ids(cells))).to_numpy(dtype=bool)]
-    gap = 1.0 - pd.to_numeric(compared["parity_cosine"], errors="coerce")
-    return compared.assign(cosine_gap=gap.mask(gap < COSINE_NOISE, 0.0))
+    return compared.assign(cosine_gap=cosine_gap(compared["parity_cosine"]))
 
 
 def parity_figure(cells: pd.DataFrame) -> go.Figure:

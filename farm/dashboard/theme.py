@@ -37,6 +37,7 @@ header nav a:hover {{ color: #fff; text-decoration: underline; }}
 .badge {{ display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 13px;
   font-weight: 600; color: #fff; background: var(--skipped); white-space: nowrap; }}
 .badge.ok {{ background: var(--ok); }} .badge.failed {{ background: var(--failed); }}
+.badge.warn {{ background: #b7791f; }}
 .badge.total {{ background: transparent; border: 1px solid #9fb3c8; color: inherit; }}
 main {{ max-width: 1400px; margin: 0 auto; padding: 8px 32px 48px; }}
 section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px;
@@ -55,7 +56,11 @@ td.reason, .failures td:last-child {{ white-space: pre-wrap; overflow-wrap: anyw
 .devices {{ margin-top: 4px; }}
 h3.part {{ margin: 20px 0 4px; font-size: 15px; }}
 .over {{ color: var(--failed); font-weight: 600; }}
-table.drift td {{ font-variant-numeric: tabular-nums; }}
+table.drift td, table.tradeoffs td, table.health td {{ font-variant-numeric: tabular-nums; }}
+table.health .badge {{ margin-bottom: 4px; }}
+table.health .reason {{ display: block; white-space: pre-wrap; overflow-wrap: anywhere;
+  font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; }}
+table.tradeoffs .front {{ font-weight: 600; }}
 """
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -21,20 +22,39 @@ def as_flag(value: object) -> bool | None:
     return None if is_missing(value) else bool(value)
 
 
-def format_ms(value: object) -> str:
+def dash_when_missing(format_number: Callable[[float], str]) -> Callable[[object], str]:
+    """A formatter of any cell value: the number formatted, or a dash when it is missing."""
+
+    @functools.wraps(format_number)
+    def format_value(value: object) -> str:
+        return "—" if is_missing(value) else format_number(float(value))  # type: ignore[arg-type]
+
+    return format_value
+
+
+@dash_when_missing
+def format_ms(value: float) -> str:
     """Three significant digits in milliseconds (`0.723 ms`, `2.31 ms`, `152 ms`)."""
-    if is_missing(value):
-        return "—"
-    return f"{_significant(float(value), 3)} ms"  # type: ignore[arg-type]
+    return f"{_significant(value, 3)} ms"
 
 
-def format_speedup(value: object) -> str:
+@dash_when_missing
+def format_speedup(value: float) -> str:
     """`3.2×` faster than the cpu cell; a slowdown keeps two digits (`0.45×`), except that
     0.95–1 reads `1.0×` like its neighbours."""
-    if is_missing(value):
-        return "—"
-    speedup = float(value)  # type: ignore[arg-type]
-    return f"{speedup:.1f}×" if speedup >= 0.95 else f"{_significant(speedup, 2)}×"
+    return f"{value:.1f}×" if value >= 0.95 else f"{_significant(value, 2)}×"
+
+
+@dash_when_missing
+def format_mb(size_bytes: float) -> str:
+    """A file size in MB (10⁶ bytes), three significant digits: `2.12 MB`, `0.0989 MB`."""
+    return f"{_significant(size_bytes / 1e6, 3)} MB"
+
+
+@dash_when_missing
+def format_celsius(value: float) -> str:
+    """A temperature to a tenth of a degree: `41.5 °C`."""
+    return f"{value:.1f} °C"
 
 
 def format_tick_ms(value: float) -> str:
@@ -75,32 +95,38 @@ def log_ticks(low_ms: float, high_ms: float) -> list[float]:
     return [tick for tick in steps if lowest <= tick <= highest]
 
 
-def format_cosine(value: object) -> str:
+@dash_when_missing
+def format_cosine(value: float) -> str:
     """Cosine similarity with two digits of its distance from 1 (`0.981`, `0.999978`); closer
     than 1e-5 the distance itself (`1 − 1.9e-08`), which no row of nines makes readable."""
-    if is_missing(value):
-        return "—"
-    cosine = float(value)  # type: ignore[arg-type]
-    gap = 1.0 - cosine
+    gap = 1.0 - value
     if gap <= 0:
         return "1"
     if gap < 1e-5:
         return f"1 − {gap:.2g}"
-    return f"{cosine:.{max(2, 1 - math.floor(math.log10(gap)))}f}"
+    return f"{value:.{max(2, 1 - math.floor(math.log10(gap)))}f}"
 
 
-def format_error(value: object) -> str:
+# cosine is computed in float64: identical outputs give 1 ± a few 1e-16, which is not a drift.
+COSINE_NOISE = 1e-15
+
+
+def cosine_gap(cosines: pd.Series) -> pd.Series:
+    """1 − cosine similarity; float noise (or a cosine a hair above 1) reads 0, null stays null."""
+    gap = 1.0 - pd.to_numeric(cosines, errors="coerce")
+    return gap.mask(gap < COSINE_NOISE, 0.0)
+
+
+@dash_when_missing
+def format_error(value: float) -> str:
     """An absolute error in three significant digits (`0.00781`, `1.15e-07`); 0 reads `0`."""
-    if is_missing(value):
-        return "—"
-    return f"{float(value):.3g}"  # type: ignore[arg-type]
+    return f"{value:.3g}"
 
 
-def format_share(value: object) -> str:
+@dash_when_missing
+def format_share(value: float) -> str:
     """A share of 0..1 as a whole percentage (`60 %`)."""
-    if is_missing(value):
-        return "—"
-    return f"{100 * float(value):.0f} %"  # type: ignore[arg-type]
+    return f"{100 * value:.0f} %"
 
 
 def zero_floor(values: Iterable[float]) -> float:

@@ -37,10 +37,21 @@ class Section:
 View = Callable[[RunData], Section]
 
 
-def per_device(cells: pd.DataFrame, block_for: Callable[[pd.DataFrame], Block]) -> list[Block]:
-    """A heading and one block per device, devices in name order."""
+def per_device(
+    cells: pd.DataFrame, block_for: Callable[[pd.DataFrame], Block | list[Block]]
+) -> list[Block]:
+    """A heading and the block (or blocks) of each device, devices in name order."""
     blocks: list[Block] = []
     for device in ordered_devices(cells):
-        device_cells = cells[cells["device"].astype(str).eq(device).to_numpy(dtype=bool)]
-        blocks += [element("h3", text(device), cls="device"), block_for(device_cells)]
+        found = block_for(cells_of(cells, device))
+        blocks += [element("h3", text(device), cls="device"), *as_list(found)]
     return blocks
+
+
+def cells_of(cells: pd.DataFrame, device: str) -> pd.DataFrame:
+    """One device's rows."""
+    return cells[cells["device"].astype(str).eq(device).to_numpy(dtype=bool)]
+
+
+def as_list(found: Block | list[Block]) -> list[Block]:
+    return found if isinstance(found, list) else [found]

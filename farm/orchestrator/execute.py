@@ -184,6 +184,7 @@ class DeviceWorker:
             self.recorder.record(self._failed(cell, "infra", reason, utc_now(), None))
 
     def _run_cells(self, target: Target, cells: list[Cell]) -> None:
+        self.device = cells[0].device
         fingerprint = self._fingerprint(target)
         self.thermal = Thermal.of(target)
         plan = self.plan
@@ -233,8 +234,11 @@ class DeviceWorker:
             description = target.describe()
         except TargetError:
             return None
-        self.recorder.fingerprints[target.name] = description
-        return json.dumps(description, sort_keys=True)
+        fingerprint = json.dumps(description, sort_keys=True)
+        # run.json also keeps the device's cooldown target: the dashboard flags hot cells by it.
+        cooldown = self.device.options.get("cooldown")
+        self.recorder.fingerprints[target.name] = {**description, "cooldown": cooldown}
+        return fingerprint
 
     def run_cell(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:
         """One cell, always as a row: a transport failure or timeout is a row too."""
