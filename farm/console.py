@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from farm.compare import Comparison, to_json, to_markdown, to_table
 from farm.config import device_summary
-from farm.job import run_plan
+from farm.job import run_nightly, run_plan
 from farm.orchestrator import RunPlan
 from farm.orchestrator.probe import DeviceProbe
 from farm.spec import CellResult, Device
@@ -20,6 +21,13 @@ from farm.spec import CellResult, Device
 if TYPE_CHECKING:
     import pandas as pd
 
+_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+    TextColumn("{task.fields[last]}"),
+)
 STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 
 
@@ -32,24 +40,16 @@ def print_plan(plan: RunPlan, console: Console | None = None) -> None:
         )
     for skip in plan.skips:
         c = skip.cell
-        table.add_row(
-            c.device.name, c.model.name, c.delegate, str(c.threads), f"skip: {skip.reason}"
-        )
+        reason = escape(f"skip: {skip.reason}")
+        table.add_row(c.device.name, escape(c.model.name), c.delegate, str(c.threads), reason)
     (console or Console()).print(table)
 
 
 def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     """Run the plan under a progress bar, print the summary and where the files are."""
     console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"),
-    )
     total = len(plan.cells) + len(plan.skips)
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*_COLUMNS, console=console, transient=False) as progress:
         task = progress.add_task(f"run {plan.run_id}", total=total, last="")
 
         def advance(result: CellResult) -> None:
@@ -182,3 +182,34 @@ def print_cell_history(frame: pd.DataFrame, cell_id: str) -> None:
             row.run_id, row.status, median, spread, f"{row.runtime} {row.runtime_version}"
         )
     Console().print(table if len(rows) else f"no run measured {escape(cell_id)}")
+
+
+def print_comparison(comparison: Comparison, output: str = "table") -> None:
+    """A comparison as a rich table with its summary, or as JSON / Markdown on stdout."""
+    if output == "json":
+        print(to_json(comparison))
+    elif output == "markdown":
+        print(to_markdown(comparison))
+    else:
+        Console().print(to_table(comparison))
+
+
+def run_nightly_with_progress(plan: RunPlan, threshold: float) -> int:
+    """`farm nightly`: the run under a progress bar, then its comparison with the baseline."""
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    with Progress(*_COLUMNS, console=console) as progress:
+        task = progress.add_task(
+            f"nightly {plan.run_id}", total=len(plan.cells) + len(plan.skips), last=""
+        )
+        nightly = run_nightly(
+            plan, threshold, lambda r: progress.update(task, advance=1, last=_last_line(r))
+        )
+    console.print(summary_table(nightly.run.results))
+    print_reasons(nightly.run.results, console)
+    if nightly.comparison is None:
+        console.print("no earlier good run to compare with: this run is the first baseline")
+    else:
+        console.print(f"compared with {nightly.baseline}")
+        console.print(to_table(nightly.comparison))
+    console.print(f"results: {plan.run_dir}  dashboard: {nightly.run.dashboard}")
+    return nightly.exit_code

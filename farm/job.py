@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
 from farm.errors import ConfigError, RunnerError, TargetError
@@ -32,6 +33,8 @@ from farm.orchestrator.probe import DeviceProbe, probe_device
 from farm.spec import Cell, CellResult, Device, RunSettings
 from farm.store import (
     JOURNAL,
+    last_good_run,
+    load_history,
     load_results,
     load_run_info,
     read_journal,
@@ -178,12 +181,30 @@ def run_plan(
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
-    """The run's dashboard; a run under reports/runs/ also updates reports/latest.html."""
+    """The run's dashboard. A run under reports/runs/ also gets the history of the runs up to
+    and including it (trends) and its comparison with the last good run before it (the
+    compare.json a nightly wrote, else compared here), and updates reports/latest.html."""
+    results, run = load_results(run_dir), load_run_info(run_dir)
+    path = out or run_dir / "dashboard.html"
+    if run_dir.resolve().parent.name != "runs":
+        return write_dashboard(results, run, path)
+    reports = run_dir.resolve().parent.parent
+    history = load_history(reports)
+    this_run = str(run.get("run_id", run_dir.name))
+    up_to_this_run = history["run_id"].astype(str).le(this_run)  # run ids sort by start time
+    history = history[up_to_this_run.to_numpy(dtype=bool)]
+    baseline = last_good_run(reports, before=run_dir.name)  # the one a nightly compares with
+    comparison: Comparison | None = None
+    if (run_dir / "compare.json").exists():
+        comparison = from_json((run_dir / "compare.json").read_text())
+    elif baseline is not None:
+        comparison = compare_runs(load_results(baseline), results)
+    name = baseline.name if baseline is not None else None
     path = write_dashboard(
-        load_results(run_dir), load_run_info(run_dir), out or run_dir / "dashboard.html"
+        results, run, path, history=history, comparison=comparison, baseline=name
     )
-    if out is None and run_dir.resolve().parent.name == "runs":
-        shutil.copyfile(path, run_dir.resolve().parent.parent / "latest.html")
+    if out is None:
+        shutil.copyfile(path, reports / "latest.html")
     return path
 
 
@@ -204,3 +225,37 @@ def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str 
         finally:
             target.close()
     return answers
+
+
+@dataclass
+class NightlyOutcome:
+    """A nightly run and its comparison with the last good run (None: no baseline yet)."""
+
+    run: JobOutcome
+    baseline: Path | None
+    comparison: Comparison | None
+
+    @property
+    def exit_code(self) -> int:
+        if self.run.interrupted:
+            return EXIT_INTERRUPTED
+        if self.comparison is not None and self.comparison.exit_code != 0:
+            return self.comparison.exit_code
+        return self.run.exit_code
+
+
+def run_nightly(
+    plan: RunPlan, threshold: float, on_result: ResultCallback | None = None
+) -> NightlyOutcome:
+    """Run, then compare with the last good run under the same reports folder; the
+    comparison is written next to the results (compare.json, compare.md)."""
+    reports = plan.run_dir.resolve().parent.parent
+    baseline = last_good_run(reports, before=plan.run_dir.name)
+    outcome = run_plan(plan, on_result)
+    if baseline is None:
+        return NightlyOutcome(outcome, None, None)
+    comparison = compare_runs(load_results(baseline), load_results(plan.run_dir), threshold)
+    (plan.run_dir / "compare.json").write_text(to_json(comparison))
+    (plan.run_dir / "compare.md").write_text(to_markdown(comparison))
+    write_report(plan.run_dir)  # again: the page shows this comparison, at this threshold
+    return NightlyOutcome(outcome, baseline, comparison)

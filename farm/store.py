@@ -152,3 +152,15 @@ def load_history(reports: str | Path) -> pd.DataFrame:
         frame["run_started_at"] = load_run_info(run_dir).get("started_at")
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else results_frame([])
+
+
+def last_good_run(reports: str | Path, before: str | None = None) -> Path | None:
+    """The newest finished run (results.parquet written) with no failed cell, older than the
+    run id ``before`` when given: the baseline a nightly run is compared with."""
+    for run_dir in reversed(run_dirs(reports)):
+        if before is not None and run_dir.name >= before:
+            continue
+        path = run_dir / RESULTS
+        if path.exists() and "failed" not in set(load_results(run_dir)["status"]):
+            return run_dir
+    return None

@@ -270,6 +270,63 @@ def coral_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# ---------------------------------------------------------------- histories of nightly runs
+
+
+STEP_CELL = ("host", "mobilenet_v2_int8", "xnnpack", 1)  # 10 % slower from run STEP_RUN on
+STEP_RUN, N_RUNS = 4, 8
+
+
+def nightly_id(n: int) -> str:
+    """The run id of the n-th nightly (1-based), in the form `new_run_id` writes."""
+    return f"202511{n:02d}T020000Z-{n:04x}"
+
+
+def nightly_started(n: int) -> str:
+    return f"2025-11-{n:02d}T02:00:00+00:00"
+
+
+def measured_again(frame: pd.DataFrame, n: int, slower: set[tuple[Any, ...]]) -> pd.DataFrame:
+    """`frame`'s cells as the n-th nightly measured them: fresh samples around each cell's
+    median, a run-to-run wobble of 1 % per cell, and the cells in `slower` 10 % slower."""
+    rng = np.random.default_rng(1000 + n)
+    rows = []
+    for row in frame.to_dict("records"):
+        key = (row["device"], row["model"], row["delegate"], row["threads"])
+        factor = rng.lognormal(0.0, 0.01) * (1.10 if key in slower else 1.0)
+        rows.append(row | remeasured(row, factor, rng) | {"run_id": nightly_id(n)})
+    return pd.DataFrame(rows).assign(run_started_at=nightly_started(n))
+
+
+def remeasured(row: dict[str, Any], factor: float, rng: np.random.Generator) -> dict[str, Any]:
+    """A timed cell's latency columns scaled by `factor`, its samples drawn again."""
+    from farm.stats import summarize_latency
+
+    if pd.isna(row["latency_median_ms"]):
+        return {}
+    if not isinstance(row["samples_ms"], list):  # a cell that kept no samples
+        columns = ["latency_median_ms", *(f"latency_p{p}_ms" for p in (5, 90, 95, 99))]
+        return {column: row[column] * factor for column in columns}
+    samples = row["latency_median_ms"] * factor * rng.lognormal(0.0, 0.06, size=200)
+    return {"samples_ms": samples.tolist(), **summarize_latency(samples.tolist())}
+
+
+def nightly_history(frame: pd.DataFrame | None = None, runs: int = N_RUNS) -> pd.DataFrame:
+    """`runs` nightlies of the lab frame's cells (or `frame`'s), oldest first, with
+    `run_started_at` as `farm.store.load_history` adds it; STEP_CELL steps up at STEP_RUN."""
+    frame = lab_frame() if frame is None else frame
+    nightlies = [
+        measured_again(frame, n, {STEP_CELL} if n >= STEP_RUN else set())
+        for n in range(1, runs + 1)
+    ]
+    return pd.concat(nightlies, ignore_index=True)
+
+
+def nightly(history: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The results of the n-th nightly, as its own run dir holds them."""
+    return history[history.run_id == nightly_id(n)].drop(columns="run_started_at")
+
+
 # ---------------------------------------------------------------- reading the page back
 
 
@@ -913,13 +970,20 @@ def chromium_dump_dom(chromium: str, page: Path, profile: Path) -> tuple[str, st
 
 @pytest.mark.lab
 def test_every_chart_draws_in_headless_chromium_without_errors(tmp_path: Path) -> None:
+    from farm.compare import compare_runs
+
     chromium = chromium_or_skip()
-    page = write_dashboard(hostile_frame(fleet_frame()), RUN, tmp_path / "dashboard.html")
+    history = nightly_history(hostile_frame(fleet_frame()))  # with a change point
+    comparison = compare_runs(nightly(history, N_RUNS - 1), nightly(history, N_RUNS))
+    page = write_dashboard(
+        nightly(history, N_RUNS), RUN, tmp_path / "dashboard.html", history=history,
+        comparison=comparison, baseline=nightly_id(N_RUNS - 1),
+    )  # fmt: skip
     dom, console = chromium_dump_dom(chromium, page, tmp_path / "profile")
     n_figures = page.read_text(encoding="utf-8").count('class="plotly-graph-div"')
-    # latency, distributions, start-up, parity, coverage and quantization × host and pixel8
-    # (coral ran nothing), and pixel8's temperature strip
-    assert n_figures == 13
+    # latency, distributions, start-up, parity, coverage, quantization and trends × host and
+    # pixel8 (coral ran nothing), pixel8's temperature strip and the comparison's forest plot
+    assert n_figures == 16
     assert dom.count('class="main-svg"') >= n_figures, console[-2000:]
     assert "Uncaught" not in console
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # drawn by Plotly as text

@@ -16,24 +16,45 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas
 
+    from farm.dashboard.comparison import CellComparisons
+
 __all__ = ["render_dashboard", "write_dashboard"]
 
 
-def render_dashboard(results: pandas.DataFrame, run: Mapping[str, Any]) -> str:
+def render_dashboard(
+    results: pandas.DataFrame,
+    run: Mapping[str, Any],
+    *,
+    history: pandas.DataFrame | None = None,
+    comparison: CellComparisons | None = None,
+    baseline: str | None = None,
+) -> str:
     """Render the dashboard of one run (one row per cell, plus run.json) as an HTML string.
 
-    An empty frame, or one where no cell finished ok, still renders a page that says so.
+    `history` (every run up to this one, oldest first, as `farm.store.load_history` gives it)
+    feeds the trends view; `comparison` (a `farm.compare.Comparison` against the run named
+    `baseline`) the compare view. Without them those views say what is missing. An empty frame,
+    or one where no cell finished ok, still renders a page that says so.
     """
+    from farm.dashboard.cells import prepare
     from farm.dashboard.page import render_page
+    from farm.dashboard.view import RunData
 
-    return render_page(results, run)
+    return render_page(RunData(prepare(results), run, history, comparison, baseline))
 
 
 def write_dashboard(
-    results: pandas.DataFrame, run: Mapping[str, Any], path: str | os.PathLike[str]
+    results: pandas.DataFrame,
+    run: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    history: pandas.DataFrame | None = None,
+    comparison: CellComparisons | None = None,
+    baseline: str | None = None,
 ) -> pathlib.Path:
     """Write the dashboard to `path` (parent folders are created) and return the path."""
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_dashboard(results, run), encoding="utf-8")
+    page = render_dashboard(results, run, history=history, comparison=comparison, baseline=baseline)
+    target.write_text(page, encoding="utf-8")
     return target

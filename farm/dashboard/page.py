@@ -1,17 +1,16 @@
-"""Assemble the page: prepare the cells, run every view, render figures, inline plotly.js once
+"""Assemble the page: run every view over a `RunData`, render figures, inline plotly.js once
 (in the head, before any figure), and wrap it all in one HTML document."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
-import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from farm.dashboard import (
+    compare_view,
     coverage,
     devices,
     distributions,
@@ -21,8 +20,8 @@ from farm.dashboard import (
     parity,
     quantization,
     startup,
+    trends,
 )
-from farm.dashboard.cells import prepare
 from farm.dashboard.header import header, run_id
 from farm.dashboard.markup import Html, element, text
 from farm.dashboard.theme import CSS
@@ -38,13 +37,14 @@ VIEWS: tuple[View, ...] = (
     coverage.section,
     failures.section,
     devices.section,
+    trends.section,
+    compare_view.section,
 )
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def render_page(results: pd.DataFrame, run: Mapping[str, Any]) -> str:
+def render_page(data: RunData) -> str:
     """The whole document; figures are numbered `figure-1`, `figure-2` … in page order."""
-    data = RunData(cells=prepare(results), run=run)
     sections = [view(data) for view in VIEWS]
     figure_ids = (f"figure-{n}" for n in itertools.count(1))
     body = "".join(render_section(section, figure_ids) for section in sections)

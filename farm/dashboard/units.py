@@ -142,3 +142,20 @@ def decade_ticks(low: float, high: float, most: int = 8) -> list[float]:
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(max(high, low)))
     step = math.ceil((last - first + 1) / most)
     return [10.0**p for p in range(first, last + 1, step)]
+
+
+@dash_when_missing
+def format_change(value: float) -> str:
+    """A relative change with its sign, a tenth of a percent: `+10.2 %`, `-3.0 %`, `+0.0 %`
+    (never `-0.0 %`)."""
+    return f"{round(100 * value, 1) or 0.0:+.1f} %"
+
+
+def even_ticks(low: float, high: float, most: int = 6) -> list[float]:
+    """Round values 1, 2 or 5 × 10ⁿ apart from at or below `low` to at or above `high`, about
+    `most` of them: for a range too narrow to hold two 1-2-5 ticks of a log axis."""
+    wanted = max(high - low, abs(high) * 1e-6) / (most - 1)
+    power = 10.0 ** math.floor(math.log10(wanted))
+    step = next(s * power for s in (1, 2, 5, 10) if s * power >= wanted)
+    first = math.floor(low / step) * step
+    return [round(first + i * step, 12) for i in range(math.ceil((high - first) / step) + 1)]

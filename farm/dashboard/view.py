@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from farm.dashboard.cells import ordered_devices
+from farm.dashboard.comparison import CellComparisons
 from farm.dashboard.markup import Html, element, text
 
 Block = Union[Html, go.Figure]
@@ -19,10 +20,15 @@ Block = Union[Html, go.Figure]
 
 @dataclass(frozen=True)
 class RunData:
-    """One run as the views see it: prepared cells (see `cells.prepare`) and run.json."""
+    """One run as the views see it: prepared cells (see `cells.prepare`) and run.json; for a run
+    under reports/runs/ also the results of every run up to this one (`history`, oldest first,
+    with `run_started_at`) and the comparison with its `baseline` run (None: no baseline)."""
 
     cells: pd.DataFrame
     run: Mapping[str, Any]
+    history: pd.DataFrame | None = None
+    comparison: CellComparisons | None = None
+    baseline: str | None = None
 
 
 @dataclass(frozen=True)

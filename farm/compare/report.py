@@ -1,0 +1,143 @@
+"""A comparison for people and machines: a rich table, JSON, and Markdown for CI comments.
+
+Rows are shown most serious first (parity broken, slower, NEW infra failures, not comparable,
+faster, same). Every user-provided string (device, model, reason) is data, never markup: rich
+gets ``Text`` objects, Markdown gets ``|``, newlines and HTML escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from rich.table import Table
+from rich.text import Text
+
+from farm.compare.comparison import EXIT_MEANING, CellComparison, Comparison
+
+VERDICT_STYLE = {
+    "parity broken": "bold red",
+    "slower": "bold red",
+    "faster": "green",
+    "same": "",
+    "not comparable": "yellow",
+}
+_HEADERS = (
+    "device",
+    "model",
+    "delegate",
+    "threads",
+    "base ms",
+    "new ms",
+    "change",
+    "CI",
+    "verdict",
+)
+
+
+def to_table(comparison: Comparison) -> Table:
+    """The terminal view: one line per cell, worst first, with a one-line summary as title."""
+    table = Table(*_HEADERS, "reason", title=summary(comparison), title_justify="left")
+    for column in table.columns[3:8]:
+        column.justify = "right"
+    for row in ordered(comparison.rows):
+        table.add_row(
+            *(Text(cell) for cell in _cells(row)),
+            Text(_verdict(row), style=VERDICT_STYLE[_verdict(row)]),
+            Text(row.reason or ""),
+        )
+    return table
+
+
+def to_json(comparison: Comparison) -> str:
+    """Settings, exit code, counts and every row; missing (or non-finite) numbers are null."""
+    data = comparison.to_dict()
+    data["rows"] = [{k: _finite(v) for k, v in row.items()} for row in data["rows"]]
+    return json.dumps(data, indent=2, allow_nan=False)
+
+
+def from_json(text: str) -> Comparison:
+    """The Comparison ``to_json`` wrote (for CI steps that post-process it)."""
+    return Comparison.from_dict(json.loads(text))
+
+
+def to_markdown(comparison: Comparison) -> str:
+    """A GitHub-flavoured Markdown comment: summary line, method, table."""
+    confidence = f"{comparison.confidence:.0%}"
+    lines = [
+        f"### farm compare: {summary(comparison)}",
+        "",
+        f"Change in median latency (NEW / BASE − 1) with its {confidence} confidence interval; "
+        f"a cell is slower or faster only when the whole interval is beyond "
+        f"±{comparison.threshold:.0%}.",
+        "",
+        "| " + " | ".join((*_HEADERS[:7], f"{confidence} CI", "verdict", "reason")) + " |",
+        "|---|---|---|--:|--:|--:|--:|--:|---|---|",
+    ]
+    for row in ordered(comparison.rows):
+        verdict = _verdict(row)
+        cells = (*_cells(row), f"**{verdict}**" if row.verdict == "slower" else verdict)
+        lines.append("| " + " | ".join(map(markdown_escape, (*cells, row.reason or ""))) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summary(comparison: Comparison) -> str:
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in comparison.counts().items())
+    code = comparison.exit_code
+    return f"{counts} (threshold ±{comparison.threshold:.0%}) → exit {code}: {EXIT_MEANING[code]}"
+
+
+def ordered(rows: tuple[CellComparison, ...]) -> list[CellComparison]:
+    def severity(row: CellComparison) -> int:
+        if row.parity_broken:
+            return 0
+        if row.infra_failure and row.verdict != "slower":
+            return 2
+        return {"slower": 1, "not comparable": 3, "faster": 4, "same": 5}[row.verdict]
+
+    return sorted(rows, key=severity)
+
+
+def markdown_escape(text: str) -> str:
+    """Text safe inside a GFM table cell: no cell breaks, no line breaks, no raw HTML."""
+    for raw, escaped in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(raw, escaped)
+    text = text.replace("|", "\\|").replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\n", "<br>")
+
+
+def _cells(row: CellComparison) -> tuple[str, ...]:
+    return (
+        row.device,
+        row.model,
+        row.delegate,
+        str(row.threads),
+        _ms(row.base_median_ms),
+        _ms(row.new_median_ms),
+        _percent(row.change),
+        _interval(row.ci_low, row.ci_high),
+    )
+
+
+def _finite(value: object) -> object:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _verdict(row: CellComparison) -> str:
+    return "parity broken" if row.parity_broken else row.verdict
+
+
+def _ms(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.4g}"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "–"
+    return f"{_percent(low)} … {_percent(high)}"

@@ -1,0 +1,137 @@
+"""The change in median latency between two cells, with a confidence interval.
+
+Method: a percentile interval for the ratio of medians, median(NEW) / median(BASE), from a
+*circular block bootstrap* of each side's per-iteration samples (Politis & Romano 1992).
+
+Why this and not Mann-Whitney:
+- The gate asks "is NEW more than 5 % slower, and are we sure?" That needs an interval for the
+  size of the change on a relative scale. Mann-Whitney answers "do the distributions differ at
+  all?" with a p-value; its Hodges-Lehmann interval is for a shift in ms under a pure-shift model,
+  which does not hold when a slowdown also stretches the tail.
+- Latency samples are long-tailed (preemption, page faults, a GC: max/median of 3-4x is common
+  on the local host). The median ignores the tail; a mean or a t-interval would not.
+- Consecutive iterations are autocorrelated (caches, DVFS, thermal drift on phones). Mann-Whitney
+  and the plain bootstrap both assume independent samples and give intervals that are too narrow
+  for such data, which is what makes A/A runs look "significant". Resampling blocks of
+  consecutive iterations keeps that dependence; the block length grows with how far the sample
+  autocorrelation reaches, so a run whose latency drifts gets a wide interval instead of a
+  confident verdict.
+
+Assumptions: within one run the samples are a stationary series once the warmup is dropped (the
+runner drops it), or drift slowly enough for blocks of up to n/4 iterations to capture it; the
+two runs are independent. Noise *between* runs (another process, a different CPU frequency
+governor state) is not in the samples; the practical threshold (5 % by default) absorbs it.
+
+Cost: at most ``RESAMPLES`` resamples, at most ``MAX_SAMPLES`` samples per side (longer series
+are thinned evenly, which keeps their order), vectorised numpy: a few ms per cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RESAMPLES = 2000
+MAX_SAMPLES = 1000
+MIN_SAMPLES = 20  # fewer than this per side: no interval, the summary fallback decides
+
+
+@dataclass(frozen=True)
+class Change:
+    """NEW relative to BASE: ``change`` = new/base - 1, with its interval on the same scale.
+
+    ``ci_low``/``ci_high`` are None when there were no samples to resample; ``noise`` is then the
+    runs' combined spread relative to BASE (None when they reported no std).
+    """
+
+    base_ms: float
+    new_ms: float
+    change: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    noise: float | None = None
+    method: str = "block bootstrap of the median"
+
+
+def median_change(
+    base_ms: Sequence[float],
+    new_ms: Sequence[float],
+    confidence: float,
+    rng: np.random.Generator,
+    resamples: int = RESAMPLES,
+) -> Change:
+    """Ratio of medians with a percentile block-bootstrap interval (both sides need samples)."""
+    base, new = _thinned(base_ms), _thinned(new_ms)
+    base_medians = _bootstrap_medians(base, resamples, rng)
+    new_medians = _bootstrap_medians(new, resamples, rng)
+    alpha = 1.0 - confidence
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = new_medians / base_medians
+    low, high = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
+    base_median, new_median = float(np.median(base)), float(np.median(new))
+    return Change(
+        base_median, new_median, new_median / base_median - 1, float(low) - 1, float(high) - 1
+    )
+
+
+def summary_change(
+    base_ms: float, new_ms: float, base_std_ms: float | None, new_std_ms: float | None
+) -> Change:
+    """For cells that kept only summary statistics (benchmark_model): no interval, the point
+    change and, when both report a std, their combined spread as the noise to beat."""
+    noise = None
+    if base_std_ms is not None and new_std_ms is not None:
+        noise = math.hypot(base_std_ms, new_std_ms) / base_ms
+    return Change(base_ms, new_ms, new_ms / base_ms - 1, noise=noise, method="summary statistics")
+
+
+def block_length(samples: np.ndarray) -> int:
+    """Block length for the bootstrap: n^(1/3), or twice the reach of the autocorrelation.
+
+    The reach is the first lag after which K consecutive sample autocorrelations are all inside
+    the white-noise band 2*sqrt(log10(n)/n) (the empirical rule of Politis & White 2004). A
+    series that never gets there (drift) gets blocks of n/4, so four blocks per resample.
+    """
+    n = len(samples)
+    shortest, longest = math.ceil(n ** (1 / 3)), max(1, n // 4)
+    acf = _autocorrelation(samples)
+    if acf is None:
+        return min(shortest, longest)
+    band, window = 2 * math.sqrt(math.log10(n) / n), max(5, math.ceil(math.sqrt(math.log10(n))))
+    quiet = np.abs(acf[1:longest]) < band
+    if len(quiet) < window:
+        return min(shortest, longest)
+    runs = np.lib.stride_tricks.sliding_window_view(quiet, window).all(axis=1)
+    reach = int(np.argmax(runs)) if runs.any() else longest
+    return int(min(max(shortest, 2 * reach), longest))
+
+
+def _autocorrelation(samples: np.ndarray) -> np.ndarray | None:
+    """Sample autocorrelation at every lag (FFT); None for a constant series."""
+    centred = samples - samples.mean()
+    power = float(centred @ centred)
+    if power == 0.0:
+        return None
+    spectrum = np.fft.rfft(centred, 2 * len(samples))
+    return np.fft.irfft(spectrum * np.conj(spectrum))[: len(samples)] / power
+
+
+def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Medians of ``resamples`` circular-block resamples, all drawn at once."""
+    n, length = len(samples), block_length(samples)
+    blocks = -(-n // length)
+    wrapped = np.concatenate([samples, samples[: length - 1]])
+    windows = np.lib.stride_tricks.sliding_window_view(wrapped, length)  # windows[i] = block at i
+    starts = rng.integers(0, n, size=(resamples, blocks))
+    return np.median(windows[starts].reshape(resamples, blocks * length)[:, :n], axis=1)
+
+
+def _thinned(samples_ms: Sequence[float]) -> np.ndarray:
+    """At most MAX_SAMPLES samples, evenly spaced in time (deterministic, order kept)."""
+    samples = np.asarray(samples_ms, dtype=np.float64)
+    if len(samples) <= MAX_SAMPLES:
+        return samples
+    return samples[np.linspace(0, len(samples) - 1, MAX_SAMPLES).round().astype(np.int64)]

@@ -1,0 +1,151 @@
+"""Two result sets → one verdict per cell: faster, slower, same or not comparable.
+
+A cell is ``slower`` only when the whole confidence interval of its relative change lies above
++threshold: the change is both practically (beyond the threshold) and statistically (beyond the
+run's own noise) significant; ``faster`` likewise below -threshold. Cells that kept no samples
+(benchmark_model) have no interval: their point change must exceed both the threshold and the
+runs' combined spread (std), and the reason says so.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from farm.compare.comparison import CellComparison, Comparison, Verdict
+from farm.compare.keys import (
+    KEY_COLUMNS,
+    CellKey,
+    Row,
+    incomparable_reasons,
+    rows_by_key,
+    unchecked_notes,
+)
+from farm.compare.stats import MIN_SAMPLES, Change, median_change, summary_change
+
+INFRA_KINDS = ("infra", "timeout")
+
+
+def compare_runs(
+    base: pd.DataFrame,
+    new: pd.DataFrame,
+    threshold: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Comparison:
+    """Compare every cell of two results frames (``farm.store.load_results``).
+
+    Deterministic for a given seed; each cell draws from its own stream (seed, cell key), so a
+    cell's interval does not change when other cells are added or removed.
+    """
+    if not 0 <= threshold < 1 or not 0 < confidence < 1 or seed < 0:
+        raise ValueError(
+            f"need 0 <= threshold < 1, 0 < confidence < 1 and seed >= 0 "
+            f"(got {threshold}, {confidence}, {seed})"
+        )
+    base_rows, new_rows = rows_by_key(base), rows_by_key(new)
+    rows = tuple(
+        compare_cell(key, base_rows.get(key), new_rows.get(key), threshold, confidence, seed)
+        for key in sorted(base_rows.keys() | new_rows.keys())
+    )
+    return Comparison(rows, threshold, confidence, seed)
+
+
+def compare_cell(
+    key: CellKey, base: Row | None, new: Row | None, threshold: float, confidence: float, seed: int
+) -> CellComparison:
+    """One cell's verdict; ``base`` or ``new`` is None when the cell is missing from that side."""
+    known: dict[str, Any] = dict(zip(KEY_COLUMNS, key, strict=True))
+    known.update(
+        base_median_ms=_get(base, "latency_median_ms"),
+        new_median_ms=_get(new, "latency_median_ms"),
+        n_base=len(_get(base, "samples_ms") or ()),
+        n_new=len(_get(new, "samples_ms") or ()),
+        parity_broken=_parity_broken(base, new),
+        infra_failure=_get(new, "failure_kind") in INFRA_KINDS,
+    )
+    why = _not_comparable(base, new)
+    if why or base is None or new is None:
+        return CellComparison(verdict="not comparable", reason=why, **known)
+    change, notes = _change(base, new, confidence, _rng(seed, key))
+    if change is None:
+        return CellComparison(verdict="not comparable", reason="; ".join(notes), **known)
+    known.update(base_median_ms=change.base_ms, new_median_ms=change.new_ms)
+    notes += unchecked_notes(base, new)
+    return CellComparison(
+        verdict=decide(change, threshold),
+        reason="; ".join(notes) or None,
+        change=change.change,
+        ci_low=change.ci_low,
+        ci_high=change.ci_high,
+        method=change.method,
+        **known,
+    )
+
+
+def decide(change: Change, threshold: float) -> Verdict:
+    """slower/faster only when the interval (or, without one, the point change and the runs'
+    spread) clears the threshold on one side."""
+    if change.ci_low is not None and change.ci_high is not None:
+        low, high, bar = change.ci_low, change.ci_high, threshold
+    else:
+        low = high = change.change
+        bar = max(threshold, change.noise or 0.0)
+    if low > bar:
+        return "slower"
+    if high < -bar:
+        return "faster"
+    return "same"
+
+
+def _not_comparable(base: Row | None, new: Row | None) -> str | None:
+    if base is None or new is None:
+        return "missing in BASE" if base is None else "missing in NEW"
+    failed = [
+        _status(side, row) for side, row in (("BASE", base), ("NEW", new)) if row["status"] != "ok"
+    ]
+    return "; ".join(failed + incomparable_reasons(base, new)) or None
+
+
+def _status(side: str, row: Row) -> str:
+    kind = f" ({row['failure_kind']})" if row.get("failure_kind") else ""
+    reason = f": {row['reason']}" if row.get("reason") else ""
+    return f"{side} {row['status']}{kind}{reason}"
+
+
+def _change(
+    base: Row, new: Row, confidence: float, rng: np.random.Generator
+) -> tuple[Change | None, list[str]]:
+    """The change and the notes it comes with; None (and why) when there is nothing to compare."""
+    base_samples, new_samples = base.get("samples_ms") or [], new.get("samples_ms") or []
+    fewest = min(len(base_samples), len(new_samples))
+    if fewest >= MIN_SAMPLES and np.median(base_samples) > 0:
+        return median_change(base_samples, new_samples, confidence, rng), []
+    both_medians = None not in (base.get("latency_median_ms"), new.get("latency_median_ms"))
+    stat = "median" if both_medians else "mean"
+    base_ms, new_ms = base.get(f"latency_{stat}_ms"), new.get(f"latency_{stat}_ms")
+    if base_ms is None or new_ms is None or base_ms <= 0:
+        return None, [f"no latency {stat} to compare"]
+    change = summary_change(base_ms, new_ms, base.get("latency_std_ms"), new.get("latency_std_ms"))
+    why = "no samples" if fewest == 0 else f"only {fewest} samples"
+    spread = "no std either" if change.noise is None else f"spread ±{change.noise:.1%}"
+    return change, [f"{why}: no confidence interval ({stat}; {spread})"]
+
+
+def _parity_broken(base: Row | None, new: Row | None) -> bool:
+    if base is None or new is None or base["status"] != "ok" or base.get("parity_ok") is False:
+        return False
+    return new.get("failure_kind") == "parity" or new.get("parity_ok") is False
+
+
+def _get(row: Row | None, column: str) -> Any:
+    return None if row is None else row.get(column)
+
+
+def _rng(seed: int, key: Sequence[object]) -> np.random.Generator:
+    cell = zlib.crc32("\0".join(map(str, key)).encode())
+    return np.random.default_rng([seed, cell])

@@ -1,0 +1,245 @@
+"""Latency per cell across runs: for each device a panel per model with every `delegate/tN`'s
+per-run median, its p5–p95 band and the change points where it stepped to a new level
+(`changepoints.py`); above the charts, every change point in one table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb
+from plotly.subplots import make_subplots
+
+from farm.dashboard.cells import (
+    CELL_KEYS,
+    Record,
+    natural_key,
+    ordered_columns,
+    ordered_models,
+    prepare,
+    records,
+    timed_cells,
+)
+from farm.dashboard.changepoints import MIN_SIZE, MIN_STEP, change_points
+from farm.dashboard.markup import Html, hint, notice, plot_text, table, text
+from farm.dashboard.theme import FAILED_COLOR, OK_COLOR, log_axis, series_colors, style_figure
+from farm.dashboard.units import even_ticks, format_change, format_ms, is_missing, log_ticks
+from farm.dashboard.view import Block, RunData, Section, per_device
+
+ANCHOR, TITLE = "trends", "Trends across runs"
+HINT = (
+    "Median latency of each timed cell in every run (log scale; a gap where the cell did not "
+    "finish) and its p5–p95 band. Dotted line and triangle: a change point, where the per-run "
+    f"medians stepped by {MIN_STEP:.0%} or more beyond the run-to-run noise, with at least "
+    f"{MIN_SIZE} runs on each side (▲ slower, ▼ faster). A step in the latest run shows in the "
+    "comparison below until later runs confirm it."
+)
+NO_STEP = f"No change point: no cell's median stepped by {MIN_STEP:.0%} or more."
+STEP_HEADERS = ("Device", "Model", "Delegate/threads", "From run", "Before", "After", "Step")
+PANEL_PX, GAP_PX = 200, 56
+
+
+def section(data: RunData) -> Section:
+    """A change-point table and one chart per device, or why there is nothing to trend."""
+    history = data.history if data.history is not None else data.cells.iloc[0:0]
+    runs = run_table(history)
+    if len(runs) < 2:
+        n = max(len(runs), 1)  # at least the run this page is about
+        return Section(ANCHOR, TITLE, (notice(too_few(n)),))
+    points = trend_points(history, runs)
+    if points.empty:
+        return Section(ANCHOR, TITLE, (notice("No cell was timed in any run."),))
+    steps = find_steps(points)
+    colors = series_colors(ordered_columns(points))
+    figures = per_device(points, lambda cells: device_figure(cells, runs, steps, colors))
+    return Section(ANCHOR, TITLE, (hint(HINT), steps_table(steps), *figures))
+
+
+def too_few(n: int) -> str:
+    return f"Trends need at least two runs; the history under reports/runs/ holds {n}."
+
+
+def run_table(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per run in history order (oldest first): `run_id`, `number` (1, 2 …), `x` (the
+    start time in UTC when every run has one, else the number) and a hover `label`."""
+    firsts = history[history["run_id"].notna().to_numpy(dtype=bool)].drop_duplicates("run_id")
+    ids = firsts["run_id"].astype(str).tolist()
+    numbers = list(range(1, len(ids) + 1))
+    started = start_times(firsts)
+    when = [""] * len(ids) if started is None else [f"<br>started {t} UTC" for t in started]
+    labels = [f"run {n}: {plot_text(i)}{w}" for n, i, w in zip(numbers, ids, when, strict=True)]
+    x = numbers if started is None else started
+    return pd.DataFrame({"run_id": ids, "number": numbers, "x": x, "label": labels})
+
+
+def start_times(runs: pd.DataFrame) -> list[str] | None:
+    """Each run's start in UTC (`2025-11-23 09:38:12`), or None when one of them has none."""
+    if runs.empty or "run_started_at" not in runs.columns:
+        return None
+    started = pd.to_datetime(runs["run_started_at"], utc=True, errors="coerce", format="ISO8601")
+    return None if started.isna().any() else started.dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
+
+
+def trend_points(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The timed cells of every run (each run prepared on its own, so a retried cell counts
+    once), with their run's `number`, `x` and `label`."""
+    by_run = history.assign(run_id=history["run_id"].astype(str)).groupby("run_id", sort=False)
+    prepared = pd.concat([prepare(frame) for _, frame in by_run], ignore_index=True)
+    timed = timed_cells(prepared)
+    median = pd.to_numeric(timed["latency_median_ms"], errors="coerce")
+    timed = timed[(median > 0).to_numpy(dtype=bool)]
+    return timed.merge(runs, on="run_id").sort_values("number", kind="stable")
+
+
+def find_steps(points: pd.DataFrame) -> pd.DataFrame:
+    """Every cell's change points: one row per step with the cell, the run where the new level
+    starts (`run_id`, `x`, `label`) and `before_ms`, `after_ms`, `change`."""
+    rows = []
+    for _, series in points.groupby(CELL_KEYS, sort=False):
+        medians = pd.to_numeric(series["latency_median_ms"]).to_numpy(dtype=float)
+        for point in change_points(medians):
+            run = series.iloc[point.index]
+            rows.append({
+                "device": str(run["device"]), "model": str(run["model"]),
+                "column": run["column"], "run_id": run["run_id"], "x": run["x"],
+                "label": run["label"], "before_ms": point.before_ms,
+                "after_ms": point.after_ms, "change": point.change,
+            })  # fmt: skip
+    columns = ["device", "model", "column", "run_id", "x", "label", "before_ms", "after_ms"]
+    return pd.DataFrame(rows, columns=[*columns, "change"])
+
+
+def steps_table(steps: pd.DataFrame) -> Html:
+    if steps.empty:
+        return notice(NO_STEP)
+    ordered = steps.sort_values(["device", "model", "column", "x"], key=_sort_key)
+    rows = [step_row(step) for step in records(ordered)]
+    return table(STEP_HEADERS, rows, cls="steps")
+
+
+def _sort_key(column: pd.Series) -> pd.Series:
+    return column if column.name == "x" else column.astype(str).map(natural_key)
+
+
+def step_row(step: Record) -> list[Html]:
+    cells = (step["device"], step["model"], step["column"], step["run_id"])
+    numbers = (format_ms(step["before_ms"]), format_ms(step["after_ms"]))
+    return [*map(text, cells), *map(text, numbers), text(format_change(step["change"]))]
+
+
+def device_figure(
+    cells: pd.DataFrame, runs: pd.DataFrame, steps: pd.DataFrame, colors: dict[str, str]
+) -> Block:
+    """A panel per model (shared time axis), a line and band per `delegate/tN`."""
+    models = ordered_models(cells)
+    height = 90 + PANEL_PX * len(models)
+    figure = make_subplots(
+        rows=len(models), cols=1, shared_xaxes=True, vertical_spacing=GAP_PX / height,
+        subplot_titles=[plot_text(model) for model in models],
+    )  # fmt: skip
+    device_steps = steps[steps["device"].eq(str(cells["device"].iloc[0])).to_numpy(dtype=bool)]
+    legend: set[str] = set()
+    for row, model in enumerate(models, start=1):
+        model_cells = cells[cells["model"].astype(str).eq(model).to_numpy(dtype=bool)]
+        for column in ordered_columns(model_cells):
+            series = model_cells[model_cells["column"].eq(column).to_numpy(dtype=bool)]
+            traces = series_traces(series, runs, colors[column], column not in legend)
+            figure.add_traces(traces, rows=row, cols=1)
+            legend.add(column)
+        model_steps = device_steps[device_steps["model"].eq(model).to_numpy(dtype=bool)]
+        mark_steps(figure, model_steps, row, legend)
+        figure.update_yaxes(latency_axis(spread_of(model_cells)), row=row, col=1)
+    dated = not pd.api.types.is_integer_dtype(runs["x"])
+    figure.update_xaxes(type="date" if dated else "linear", dtick=None if dated else 1)
+    figure.update_xaxes(title_text="run start (UTC)" if dated else "run", row=len(models), col=1)
+    return style_figure(figure, height_px=height)
+
+
+def spread_of(cells: pd.DataFrame) -> list[float]:
+    """Every latency the panel draws, for its axis range."""
+    columns = ["latency_p5_ms", "latency_median_ms", "latency_p95_ms"]
+    numbers = cells[columns].apply(pd.to_numeric, errors="coerce")
+    return numbers.to_numpy(dtype=float).ravel().tolist()  # log_axis skips the gaps (NaN)
+
+
+def latency_axis(values_ms: list[float]) -> dict[str, object]:
+    """A log axis (relative steps look alike at any latency) labelled 1-2-5 × 10ⁿ, or at round
+    values in between when the panel spans too little for two of those."""
+    axis = log_axis("latency (ms)", values_ms)
+    finite = sorted(v for v in values_ms if math.isfinite(v) and v > 0)
+    if not finite:
+        return axis
+    low, high = finite[0], finite[-1]
+    if sum(low <= tick <= high for tick in log_ticks(low, high)) < 2:
+        ticks = [tick for tick in even_ticks(low, high) if tick > 0]
+        axis.update(tickvals=ticks, ticktext=[f"{tick:g}" for tick in ticks])
+    return axis
+
+
+def series_traces(
+    series: pd.DataFrame, runs: pd.DataFrame, color: str, show_legend: bool
+) -> list[go.Scatter]:
+    """The p5–p95 band (under) and the median line of one cell, a gap where a run has none."""
+    column = plot_text(series["column"].iloc[0])
+    cell = f"{plot_text(series['model'].iloc[0])} · {column}"
+    aligned = runs.merge(series.drop(columns=["run_id", "x", "label"]), on="number", how="left")
+    median = pd.to_numeric(aligned["latency_median_ms"])
+    line = go.Scatter(
+        x=runs["x"].tolist(), y=[None if is_missing(m) else float(m) for m in median],
+        name=column, legendgroup=column, showlegend=show_legend, mode="lines+markers",
+        line={"color": color, "width": 1.8}, marker={"size": 5},
+        customdata=[hover_text(row, cell) for row in records(aligned)],
+        hovertemplate="%{customdata}<extra></extra>",
+    )  # fmt: skip
+    return [*band_trace(series, color), line]
+
+
+def band_trace(series: pd.DataFrame, color: str) -> list[go.Scatter]:
+    low = pd.to_numeric(series["latency_p5_ms"], errors="coerce")
+    high = pd.to_numeric(series["latency_p95_ms"], errors="coerce")
+    known = (low.notna() & high.notna()).to_numpy(dtype=bool)
+    if not known.any():
+        return []
+    x = series["x"][known].tolist()
+    red, green, blue = hex_to_rgb(color)
+    return [go.Scatter(
+        x=x + x[::-1], y=high[known].tolist() + low[known].tolist()[::-1], fill="toself",
+        fillcolor=f"rgba({red},{green},{blue},0.15)", line={"width": 0}, hoverinfo="skip",
+        legendgroup=plot_text(series["column"].iloc[0]), showlegend=False, mode="lines",
+    )]  # fmt: skip
+
+
+def hover_text(row: Record, cell: str) -> str:
+    """A point's hover: its run, the cell, the median and the p5–p95 spread."""
+    if is_missing(row["latency_median_ms"]):
+        return f"{row['label']}<br>{cell}<br>not timed in this run"
+    spread = f"{format_ms(row['latency_p5_ms'])} – {format_ms(row['latency_p95_ms'])}"
+    median = format_ms(row["latency_median_ms"])
+    return f"{row['label']}<br>{cell}<br>median {median}<br>p5–p95 {spread}"
+
+
+def mark_steps(figure: go.Figure, steps: pd.DataFrame, row: int, legend: set[str]) -> None:
+    """A dotted vertical line at each step and a triangle at its new level, with a hover."""
+    if steps.empty:
+        return
+    colors = [FAILED_COLOR if change > 0 else OK_COLOR for change in steps["change"]]
+    for x, color in zip(steps["x"], colors, strict=True):
+        figure.add_vline(x=x, row=row, col=1, line={"color": color, "dash": "dot", "width": 1.5})
+    symbols = ["triangle-up" if change > 0 else "triangle-down" for change in steps["change"]]
+    marker = {"symbol": symbols, "color": colors, "size": 13, "line": {"color": "#fff", "width": 1}}
+    figure.add_trace(go.Scatter(
+        x=steps["x"].tolist(), y=steps["after_ms"].tolist(), mode="markers", marker=marker,
+        name="change point", legendgroup="change point", showlegend="change point" not in legend,
+        customdata=[step_hover(step) for step in records(steps)],
+        hovertemplate="%{customdata}<extra></extra>",
+    ), row=row, col=1)  # fmt: skip
+    legend.add("change point")
+
+
+def step_hover(step: Record) -> str:
+    return (
+        f"<b>change point</b> · {plot_text(step['model'])} · {plot_text(step['column'])}<br>"
+        f"from {step['label']}<br>median {format_ms(step['before_ms'])} → "
+        f"{format_ms(step['after_ms'])} ({format_change(step['change'])})"
+    )

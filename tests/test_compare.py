@@ -1,0 +1,555 @@
+"""`farm compare`: verdicts on real A/A runs of this host, injected changes, exit codes, reports.
+
+The real runs are two A/A runs of the farm (same build, same models, back to back): their
+per-iteration samples carry this host's real noise, tails and autocorrelation. Changes are
+injected into copies of NEW, so the only difference a test sees is the one it made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+from farm.compare import (
+    EXIT_INFRA_ONLY,
+    EXIT_OK,
+    EXIT_PARITY_BROKEN,
+    EXIT_REGRESSION,
+    CellComparison,
+    Comparison,
+    compare_runs,
+    from_json,
+    load_result_set,
+    to_json,
+    to_markdown,
+    to_table,
+)
+from farm.errors import ConfigError
+from farm.job import RunRequest, plan_run, run_plan
+from farm.spec import CellResult
+from farm.store import RESULTS, results_frame
+
+from .lab import MODELS
+
+THRESHOLD = 0.05
+LATENCY_COLUMNS = ("latency_median_ms", "latency_mean_ms", "latency_std_ms")
+
+
+# An A/A interval wider than this cannot resolve a 10 % change against a 5 % threshold.
+DECISIVE_WIDTH = 0.04
+ATTEMPTS = 2
+
+
+@pytest.fixture(scope="session")
+def aa_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two real A/A runs on this host: cpu and xnnpack, one thread, two int8 models.
+
+    The same command twice (same seed, so the same cell order: the order alone shifted a
+    cell's median by up to 4 % between runs). Each cell measures at least 0.5 s: 200 runs of
+    the 0.04 ms keyword model last 9 ms, short enough for one burst of another process to move
+    the whole cell, where a longer window shows that burst to the block bootstrap as noise.
+    When another process made a run too noisy to resolve a 10 % change (an A/A interval wider
+    than 4 %), the pair is measured once more: that makes the A/A check
+    harder (narrow intervals flag more easily), and the injected changes resolvable.
+    """
+    root = tmp_path_factory.mktemp("aa")
+    devices, models = host_lab(root)
+    with ahead_of_other_processes():
+        for attempt in range(ATTEMPTS):
+            pair = (root / f"base-{attempt}", root / f"new-{attempt}")
+            for run_dir in pair:
+                request = RunRequest(
+                    devices, models, runs=200, warmup=10, min_seconds=0.5, seed=7, run_dir=run_dir
+                )
+                outcome = run_plan(plan_run(request))
+                assert [r.status for r in outcome.results] == ["ok"] * 4, outcome.results
+            aa = compare_runs(*(load_result_set(run_dir) for run_dir in pair))
+            if max(interval_width(row) for row in aa.rows) <= DECISIVE_WIDTH:
+                break
+    return pair
+
+
+def host_lab(root: Path) -> tuple[Path, Path]:
+    """devices.yaml with this host, and a folder with the two int8 models."""
+    models = root / "models"
+    models.mkdir()
+    for name in ("kws_dscnn_int8", "mobilenet_v2_int8"):
+        shutil.copyfile(MODELS / f"{name}.tflite", models / f"{name}.tflite")
+    devices = root / "devices.yaml"
+    devices.write_text(
+        "devices:\n"
+        "  host:\n"
+        "    transport: local\n"
+        "    delegates: [cpu, xnnpack]\n"
+        "    threads: [1]\n"
+        f"    workdir: {root / 'work'}\n"
+    )
+    return devices, models
+
+
+def shown(comparison: Comparison) -> str:
+    """The rows in one line each, for assertion messages."""
+    return "\n".join(
+        f"{r.cell_id}: {r.verdict} {r.change} [{r.ci_low}, {r.ci_high}] n={r.n_base}/{r.n_new}"
+        for r in comparison.rows
+    )
+
+
+def interval_width(row: CellComparison) -> float:
+    assert row.ci_low is not None and row.ci_high is not None
+    return row.ci_high - row.ci_low
+
+
+@contextlib.contextmanager
+def ahead_of_other_processes() -> Iterator[None]:
+    """Run the runners (children inherit it) at a raised priority where that is allowed.
+
+    The farm measures dedicated devices; a test host is shared. Measured on a 2-CPU test VM
+    shared with other test sessions (load 1.5): at normal priority 15 % of cell runs had their
+    median pushed up 20-40 % by other processes, so one A/A pair in four had a cell that truly
+    ran slower; at nice -10 all 80 cell medians stayed within ±2.1 %. Under heavier load (3)
+    some still moved: hence the longer cells and the re-measuring in ``aa_runs``.
+    """
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    with contextlib.suppress(PermissionError):  # not allowed: measure as is
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+@pytest.fixture
+def base(aa_runs: tuple[Path, Path]) -> pd.DataFrame:
+    return in_key_order(load_result_set(aa_runs[0]))
+
+
+@pytest.fixture
+def new(aa_runs: tuple[Path, Path]) -> pd.DataFrame:
+    return in_key_order(load_result_set(aa_runs[1] / RESULTS))
+
+
+def in_key_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by cell, so row i is the same cell in BASE and NEW (runs are shuffled)."""
+    return frame.sort_values(["model", "delegate"]).reset_index(drop=True)
+
+
+def scaled(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """A copy with every sample and every latency statistic multiplied by ``factor``."""
+    frame = frame.copy()
+    frame["samples_ms"] = [np.asarray(samples) * factor for samples in frame["samples_ms"]]
+    for column in (c for c in frame.columns if c.startswith("latency_")):
+        frame[column] = frame[column] * factor
+    return frame
+
+
+def edited(frame: pd.DataFrame, row: int, **values: object) -> pd.DataFrame:
+    frame = frame.copy()
+    for column, value in values.items():
+        frame[column] = frame[column].astype(object)
+        frame.at[frame.index[row], column] = value
+    return frame
+
+
+def cell(comparison: Comparison, frame: pd.DataFrame, row: int) -> CellComparison:
+    device, model, delegate, threads = frame.iloc[row][["device", "model", "delegate", "threads"]]
+    (found,) = [
+        r
+        for r in comparison.rows
+        if (r.device, r.model, r.delegate, r.threads) == (device, model, delegate, threads)
+    ]
+    return found
+
+
+# --- real A/A runs ---------------------------------------------------------------------------
+
+
+def test_aa_runs_are_not_flagged(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    comparison = compare_runs(base, new, THRESHOLD)
+
+    assert comparison.exit_code == EXIT_OK, shown(comparison)
+    assert [row.verdict for row in comparison.rows] == ["same"] * 4
+    for row in comparison.rows:
+        assert row.ci_low is not None and row.ci_high is not None and row.change is not None
+        assert row.ci_low <= row.change <= row.ci_high
+        assert row.n_base >= 200 and row.n_new >= 200
+        assert row.method == "block bootstrap of the median"
+
+
+# Injected changes. Into a copy of NEW (what a user would see): the change then rides on NEW's
+# own difference from BASE, which between real A/A runs on a shared host reached ±4 %, so only
+# the exit code is certain. Into a copy of BASE: the true change is exactly the injected one,
+# so every cell must be called, with the whole interval beyond the threshold.
+
+
+@pytest.mark.parametrize(
+    ("factor", "exit_code", "never"), [(1.10, EXIT_REGRESSION, "faster"), (0.90, EXIT_OK, "slower")]
+)
+def test_a_ten_percent_change_of_new_sets_the_exit_code(
+    base: pd.DataFrame, new: pd.DataFrame, factor: float, exit_code: int, never: str
+) -> None:
+    comparison = compare_runs(base, scaled(new, factor), THRESHOLD)
+
+    assert comparison.exit_code == exit_code, shown(comparison)
+    assert never not in {row.verdict for row in comparison.rows}
+
+
+@pytest.mark.parametrize(
+    ("factor", "verdict", "exit_code"),
+    [(1.10, "slower", EXIT_REGRESSION), (0.90, "faster", EXIT_OK)],
+)
+def test_a_ten_percent_change_is_called_in_every_cell(
+    base: pd.DataFrame, factor: float, verdict: str, exit_code: int
+) -> None:
+    comparison = compare_runs(base, scaled(base, factor), THRESHOLD)
+
+    assert comparison.exit_code == exit_code
+    assert [row.verdict for row in comparison.rows] == [verdict] * 4, shown(comparison)
+    for row in comparison.rows:
+        assert row.ci_low is not None and row.ci_high is not None
+        beyond = row.ci_low > THRESHOLD if verdict == "slower" else row.ci_high < -THRESHOLD
+        assert beyond, row
+        assert row.change == pytest.approx(factor - 1)
+
+
+def test_slowdown_of_one_cell_flags_that_cell_only(base: pd.DataFrame) -> None:
+    slowed = base.copy()
+    slowed.at[slowed.index[2], "samples_ms"] = np.asarray(slowed.iloc[2]["samples_ms"]) * 1.10
+
+    comparison = compare_runs(base, slowed, THRESHOLD)
+
+    assert comparison.exit_code == EXIT_REGRESSION
+    assert comparison.regressions == (cell(comparison, base, 2),)
+
+
+def test_a_runtime_change_is_never_compared_silently(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    comparison = compare_runs(base, edited(scaled(base, 1.10), 0, runtime_version="9.9.9"))
+
+    changed = cell(comparison, new, 0)
+    assert changed.verdict == "not comparable"
+    assert changed.reason is not None and "runtime_version differs" in changed.reason
+    assert "'9.9.9'" in changed.reason
+    assert (changed.change, changed.ci_low, changed.ci_high) == (None, None, None)
+    assert len(comparison.regressions) == 3
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("model_sha256", "0" * 64, "model_sha256 differs"),
+        ("runtime", "tflite_runtime", "runtime differs"),
+        ("delegate_library_sha256", "ab12", "delegate_library_sha256 differs"),
+    ],
+)
+def test_what_produced_the_numbers_must_match(
+    base: pd.DataFrame, new: pd.DataFrame, column: str, value: str, expected: str
+) -> None:
+    if column not in new.columns:
+        base, new = base.assign(**{column: None}), new.assign(**{column: None})
+
+    row = cell(compare_runs(base, edited(new, 1, **{column: value})), new, 1)
+
+    assert row.verdict == "not comparable"
+    assert row.reason is not None and expected in row.reason
+
+
+def test_device_fingerprint_compares_stable_fields_only(
+    base: pd.DataFrame, new: pd.DataFrame
+) -> None:
+    facts = json.loads(new.iloc[0]["device_fingerprint"])
+    volatile = json.dumps({**facts, "serial": "127.0.0.1:40123", "edgetpu_device": "18d1:9302"})
+    other_cpu = json.dumps({**facts, "model": "Cortex-A76"})
+
+    reconnected = cell(compare_runs(base, edited(new, 0, device_fingerprint=volatile)), new, 0)
+    replaced = cell(compare_runs(base, edited(new, 0, device_fingerprint=other_cpu)), new, 0)
+
+    assert reconnected.verdict == "same"
+    assert replaced.verdict == "not comparable"
+    assert replaced.reason is not None
+    assert "device fingerprint differs: model " in replaced.reason
+    assert "'Cortex-A76'" in replaced.reason
+
+
+def test_a_new_os_build_is_not_comparable(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    facts = json.loads(new.iloc[0]["device_fingerprint"])
+    old = json.dumps({**facts, "build_fingerprint": "google/shiba/shiba:15/AP3A/1:user"})
+    rebuilt = json.dumps({**facts, "build_fingerprint": "google/shiba/shiba:15/AP4A/1:user"})
+
+    comparison = compare_runs(
+        edited(base, 0, device_fingerprint=old), edited(new, 0, device_fingerprint=rebuilt)
+    )
+
+    row = cell(comparison, new, 0)
+    assert row.verdict == "not comparable"
+    assert row.reason is not None and "fingerprint differs: build_fingerprint" in row.reason
+
+
+def test_an_unknown_fingerprint_is_said_not_assumed(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    row = cell(compare_runs(edited(base, 0, device_fingerprint=None), new), new, 0)
+
+    assert row.verdict == "same"
+    assert row.reason == "no device fingerprint in BASE: not checked"
+
+
+def test_cells_missing_on_one_side(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    comparison = compare_runs(base, new.iloc[1:])
+
+    gone = cell(comparison, new, 0)
+    assert (gone.verdict, gone.reason) == ("not comparable", "missing in NEW")
+    assert comparison.exit_code == EXIT_OK
+    assert cell(compare_runs(base.iloc[1:], new), new, 0).reason == "missing in BASE"
+
+
+# --- exit codes ------------------------------------------------------------------------------
+
+
+def failed(frame: pd.DataFrame, row: int, kind: str, reason: str) -> pd.DataFrame:
+    return edited(frame, row, status="failed", failure_kind=kind, reason=reason, samples_ms=[])
+
+
+def test_parity_newly_broken_exits_4(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    broken = failed(new, 1, "parity", "outputs differ from host-cpu: cosine 0.12")
+
+    comparison = compare_runs(base, edited(broken, 1, parity_ok=False))
+
+    row = cell(comparison, new, 1)
+    assert row.parity_broken and row.verdict == "not comparable"
+    assert row.reason == "NEW failed (parity): outputs differ from host-cpu: cosine 0.12"
+    assert comparison.exit_code == EXIT_PARITY_BROKEN
+
+
+def test_parity_broken_in_both_runs_is_not_newly_broken(
+    base: pd.DataFrame, new: pd.DataFrame
+) -> None:
+    comparison = compare_runs(failed(base, 1, "parity", "x"), failed(new, 1, "parity", "x"))
+
+    assert comparison.exit_code == EXIT_OK
+
+
+def test_infra_failures_only_exit_5(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    comparison = compare_runs(base, failed(new, 3, "timeout", "timed out after 300 s"))
+
+    row = cell(comparison, new, 3)
+    assert row.infra_failure and row.verdict == "not comparable"
+    assert row.reason == "NEW failed (timeout): timed out after 300 s"
+    assert comparison.exit_code == EXIT_INFRA_ONLY
+
+
+def test_exit_code_precedence_is_parity_then_regression_then_infra(
+    base: pd.DataFrame, new: pd.DataFrame
+) -> None:
+    slower = scaled(base, 1.10)
+    with_infra = failed(slower, 0, "infra", "adb: device offline")
+    with_parity = failed(with_infra, 1, "parity", "outputs differ")
+
+    assert compare_runs(base, with_infra).exit_code == EXIT_REGRESSION
+    assert compare_runs(base, with_parity).exit_code == EXIT_PARITY_BROKEN
+
+
+# --- cells without samples (benchmark_model) --------------------------------------------------
+
+
+def without_samples(frame: pd.DataFrame, spread: float | None) -> pd.DataFrame:
+    frame = frame.assign(samples_ms=[[] for _ in range(len(frame))])
+    frame["latency_std_ms"] = None if spread is None else frame["latency_median_ms"] * spread
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("spread", "verdict", "note"),
+    [
+        (0.01, "slower", "spread ±1.5%"),
+        (0.20, "same", "spread ±29.7%"),
+        (None, "slower", "no std either"),
+    ],
+)
+def test_summary_only_cells_need_a_change_beyond_their_spread(
+    base: pd.DataFrame, spread: float | None, verdict: str, note: str
+) -> None:
+    """benchmark_model keeps no samples: a 10 % slowdown counts only when the std is small."""
+    old = without_samples(base, spread)
+    comparison = compare_runs(old, scaled(old, 1.10))
+
+    for row in comparison.rows:
+        assert row.verdict == verdict
+        assert (row.ci_low, row.ci_high, row.method) == (None, None, "summary statistics")
+        assert row.change == pytest.approx(0.10)
+        assert row.reason == f"no samples: no confidence interval (median; {note})"
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def renamed(frame: pd.DataFrame, model: str) -> pd.DataFrame:
+    return edited(frame, 0, model=model)
+
+
+def test_markdown_escapes_names_and_reasons(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    model = "evil|model\n<script>alert(1)</script>"
+    broken = failed(renamed(new, model), 0, "infra", "pipe | and\nnewline")
+
+    text = to_markdown(compare_runs(renamed(base, model), broken))
+
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 4  # header, rule, one line per cell
+    unescaped = [line.replace("\\|", "").count("|") for line in table]
+    assert set(unescaped) == {11}
+    assert "evil\\|model<br>&lt;script&gt;" in text and "<script>" not in text
+    assert "pipe \\| and<br>newline" in text
+    assert "→ exit 5: infra failures in NEW" in text.splitlines()[0]
+
+
+def test_table_shows_verdicts_and_names_as_text(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    comparison = compare_runs(
+        renamed(base, "[bold]m[/bold]"), renamed(scaled(base, 1.10), "[bold]m[/bold]")
+    )
+    console = Console(record=True, width=250)
+
+    console.print(to_table(comparison))
+
+    text = console.export_text()
+    assert "[bold]m[/bold]" in text
+    assert text.count("slower") == 1 + 4  # the summary line, then every cell
+    assert "exit 3: regression" in text
+
+
+def test_json_round_trips(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    comparison = compare_runs(base, failed(scaled(base, 1.10), 0, "infra", "offline"))
+
+    text = to_json(comparison)
+
+    assert from_json(text) == comparison
+    data = json.loads(text)
+    assert data["exit_code"] == EXIT_REGRESSION
+    assert data["counts"] == {"slower": 3, "faster": 0, "same": 0, "not comparable": 1}
+
+
+def test_verdicts_are_deterministic_for_a_seed(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    assert compare_runs(base, new, seed=7) == compare_runs(base, new, seed=7)
+    assert compare_runs(base, new, seed=7) != compare_runs(base, new, seed=8)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def test_load_result_set_takes_a_run_dir_or_a_parquet_file(
+    aa_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    by_dir, by_file = load_result_set(aa_runs[0]), load_result_set(aa_runs[0] / RESULTS)
+    copied = tmp_path / "base.parquet"
+    shutil.copyfile(aa_runs[0] / RESULTS, copied)
+
+    assert by_dir.equals(by_file)
+    assert compare_runs(by_dir, load_result_set(copied)).counts()["same"] == 4
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: p / "nope", "no such run directory or file"),
+        (lambda p: p, "not a run directory"),
+        (lambda p: (p / "notes.txt", (p / "notes.txt").write_text("x"))[0], "not a results file"),
+        (
+            lambda p: (p / "junk.parquet", (p / "junk.parquet").write_text("x"))[0],
+            "cannot read as Parquet",
+        ),
+    ],
+)
+def test_load_result_set_refuses_anything_else(
+    tmp_path: Path, make: Callable[[Path], Path], problem: str
+) -> None:
+    path = make(tmp_path)
+
+    with pytest.raises(ConfigError, match=problem) as error:
+        load_result_set(path)
+
+    assert error.value.file == str(path) and error.value.exit_code == 2
+
+
+# --- the statistics on synthetic series ------------------------------------------------------
+
+
+def latency_series(
+    rng: np.random.Generator, n: int, sigma: float, phi: float, spikes: float
+) -> np.ndarray:
+    """Lognormal latencies (median 1 ms) with AR(1) autocorrelation in the log and rare spikes."""
+    noise = rng.normal(0.0, sigma * np.sqrt(1 - phi**2), n)
+    log = np.empty(n)
+    log[0] = rng.normal(0.0, sigma)
+    for i in range(1, n):
+        log[i] = phi * log[i - 1] + noise[i]
+    latency = np.exp(log)
+    hit = rng.random(n) < spikes
+    latency[hit] *= rng.uniform(1.5, 4.0, hit.sum())
+    return latency
+
+
+def frame_of(samples: Sequence[float], model: str = "m") -> pd.DataFrame:
+    result = CellResult(
+        "run", "dev", model, "cpu", 1, "ok", "sha", runtime="r", samples_ms=tuple(samples)
+    )
+    return results_frame([result])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    n=st.integers(200, 1500),
+    sigma=st.floats(0.01, 0.3),
+    phi=st.floats(0.0, 0.5),
+    spikes=st.floats(0.0, 0.05),
+    seeds=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+)
+def test_aa_synthetic_runs_are_not_flagged(
+    n: int, sigma: float, phi: float, spikes: float, seeds: tuple[int, int]
+) -> None:
+    base_rng, new_rng = (np.random.default_rng(seed) for seed in seeds)
+    base = frame_of(latency_series(base_rng, n, sigma, phi, spikes))
+    new = frame_of(latency_series(new_rng, n, sigma, phi, spikes))
+
+    comparison = compare_runs(base, new, THRESHOLD)
+
+    assert comparison.rows[0].verdict == "same", comparison.rows[0]
+    assert comparison.exit_code == EXIT_OK
+
+
+def test_aa_false_positive_rate_and_interval_coverage() -> None:
+    """Many A/A pairs of noisy (CV 30 %), autocorrelated (AR 0.5), spiky series, n = 200:
+    almost none is flagged at 5 %, and the 95 % interval holds the true change (0) about 95 %
+    of the time — the interval is calibrated, not merely wide."""
+    rng = np.random.default_rng(2024)
+    pairs = 150
+    rows = [
+        compare_runs(
+            frame_of(latency_series(rng, 200, 0.3, 0.5, 0.03)),
+            frame_of(latency_series(rng, 200, 0.3, 0.5, 0.03)),
+            THRESHOLD,
+            seed=i,
+        ).rows[0]
+        for i in range(pairs)
+    ]
+
+    flagged = sum(row.verdict != "same" for row in rows) / pairs
+    covered = sum(row.ci_low <= 0 <= row.ci_high for row in rows) / pairs  # type: ignore[operator]
+    assert flagged <= 0.02
+    assert covered >= 0.88
+
+
+def test_long_series_are_thinned_deterministically() -> None:
+    rng = np.random.default_rng(5)
+    base, new = latency_series(rng, 5000, 0.1, 0.2, 0.01), latency_series(rng, 5000, 0.1, 0.2, 0.01)
+
+    first = compare_runs(frame_of(base), frame_of(new * 1.2)).rows[0]
+
+    assert (first.n_base, first.n_new, first.verdict) == (5000, 5000, "slower")
+    assert first == compare_runs(frame_of(base), frame_of(new * 1.2)).rows[0]
