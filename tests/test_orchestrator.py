@@ -230,3 +230,19 @@ def test_a_device_failing_for_infra_reasons_is_quarantined(tmp_path: Path, model
     )
     runner_calls = [c for c in target.commands if "--out" in c]
     assert len(runner_calls) == 4  # two cells, two attempts each; none after quarantine
+
+
+def test_a_device_that_fails_while_being_locked_fails_its_cells_not_the_run(
+    tmp_path: Path, model: Model
+) -> None:
+    def no_lock(target: FakeTarget, argv: list[str]) -> CommandResult:
+        if argv[0] == "mkdir":
+            raise TargetError("phone", "device offline")
+        return fake_device()(target, argv)
+
+    plan = plan_for(tmp_path, model, devices=("phone", "board"))
+    targets = {"phone": FakeTarget("phone", no_lock), "board": FakeTarget("board", fake_device())}
+    recorder = run(plan, targets)
+    status = {(r.device, r.status, r.reason) for r in recorder.results}
+    assert status == {("phone", "failed", "phone: device offline"), ("board", "ok", None)}
+    assert targets["phone"].closed

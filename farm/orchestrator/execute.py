@@ -22,7 +22,7 @@ from farm.orchestrator.results import failed_result, outcome_result, skipped_res
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
-from farm.targets.lock import DeviceBusy, DeviceLock
+from farm.targets.lock import DeviceLock
 from farm.targets.thermal import read_temperature_c
 
 ResultCallback = Callable[[CellResult], None]
@@ -171,12 +171,17 @@ class DeviceWorker:
         except TargetError as exc:
             self._fail_all(cells, str(exc))
             return
+        lock = DeviceLock(target, self.plan.run_id, self.plan.settings.lock_timeout_s)
         try:
-            with DeviceLock(target, self.plan.run_id, self.plan.settings.lock_timeout_s):
-                self._run_cells(target, cells)
-        except DeviceBusy as exc:
+            lock.acquire()
+        except TargetError as exc:  # busy (DeviceBusy), or the device failed while locking
             self._fail_all(cells, str(exc))
+            target.close()
+            return
+        try:
+            self._run_cells(target, cells)
         finally:
+            lock.release()
             target.close()
 
     def _fail_all(self, cells: list[Cell], reason: str) -> None:
