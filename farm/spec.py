@@ -161,6 +161,8 @@ class CellResult:
     drift_topk: float | None = None
     temp_before_c: float | None = None
     temp_after_c: float | None = None
+    cpu_freq_before_mhz: float | None = None
+    cpu_freq_after_mhz: float | None = None
     started_at: str | None = None
     wall_s: float | None = None
     runner_wall_s: float | None = None

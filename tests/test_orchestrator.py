@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import threading
 from collections.abc import Callable
@@ -246,3 +247,37 @@ def test_a_device_that_fails_while_being_locked_fails_its_cells_not_the_run(
     status = {(r.device, r.status, r.reason) for r in recorder.results}
     assert status == {("phone", "failed", "phone: device offline"), ("board", "ok", None)}
     assert targets["phone"].closed
+
+
+def test_temperature_and_frequency_around_each_cell_and_cooldown_before_it(
+    tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from farm.targets.thermal import FREQUENCIES, ZONES
+
+    # The package re-exports the function execute(), which hides the module of that name.
+    monkeypatch.setattr(
+        importlib.import_module("farm.orchestrator.execute"), "COOLDOWN_POLL_S", 0.01
+    )
+    readings = iter([52000, 48000, 41000, 39000] + [38000] * 50)  # millidegrees, cooling
+
+    def hot_phone(target: FakeTarget, argv: list[str]) -> CommandResult:
+        if argv[:2] == ["sh", "-c"] and argv[2] == ZONES:
+            return CommandResult(tuple(argv), 0, f"{next(readings)}\n1000\n")
+        if argv[:2] == ["sh", "-c"] and argv[2] == FREQUENCIES:
+            return CommandResult(tuple(argv), 0, "1800000\n2400000\n")
+        return fake_device()(target, argv)
+
+    lab = [
+        Device(
+            "phone",
+            "fake",
+            ("cpu",),
+            options={"threads": [1], "cooldown": {"max_temp_c": 40.0, "timeout_s": 5.0}},
+        )
+    ]
+    cells, _ = expand(lab, [model])
+    plan = RunPlan("r1", tmp_path / "run", tuple(cells), (), RunSettings(runs=4))
+    (row,) = run(plan, {"phone": FakeTarget("phone", hot_phone)}).results
+    assert row.temp_before_c == 39.0  # waited until below 40 °C
+    assert row.temp_after_c == 38.0
+    assert row.cpu_freq_before_mhz == row.cpu_freq_after_mhz == 2400.0

@@ -23,9 +23,10 @@ from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
 from farm.targets.lock import DeviceLock
-from farm.targets.thermal import read_temperature_c
+from farm.targets.thermal import read_cpu_freq_mhz, read_temperature_c
 
 ResultCallback = Callable[[CellResult], None]
+COOLDOWN_POLL_S = 2.0
 Connect = Callable[[Device], Target]
 
 
@@ -120,32 +121,36 @@ class DeviceHealth:
             self.streak = 0
 
 
-class Thermal:
-    """Temperatures around each cell, and the optional cooldown before it, for devices that
-    report a temperature (checked once per device, so others pay nothing)."""
+class Telemetry:
+    """Temperature and CPU frequency around each cell, and the optional cooldown before it,
+    for devices that report them (checked once per device, so others pay nothing)."""
 
-    def __init__(self, available: bool) -> None:
-        self.available = available
+    def __init__(self, has_temperature: bool, has_frequency: bool) -> None:
+        self.has_temperature, self.has_frequency = has_temperature, has_frequency
 
     @classmethod
-    def of(cls, target: Target) -> Thermal:
-        return cls(read_temperature_c(target) is not None)
+    def of(cls, target: Target) -> Telemetry:
+        has_frequency = read_cpu_freq_mhz(target) is not None
+        return cls(read_temperature_c(target) is not None, has_frequency)
 
-    def read(self, target: Target) -> float | None:
-        return read_temperature_c(target) if self.available else None
+    def temperature(self, target: Target) -> float | None:
+        return read_temperature_c(target) if self.has_temperature else None
+
+    def frequency(self, target: Target) -> float | None:
+        return read_cpu_freq_mhz(target) if self.has_frequency else None
 
     def before_cell(self, target: Target, device: Device) -> float | None:
         """Wait (up to the cooldown's timeout) until the device is below its target."""
         cooldown = device.options.get("cooldown")
-        temperature = self.read(target)
+        temperature = self.temperature(target)
         if not cooldown or temperature is None:
             return temperature
         deadline = time.monotonic() + cooldown["timeout_s"]
         while temperature is not None and temperature > cooldown["max_temp_c"]:
             if time.monotonic() > deadline:
                 break
-            time.sleep(2.0)
-            temperature = self.read(target)
+            time.sleep(COOLDOWN_POLL_S)
+            temperature = self.temperature(target)
         return temperature
 
 
@@ -191,7 +196,7 @@ class DeviceWorker:
     def _run_cells(self, target: Target, cells: list[Cell]) -> None:
         self.device = cells[0].device
         fingerprint = self._fingerprint(target)
-        self.thermal = Thermal.of(target)
+        self.telemetry = Telemetry.of(target)
         plan = self.plan
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
         absent = self._absent_delegates(target, cells, measurer)
@@ -248,11 +253,19 @@ class DeviceWorker:
     def run_cell(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:
         """One cell, always as a row: a transport failure or timeout is a row too."""
         guard = self.host_cpu if cell.device.shares_host_cpu else contextlib.nullcontext()
+        target, telemetry = measurer.target, self.telemetry
         with guard:
-            temp_before = self.thermal.before_cell(measurer.target, cell.device)
+            temp_before = telemetry.before_cell(target, cell.device)
+            freq_before = telemetry.frequency(target)
             result = self._measured(measurer, cell, index)
-            temp_after = self.thermal.read(measurer.target)
-        return dataclasses.replace(result, temp_before_c=temp_before, temp_after_c=temp_after)
+            temp_after, freq_after = telemetry.temperature(target), telemetry.frequency(target)
+        return dataclasses.replace(
+            result,
+            temp_before_c=temp_before,
+            temp_after_c=temp_after,
+            cpu_freq_before_mhz=freq_before,
+            cpu_freq_after_mhz=freq_after,
+        )
 
     def _measured(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:
         started, start = utc_now(), time.perf_counter()
