@@ -129,8 +129,17 @@ class AdbServer:
             raise AdbServerError(f"adb connect {serial}: {(result.stdout + result.stderr).strip()}")
         wait_for(lambda: self.state(serial) == "device", timeout_s, f"{serial} to be online")
 
+    def running(self) -> bool:
+        """Whether the server answers. Checked before teardown commands: the adb CLI starts a
+        daemon server of its own when none answers, which would outlive the tests."""
+        if self.process is not None and self.process.poll() is not None:
+            return False
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
     def disconnect(self, serial: str) -> None:
-        self.adb_command("disconnect", serial, timeout_s=20)
+        if self.running():
+            self.adb_command("disconnect", serial, timeout_s=20)
 
     def devices(self) -> dict[str, str]:
         """Serial → state (``device``, ``offline`` ...), as `adb devices` lists them."""

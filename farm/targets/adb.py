@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shlex
+import socket
 import time
 from typing import Any
 
@@ -44,6 +45,7 @@ class AdbTarget:
         self.name, self.serial = name, serial
         self.workdir = workdir or DEFAULT_WORKDIR
         self._client = adbutils.AdbClient(host=host, port=port, socket_timeout=30)
+        self._server = (host, port)
         self._where = f"adb server {host}:{port}"
         self._device = self._call(lambda: self._client.device(serial))
         self._check_state()
@@ -111,6 +113,10 @@ class AdbTarget:
     def _call(self, action: Any, argv: list[str] | None = None, timeout_s: float = 0) -> Any:
         import adbutils
 
+        # adbutils answers a refused connection by running `adb start-server` on the default
+        # port: a stray local server, and still not the one devices.yaml names. Ask first.
+        if not _answers(*self._server):
+            raise DeviceUnavailable(self.name, f"no {self._where} answering")
         try:
             return action()
         except adbutils.AdbTimeout as exc:
@@ -119,6 +125,14 @@ class AdbTarget:
             raise TargetError(self.name, f"adb timed out talking to {self.serial}") from exc
         except (adbutils.AdbError, OSError) as exc:
             raise _translate(self.name, self.serial, self._where, exc) from exc
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return True
+    except OSError:
+        return False
 
 
 _STATE_FIX = {
