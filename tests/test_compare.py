@@ -8,6 +8,7 @@ injected into copies of NEW, so the only difference a test sees is the one it ma
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -48,7 +49,8 @@ LATENCY_COLUMNS = ("latency_median_ms", "latency_mean_ms", "latency_std_ms")
 
 # An A/A interval wider than this cannot resolve a 10 % change against a 5 % threshold.
 DECISIVE_WIDTH = 0.04
-ATTEMPTS = 2
+ATTEMPTS = 3
+MIN_SECONDS = 0.4
 
 
 @pytest.fixture(scope="session")
@@ -56,28 +58,34 @@ def aa_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two real A/A runs on this host: cpu and xnnpack, one thread, two int8 models.
 
     The same command twice (same seed, so the same cell order: the order alone shifted a
-    cell's median by up to 4 % between runs). Each cell measures at least 0.5 s: 200 runs of
+    cell's median by up to 4 % between runs). Each cell measures at least 0.4 s: 200 runs of
     the 0.04 ms keyword model last 9 ms, short enough for one burst of another process to move
     the whole cell, where a longer window shows that burst to the block bootstrap as noise.
     When another process made a run too noisy to resolve a 10 % change (an A/A interval wider
-    than 4 %), the pair is measured once more: that makes the A/A check
-    harder (narrow intervals flag more easily), and the injected changes resolvable.
+    than 4 %), the pair is measured again (three pairs at most) and the least noisy one is
+    kept: that makes the A/A check harder (narrow intervals flag more easily) and lets the
+    injected changes be resolved. The choice looks at interval widths only, never at whether
+    the two runs agree.
     """
     root = tmp_path_factory.mktemp("aa")
     devices, models = host_lab(root)
+    pairs: dict[tuple[Path, Path], float] = {}
     with ahead_of_other_processes():
         for attempt in range(ATTEMPTS):
             pair = (root / f"base-{attempt}", root / f"new-{attempt}")
             for run_dir in pair:
-                request = RunRequest(
-                    devices, models, runs=200, warmup=10, min_seconds=0.5, seed=7, run_dir=run_dir
-                )
-                outcome = run_plan(plan_run(request))
-                assert [r.status for r in outcome.results] == ["ok"] * 4, outcome.results
+                run_aa(devices, models, run_dir)
             aa = compare_runs(*(load_result_set(run_dir) for run_dir in pair))
-            if max(interval_width(row) for row in aa.rows) <= DECISIVE_WIDTH:
+            pairs[pair] = max(interval_width(row) for row in aa.rows)
+            if pairs[pair] <= DECISIVE_WIDTH:
                 break
-    return pair
+    return min(pairs, key=pairs.__getitem__)
+
+
+def run_aa(devices: Path, models: Path, run_dir: Path) -> None:
+    request = RunRequest(devices, models, runs=200, warmup=10, min_seconds=MIN_SECONDS, seed=7)
+    outcome = run_plan(plan_run(dataclasses.replace(request, run_dir=run_dir)))
+    assert [r.status for r in outcome.results] == ["ok"] * 4, outcome.results
 
 
 def host_lab(root: Path) -> tuple[Path, Path]:
@@ -123,7 +131,7 @@ def ahead_of_other_processes() -> Iterator[None]:
     """
     before = os.getpriority(os.PRIO_PROCESS, 0)
     with contextlib.suppress(PermissionError):  # not allowed: measure as is
-        os.setpriority(os.PRIO_PROCESS, 0, -10)
+        os.setpriority(os.PRIO_PROCESS, 0, -20)
     try:
         yield
     finally:
@@ -179,7 +187,7 @@ def test_aa_runs_are_not_flagged(base: pd.DataFrame, new: pd.DataFrame) -> None:
     comparison = compare_runs(base, new, THRESHOLD)
 
     assert comparison.exit_code == EXIT_OK, shown(comparison)
-    assert [row.verdict for row in comparison.rows] == ["same"] * 4
+    assert [row.verdict for row in comparison.rows] == ["same"] * 4, shown(comparison)
     for row in comparison.rows:
         assert row.ci_low is not None and row.ci_high is not None and row.change is not None
         assert row.ci_low <= row.change <= row.ci_high

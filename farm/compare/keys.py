@@ -76,7 +76,7 @@ def incomparable_reasons(base: Row, new: Row) -> list[str]:
     reasons = [
         f"{column} differs: {_shown(base.get(column))} → {_shown(new.get(column))}"
         for column in IDENTITY_COLUMNS
-        if (column in base or column in new) and base.get(column) != new.get(column)
+        if base.get(column) != new.get(column)
     ]
     fingerprint = fingerprint_difference(
         base.get("device_fingerprint"), new.get("device_fingerprint")
@@ -98,7 +98,7 @@ def unchecked_notes(base: Row, new: Row) -> list[str]:
 
 
 def fingerprint_difference(base: str | None, new: str | None) -> str | None:
-    """The first stable fingerprint field that differs, as a reason; None when none does.
+    """The stable fingerprint fields that differ, as a reason; None when none does.
 
     A field only one side reports (an older farm, a property the device did not answer) is not
     a difference: there is nothing to compare it with.
@@ -108,11 +108,14 @@ def fingerprint_difference(base: str | None, new: str | None) -> str | None:
     base_facts, new_facts = _facts(base), _facts(new)
     if base_facts is None or new_facts is None:
         return None if base == new else "device fingerprint differs (not JSON)"
-    for field in STABLE_FINGERPRINT_FIELDS:
-        old, now = base_facts.get(field), new_facts.get(field)
-        if old is not None and now is not None and str(old) != str(now):
-            return f"device fingerprint differs: {field} {_shown(old)} → {_shown(now)}"
-    return None
+    changed = [
+        f"{field} {_shown(base_facts[field])} → {_shown(new_facts[field])}"
+        for field in STABLE_FINGERPRINT_FIELDS
+        if base_facts.get(field) is not None
+        and new_facts.get(field) is not None
+        and str(base_facts[field]) != str(new_facts[field])
+    ]
+    return "device fingerprint differs: " + ", ".join(changed) if changed else None
 
 
 def _facts(fingerprint: str) -> dict[str, Any] | None:

@@ -30,14 +30,13 @@ _HEADERS = (
     "base ms",
     "new ms",
     "change",
-    "CI",
-    "verdict",
 )
 
 
 def to_table(comparison: Comparison) -> Table:
     """The terminal view: one line per cell, worst first, with a one-line summary as title."""
-    table = Table(*_HEADERS, "reason", title=summary(comparison), title_justify="left")
+    headers = (*_HEADERS, f"{comparison.confidence:.0%} CI", "verdict", "reason")
+    table = Table(*headers, title=summary(comparison), title_justify="left")
     for column in table.columns[3:8]:
         column.justify = "right"
     for row in ordered(comparison.rows):
@@ -69,9 +68,9 @@ def to_markdown(comparison: Comparison) -> str:
         "",
         f"Change in median latency (NEW / BASE − 1) with its {confidence} confidence interval; "
         f"a cell is slower or faster only when the whole interval is beyond "
-        f"±{comparison.threshold:.0%}.",
+        f"±{_threshold(comparison)}.",
         "",
-        "| " + " | ".join((*_HEADERS[:7], f"{confidence} CI", "verdict", "reason")) + " |",
+        "| " + " | ".join((*_HEADERS, f"{confidence} CI", "verdict", "reason")) + " |",
         "|---|---|---|--:|--:|--:|--:|--:|---|---|",
     ]
     for row in ordered(comparison.rows):
@@ -84,7 +83,8 @@ def to_markdown(comparison: Comparison) -> str:
 def summary(comparison: Comparison) -> str:
     counts = ", ".join(f"{n} {verdict}" for verdict, n in comparison.counts().items())
     code = comparison.exit_code
-    return f"{counts} (threshold ±{comparison.threshold:.0%}) → exit {code}: {EXIT_MEANING[code]}"
+    threshold = _threshold(comparison)
+    return f"{counts} (threshold ±{threshold}) → exit {code}: {EXIT_MEANING[code]}"
 
 
 def ordered(rows: tuple[CellComparison, ...]) -> list[CellComparison]:
@@ -117,6 +117,10 @@ def _cells(row: CellComparison) -> tuple[str, ...]:
         _percent(row.change),
         _interval(row.ci_low, row.ci_high),
     )
+
+
+def _threshold(comparison: Comparison) -> str:
+    return f"{comparison.threshold * 100:g}%"
 
 
 def _finite(value: object) -> object:

@@ -19,8 +19,12 @@ Why this and not Mann-Whitney:
 
 Assumptions: within one run the samples are a stationary series once the warmup is dropped (the
 runner drops it), or drift slowly enough for blocks of up to n/4 iterations to capture it; the
-two runs are independent. Noise *between* runs (another process, a different CPU frequency
-governor state) is not in the samples; the practical threshold (5 % by default) absorbs it.
+two runs are independent. What moves a whole cell at once is not in its samples: on a 2-CPU test
+VM shared with other jobs, the medians of A/A runs differed by up to 4 % with intervals of
+±0.1-1 %, and by 20-40 % when another process competed for the CPU during the whole cell. The
+practical threshold (5 % by default) absorbs the first; only a quiet device, or cells repeated
+in separate processes, guards against the second. Cells that last longer (``--min-seconds``)
+let a passing burst show up inside the samples, where the block bootstrap sees it as noise.
 
 Cost: at most ``RESAMPLES`` resamples, at most ``MAX_SAMPLES`` samples per side (longer series
 are thinned evenly, which keeps their order), vectorised numpy: a few ms per cell.
