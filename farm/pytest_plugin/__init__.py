@@ -9,7 +9,25 @@ file; the whole matrix runs once, with the farm's own orchestrator, when the fir
 cell's median. Fixtures ``farm_lab`` and ``farm_result`` let users write their own checks;
 ``--farm-benchmark-json`` exports the cells for ``pytest-benchmark compare``.
 
-Without ``--farm-devices`` the plugin adds nothing. pytest loads it in every project where
+This host's CPU can also be timed by pytest-benchmark itself, in the pytest process, with real
+LiteRT built exactly as the farm's runner builds it (``cpu``: builtin kernels, no default
+delegates; ``xnnpack``: the default; ``threads``: num_threads; the runner's seeded inputs):
+
+- ``--farm-benchmark-local`` (needs pytest-benchmark): the ``cpu`` and ``xnnpack`` cells of
+  ``transport: local`` devices become tests that request the ``benchmark`` fixture, timing
+  ``--farm-runs`` rounds of one invoke after ``--farm-warmup``, named by their cell id, grouped
+  by model; so ``--benchmark-json``, ``--benchmark-autosave``, ``--benchmark-only`` and
+  ``pytest-benchmark compare`` work on them as on any benchmark. The farm's runner does not run
+  them, so they leave no row in the farm's results (no parity check, no dashboard cell, and
+  other devices' ``cpu`` cells lose the host reference they are compared with). A local cell
+  only the runner can do (another delegate, a ``cpu_mask`` or ``runner_flags``, ``runner:
+  benchmark_model``) stays an ordinary cell, as does every cell of other devices.
+- the ``farm_interpreter`` fixture (no ``--farm-devices`` needed) for your own benchmarks:
+  ``benchmark(farm_interpreter("kws_dscnn_int8", delegate="cpu", threads=1).invoke)``; models
+  by name from ``--farm-models`` or by .tflite path; other delegates skip the test with why.
+
+Without ``--farm-devices`` the plugin adds no items and runs nothing; its fixtures wait to be
+asked for (``farm_lab`` and ``farm_result`` then skip). pytest loads it in every project where
 tflite-farm is installed, so importing it must stay light: the farm itself (pandas, pyarrow,
 LiteRT) is imported only once a run is asked for.
 """
@@ -22,11 +40,20 @@ from typing import TypeVar
 
 import pytest
 
+from farm.pytest_plugin.benchmark_item import BenchmarkCellItem
 from farm.pytest_plugin.budget import budget_for
+from farm.pytest_plugin.in_process import InterpreterFactory
 from farm.pytest_plugin.items import CellItem, DevicesFile
 from farm.pytest_plugin.session import FarmLab, FarmResults, FarmSession
 
-__all__ = ["CellItem", "FarmLab", "FarmResults", "budget_for"]
+__all__ = [
+    "BenchmarkCellItem",
+    "CellItem",
+    "FarmLab",
+    "FarmResults",
+    "InterpreterFactory",
+    "budget_for",
+]
 
 _FARM = pytest.StashKey[FarmSession]()
 T = TypeVar("T")
@@ -50,6 +77,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write ok cells in pytest-benchmark's JSON ({device} in PATH: a file per device)",
     )
+    group.addoption(
+        "--farm-benchmark-local",
+        action="store_true",
+        help="time this host's cpu/xnnpack cells in-process with pytest-benchmark's fixture",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,6 +90,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from farm.job import RunRequest
 
+    benchmark_local = bool(config.getoption("farm_benchmark_local"))
+    if benchmark_local and not config.pluginmanager.hasplugin("benchmark"):
+        raise pytest.UsageError(
+            "farm: --farm-benchmark-local times cells with pytest-benchmark's benchmark fixture, "
+            "and pytest-benchmark is not loaded: pip install pytest-benchmark (or drop "
+            "-p no:benchmark)"
+        )
     run_dir = config.getoption("farm_run_dir")
     config.stash[_FARM] = FarmSession(
         RunRequest(
@@ -68,7 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
             runs=_at_least_one(config, "farm_runs"),
             warmup=_at_least_one(config, "farm_warmup"),
             run_dir=Path(run_dir) if run_dir else None,
-        )
+        ),
+        benchmark_local=benchmark_local,
     )
 
 
@@ -118,7 +158,8 @@ def pytest_runtest_makereport(
     """A skipped cell points at its device in devices.yaml (``-rs``, JUnit), not at the line of
     this plugin that called ``pytest.skip``."""
     report = yield
-    if isinstance(item, CellItem) and report.skipped and isinstance(report.longrepr, tuple):
+    is_cell = isinstance(item, CellItem | BenchmarkCellItem)
+    if is_cell and report.skipped and isinstance(report.longrepr, tuple):
         path, line, _ = item.location
         report.longrepr = (path, (line or 0) + 1, report.longrepr[2])
     return report
@@ -175,6 +216,16 @@ def farm_result(request: pytest.FixtureRequest) -> FarmResults:
     ``(device, model, delegate, threads=1)``; ``.frame`` is the results DataFrame. Using it runs
     the matrix if no cell item has yet."""
     return FarmResults(_session(request).run())
+
+
+@pytest.fixture(scope="session")
+def farm_interpreter(request: pytest.FixtureRequest) -> InterpreterFactory:
+    """``farm_interpreter(model, delegate="xnnpack", threads=1, seed=0)``: a LiteRT interpreter
+    built as the farm's runner builds it, inputs set, for ``benchmark(interpreter.invoke)``.
+    ``model`` is a name from ``--farm-models`` (default ``models``) or a path to a .tflite;
+    delegates other than cpu and xnnpack skip the test. Works without ``--farm-devices``."""
+    models = request.config.invocation_params.dir / request.config.getoption("farm_models")
+    return InterpreterFactory(models)
 
 
 def _session(request: pytest.FixtureRequest) -> FarmSession:

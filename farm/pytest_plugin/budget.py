@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from farm.spec import Cell
+
 BudgetValue = float | Mapping[str, float] | None
 
 
@@ -30,3 +32,18 @@ def budget_for(budget: BudgetValue, device: str, delegate: str) -> float | None:
     """The median-latency budget (ms) for ``device`` × ``delegate``; None when none applies."""
     rule = budget_rule(budget, device, delegate)
     return rule[1] if rule else None
+
+
+def budget_breach(cell: Cell, median_ms: float | None, spread: str) -> str | None:
+    """Why ``median_ms`` breaks the cell's budget_ms (``spread`` says how the samples lay), or
+    None when no budget applies or the median keeps it."""
+    rule = budget_rule(cell.model.budget_ms, cell.device.name, cell.delegate)
+    if rule is None:
+        return None
+    key, budget_ms = rule
+    where = f"budget_ms {budget_ms:g} ms ({cell.model.name}: {key})"
+    if median_ms is None:
+        return f"no median latency measured to hold against {where}"
+    if median_ms <= budget_ms:
+        return None
+    return f"over budget: median {median_ms:.4g} ms ({spread}) exceeds {where}"

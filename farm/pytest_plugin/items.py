@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from farm.pytest_plugin.budget import budget_rule
+from farm.pytest_plugin.benchmark_item import BenchmarkCellItem
+from farm.pytest_plugin.budget import budget_breach
+from farm.pytest_plugin.in_process import why_not_in_process
 from farm.pytest_plugin.session import FarmSession
 from farm.spec import Cell, CellResult
 
@@ -32,11 +34,24 @@ class DevicesFile(pytest.File):
         node.farm = farm
         return node
 
-    def collect(self) -> Iterable[CellItem]:
+    def collect(self) -> Iterable[CellItem | BenchmarkCellItem]:
         text = self.path.read_text(encoding="utf-8").splitlines()
+        plan = self.farm.plan
+        skips = {skip.cell.cell_id: skip.reason for skip in plan.skips}
         for cell in self.farm.lab().cells.values():
             line = _device_line(text, cell.device.name)
-            yield CellItem.from_parent(self, name=cell.cell_id, cell=cell, line=line)
+            if self.farm.benchmark_local and why_not_in_process(cell) is None:
+                self.farm.in_process.add(cell.cell_id)
+                yield BenchmarkCellItem.from_parent(
+                    self,
+                    name=cell.cell_id,
+                    cell=cell,
+                    line=line,
+                    settings=plan.settings,
+                    skip_reason=skips.get(cell.cell_id),
+                )
+            else:
+                yield CellItem.from_parent(self, name=cell.cell_id, cell=cell, line=line)
 
 
 def _device_line(lines: list[str], device: str) -> int:
@@ -74,26 +89,16 @@ def check_cell(result: CellResult, cell: Cell) -> None:
         pytest.skip(result.reason or "skipped")
     if result.status == "failed":
         pytest.fail(f"cell failed ({result.failure_kind}): {result.reason}", pytrace=False)
-    over = over_budget(result, cell)
+    over = budget_breach(cell, result.latency_median_ms, _spread(result))
     if over:
         pytest.fail(over, pytrace=False)
 
 
-def over_budget(result: CellResult, cell: Cell) -> str | None:
-    """Why the cell's median latency breaks the model's budget_ms, or None when it keeps it."""
-    rule = budget_rule(cell.model.budget_ms, cell.device.name, cell.delegate)
-    if rule is None:
-        return None
-    key, budget_ms = rule
-    where = f"budget_ms {budget_ms:g} ms ({cell.model.name}: {key})"
-    median = result.latency_median_ms
-    if median is None:
-        return f"no median latency measured to hold against {where}"
-    if median <= budget_ms:
-        return None
-    spread = f"p5–p95 {result.latency_p5_ms:.4g}–{result.latency_p95_ms:.4g} ms"
-    n = len(result.samples_ms)
-    return f"over budget: median {median:.4g} ms ({spread}, n={n}) exceeds {where}"
+def _spread(result: CellResult) -> str:
+    p5, p95, n = result.latency_p5_ms, result.latency_p95_ms, len(result.samples_ms)
+    return (
+        f"p5–p95 {p5:.4g}–{p95:.4g} ms, n={n}" if p5 is not None and p95 is not None else f"n={n}"
+    )
 
 
 def _properties(result: CellResult) -> list[tuple[str, object]]:

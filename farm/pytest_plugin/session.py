@@ -71,7 +71,9 @@ class FarmSession:
     """What ``--farm-*`` asked for; planned once at collection and run at most once."""
 
     request: RunRequest
+    benchmark_local: bool = False  # time local cpu/xnnpack cells in-process (pytest-benchmark)
     selected: set[str] = field(default_factory=set)  # cell ids of the items left after -k/-m
+    in_process: set[str] = field(default_factory=set)  # cell ids pytest-benchmark times itself
     _plan: RunPlan | None = None
     _outcome: JobOutcome | None = None
     _error: FarmError | None = None
@@ -109,7 +111,7 @@ class FarmSession:
             from farm.job import run_plan
 
             try:
-                self._outcome = run_plan(_narrowed(self.plan, self.selected))
+                self._outcome = run_plan(_narrowed(self.plan, self.selected, self.in_process))
             except FarmError as exc:
                 self._error = exc
         if self._error is not None:
@@ -123,15 +125,19 @@ class FarmSession:
         return next((r for r in self.run().results if r.cell_id == cell_id), None)
 
 
-def _narrowed(plan: RunPlan, selected: Collection[str]) -> RunPlan:
-    """Only the selected cells (``pytest -k xnnpack``); none selected (a test that only uses
-    ``farm_result``) runs them all."""
-    if not selected:
+def _narrowed(plan: RunPlan, selected: Collection[str], in_process: Collection[str]) -> RunPlan:
+    """Only the selected cells (``pytest -k xnnpack``), none that pytest-benchmark times
+    in-process; none selected (a test that only uses ``farm_result``) runs all the others."""
+    if not selected and not in_process:
         return plan
+
+    def runs(cell: Cell) -> bool:
+        return cell.cell_id not in in_process and (not selected or cell.cell_id in selected)
+
     return dataclasses.replace(
         plan,
-        cells=tuple(c for c in plan.cells if c.cell_id in selected),
-        skips=tuple(s for s in plan.skips if s.cell.cell_id in selected),
+        cells=tuple(c for c in plan.cells if runs(c)),
+        skips=tuple(s for s in plan.skips if runs(s.cell)),
     )
 
 
