@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import shlex
+import shutil
+import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from farm.errors import ConfigError, FarmError
+from farm.spec import Device
 
 EXIT_INTERRUPTED = 130
 
@@ -55,6 +61,13 @@ def _csv(value: str | None, kind: type = str) -> list[Any] | None:
         raise ConfigError("command line", "", f"cannot read {value!r}", "use e.g. 1,2,4") from exc
 
 
+def _one_of(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(
+            "command line", option, f"unknown value {value!r}", f"use {' or '.join(choices)}"
+        )
+
+
 @app.command()
 def run(
     devices: DevicesOption = Path("devices.yaml"),
@@ -75,6 +88,12 @@ def run(
     ] = None,
     order: Annotated[str, typer.Option(help="shuffled | as-listed")] = "shuffled",
     timeout: Annotated[float, typer.Option(min=1, help="Seconds one cell may take.")] = 300.0,
+    retries: Annotated[
+        int, typer.Option(min=0, help="Extra attempts of a cell that failed for infra reasons.")
+    ] = 1,
+    lock_timeout: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for a device another run holds.")
+    ] = 600.0,
     run_dir: Annotated[Path | None, typer.Option(help="Default: reports/runs/<run id>.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the cells, run nothing.")
@@ -82,14 +101,19 @@ def run(
     resume: Annotated[
         Path | None, typer.Option(help="Finish an interrupted run: only cells it lacks run.")
     ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (this host's workers) | ray (tasks on a Ray cluster)")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="The Ray head, HOST:PORT (default: RAY_ADDRESS, else a local one)."),
+    ] = None,
 ) -> None:
     """Run the matrix (models × devices × delegates × threads) and write results + dashboard."""
     from farm.job import RunRequest, plan_run
 
-    if order not in ("shuffled", "as-listed"):
-        raise ConfigError(
-            "command line", "--order", f"unknown order {order!r}", "use shuffled or as-listed"
-        )
+    _one_of("--order", order, ("shuffled", "as-listed"))
+    _one_of("--executor", executor, ("local", "ray"))
     request = RunRequest(
         devices=devices,
         models=models,
@@ -101,9 +125,13 @@ def run(
         seed=seed,
         order=order,  # type: ignore[arg-type]
         timeout_s=timeout,
+        retries=retries,
+        lock_timeout_s=lock_timeout,
         run_dir=run_dir,
         dry_run=dry_run,
         resume=resume,
+        executor=executor,  # type: ignore[arg-type]
+        address=address,
     )
     plan = plan_run(request)
     if dry_run:
@@ -289,6 +317,75 @@ def sim_down() -> None:
 
     state = down(DEFAULT_STATE)
     typer.echo(f"stopped {len(state.serials)} virtual devices" if state else "nothing running")
+
+
+lab_app = typer.Typer(help="Scale out on Ray: lab hosts join one cluster with their devices.")
+app.add_typer(lab_app, name="lab")
+AddressOption = Annotated[
+    str | None, typer.Option(help="The Ray head, HOST:PORT (default: RAY_ADDRESS).")
+]
+
+
+@lab_app.command("join")
+def lab_join(
+    address: Annotated[str, typer.Option(help="The Ray head to join, HOST:PORT.")],
+    devices: DevicesOption = Path("devices.yaml"),
+    only: Annotated[
+        str | None, typer.Option(help="The devices this host reaches, e.g. phone1,board2.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the command only.")] = False,
+) -> None:
+    """Join this host to the Ray cluster with its devices (one host per device)."""
+    from farm.config import load_devices
+
+    lab = _ray_module("farm.cluster.lab")
+    chosen = _only(load_devices(devices), _csv(only), devices)
+    argv = lab.join_argv(chosen, address)
+    typer.echo(shlex.join(argv))
+    if not dry_run:
+        ray = shutil.which("ray")
+        start = [ray] if ray else [sys.executable, "-m", "ray.scripts.scripts"]
+        raise typer.Exit(subprocess.call([*start, *argv[1:]]))
+
+
+@lab_app.command("status")
+def lab_status(
+    address: AddressOption = None,
+    release: Annotated[
+        str | None, typer.Option(help="Lift the quarantine of these devices, e.g. phone1.")
+    ] = None,
+) -> None:
+    """Which host advertises each device, and which devices are quarantined, with why."""
+    from farm.console import print_lab_status
+
+    lab = _ray_module("farm.cluster.lab")
+    with lab.connected(address):
+        status = lab.lab_status(_csv(release) or ())
+    print_lab_status(status.hosts, status.quarantined)
+    for name in status.released:
+        typer.echo(f"lifted the quarantine of {name}")
+
+
+def _ray_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != "ray":
+            raise
+        raise ConfigError(
+            "command line", "farm lab", "Ray is not installed", "pip install 'tflite-farm[ray]'"
+        ) from exc
+
+
+def _only(devices: Sequence[Device], names: list[str] | None, path: Path) -> list[Device]:
+    if names is None:
+        return list(devices)
+    unknown = sorted(set(names) - {d.name for d in devices})
+    if unknown:
+        raise ConfigError(
+            "command line", "--only", f"not in {path}: {', '.join(unknown)}", "name its devices"
+        )
+    return [d for d in devices if d.name in names]
 
 
 def main() -> None:

@@ -122,6 +122,15 @@ def print_devices(devices: Sequence[Device], title: str) -> None:
     Console().print(table)
 
 
+def print_lab_status(hosts: dict[str, str], quarantined: dict[str, str]) -> None:
+    """`farm lab status`: the host advertising each device, and quarantines with reasons."""
+    table = Table("device", "lab host", "health", title="devices the Ray cluster advertises")
+    for name in sorted(set(hosts) | set(quarantined)):
+        health = quarantined.get(name, "ok")
+        table.add_row(name, hosts.get(name, "(no host)"), health)
+    Console().print(table)
+
+
 def print_probes(answers: Sequence[tuple[Device, DeviceProbe | None, str | None]]) -> None:
     """`farm devices --probe`: what each device really has, and what it declared but lacks."""
     table = Table(

@@ -4,6 +4,7 @@ results, run.json and the dashboard. Shared by the CLI and the pytest plugin."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import random
 import shutil
@@ -20,6 +21,8 @@ from farm.dashboard import write_dashboard
 from farm.errors import ConfigError, RunnerError, TargetError
 from farm.matrix import Order, expand, order_cells
 from farm.orchestrator import (
+    Executor,
+    Recorder,
     ResultCallback,
     RunPlan,
     execute,
@@ -61,9 +64,13 @@ class RunRequest:
     seed: int | None = None
     order: Order = "shuffled"
     timeout_s: float = 300.0
+    retries: int = 1  # extra attempts of a cell that failed for infra reasons
+    lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
     run_dir: Path | None = None
     dry_run: bool = False
     resume: Path | None = None  # a run directory: redo only its cells without a row
+    executor: Executor = "local"
+    address: str | None = None  # the Ray head (HOST:PORT) for executor "ray"
 
 
 PLAN_FILE = "plan.json"
@@ -78,6 +85,8 @@ _REPLAYED = (
     "seed",
     "order",
     "timeout_s",
+    "retries",
+    "lock_timeout_s",
 )
 
 
@@ -103,20 +112,47 @@ class JobOutcome:
 
 def plan_run(request: RunRequest) -> RunPlan:
     """Validate the inputs (ConfigError on anything wrong) and decide every cell."""
+    if request.executor == "ray" and not _ray_installed():
+        raise ConfigError(
+            "command line", "--executor", "Ray is not installed", "pip install 'tflite-farm[ray]'"
+        )
     if request.resume is not None:
-        return _resumed_plan(request.resume)
+        plan = _resumed_plan(request.resume)
+        return dataclasses.replace(plan, executor=request.executor, address=request.address)
     devices = load_devices(request.devices)
     models = inspect_models(load_models(request.models))
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
     cells, skips = expand(devices, models, request.delegates, request.threads)
     run_id = new_run_id()
     settings = RunSettings(
-        request.runs, request.warmup, request.min_seconds, seed, request.timeout_s
+        request.runs,
+        request.warmup,
+        request.min_seconds,
+        seed,
+        request.timeout_s,
+        retries=request.retries,
+        lock_timeout_s=request.lock_timeout_s,
     )
     run_dir = request.run_dir or REPORTS / "runs" / run_id
     ordered = tuple(order_cells(cells, seed, request.order))
     replay = _replay(request, run_id, seed)
-    return RunPlan(run_id, run_dir, ordered, tuple(skips), settings, request=replay)
+    return RunPlan(
+        run_id,
+        run_dir,
+        ordered,
+        tuple(skips),
+        settings,
+        request=replay,
+        executor=request.executor,
+        address=request.address,
+    )
+
+
+def _ray_installed() -> bool:
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except ValueError:  # set to None in sys.modules: blocked on purpose
+        return False
 
 
 def _resumed_plan(run_dir: Path) -> RunPlan:
@@ -130,7 +166,7 @@ def _resumed_plan(run_dir: Path) -> RunPlan:
             "cannot read the run's plan",
             "pass a run directory written by farm run",
         ) from exc
-    values = {key: saved[key] for key in _REPLAYED}
+    values = {key: saved[key] for key in _REPLAYED if key in saved}  # older runs lack some
     values.update(devices=Path(values["devices"]), models=Path(values["models"]), run_dir=run_dir)
     plan = plan_run(RunRequest(**values))
     done = read_journal(run_dir / JOURNAL)
@@ -169,7 +205,7 @@ def run_plan(
     if not (plan.run_dir / PLAN_FILE).exists():
         (plan.run_dir / PLAN_FILE).write_text(json.dumps(plan.request, indent=2) + "\n")
     start = time.perf_counter()
-    recorder = execute(plan, on_result, stop)
+    recorder = _execute(plan, on_result, stop)
     outcome = JobOutcome(plan, recorder.results, recorder.interrupted)
     outcome.execute_s = time.perf_counter() - start
     outcome.files.append(write_results(plan.run_dir, recorder.results))
@@ -178,6 +214,16 @@ def run_plan(
     outcome.dashboard = write_report(plan.run_dir)
     outcome.report_s = time.perf_counter() - start - outcome.execute_s
     return outcome
+
+
+def _execute(
+    plan: RunPlan, on_result: ResultCallback | None, stop: threading.Event | None
+) -> Recorder:
+    if plan.executor == "ray":
+        from farm.cluster.executor import execute_on_ray  # the optional extra, only when asked
+
+        return execute_on_ray(plan, plan.address, on_result, stop)
+    return execute(plan, on_result, stop)
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:

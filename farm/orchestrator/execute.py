@@ -64,12 +64,8 @@ def execute(
     open_target: Connect = connect,
 ) -> Recorder:
     """Run the plan; returns the recorder holding every result and device fingerprint."""
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
-    recorder = Recorder(plan.run_dir, on_result)
-    recorder.results.extend(plan.done)
+    recorder = start_recording(plan, on_result)
     stop = stop or threading.Event()
-    for skip in plan.skips:
-        recorder.record(skipped_result(plan.run_id, skip))
     by_device: dict[str, list[Cell]] = {}
     for cell in plan.cells:
         by_device.setdefault(cell.device.name, []).append(cell)
@@ -83,11 +79,26 @@ def execute(
             pool.submit(w.run, cells) for w, cells in zip(workers, by_device.values(), strict=True)
         ]
         _wait_or_stop(jobs, stop, recorder)
+    finish_recording(plan, recorder)
+    return recorder
+
+
+def start_recording(plan: RunPlan, on_result: ResultCallback | None) -> Recorder:
+    """The run's recorder, holding the rows a resumed run already has and the skipped cells."""
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    recorder = Recorder(plan.run_dir, on_result)
+    recorder.results.extend(plan.done)
+    for skip in plan.skips:
+        recorder.record(skipped_result(plan.run_id, skip))
+    return recorder
+
+
+def finish_recording(plan: RunPlan, recorder: Recorder) -> None:
+    """Once every cell has a row: parity against each reference, journaled; journal closed."""
     hosts = {cell.device.name for cell in plan.cells if cell.device.transport == "local"}
     for row in check_parity(plan, recorder.results, hosts):
         recorder.update(row)
     recorder.journal.close()
-    return recorder
 
 
 def _wait_or_stop(jobs: list[Future[None]], stop: threading.Event, recorder: Recorder) -> None:
@@ -170,7 +181,8 @@ class DeviceWorker:
         self.open_target, self.inputs = open_target, inputs
         self.host_cpu = host_cpu or threading.Lock()
 
-    def run(self, cells: list[Cell]) -> None:
+    def run(self, cells: list[Cell], first_index: int = 0) -> None:
+        """``first_index``: the plan's number of the first cell (names its output files)."""
         try:
             target = self.open_target(cells[0].device)
         except TargetError as exc:
@@ -184,7 +196,7 @@ class DeviceWorker:
             target.close()
             return
         try:
-            self._run_cells(target, cells)
+            self._run_cells(target, cells, first_index)
         finally:
             lock.release()
             target.close()
@@ -193,7 +205,7 @@ class DeviceWorker:
         for cell in cells:
             self.recorder.record(self._failed(cell, "infra", reason, utc_now(), None))
 
-    def _run_cells(self, target: Target, cells: list[Cell]) -> None:
+    def _run_cells(self, target: Target, cells: list[Cell], first_index: int) -> None:
         self.device = cells[0].device
         fingerprint = self._fingerprint(target)
         self.telemetry = Telemetry.of(target)
@@ -201,7 +213,7 @@ class DeviceWorker:
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
         absent = self._absent_delegates(target, cells, measurer)
         health = DeviceHealth(plan.settings.quarantine_after)
-        for index, cell in enumerate(cells):
+        for index, cell in enumerate(cells, first_index):
             if self.stop.is_set():
                 return
             if health.quarantined:

@@ -10,12 +10,14 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import farm
 from farm.errors import ConfigError
 from farm.modelinfo import inspect_model
 from farm.spec import Cell, CellResult, InputSpec, Model, RunSettings, Skip
+
+Executor = Literal["local", "ray"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class RunPlan:
     settings: RunSettings
     done: tuple[CellResult, ...] = ()  # rows a resumed run already has in its journal
     request: dict[str, Any] = dataclasses.field(default_factory=dict)  # to plan it again
+    executor: Executor = "local"  # "ray": cells are tasks on a Ray cluster (farm.cluster)
+    address: str | None = None  # the Ray cluster's head, for executor "ray"
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:

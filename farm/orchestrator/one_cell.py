@@ -1,0 +1,72 @@
+"""One cell on its own, away from the run's folder: what a remote executor's task runs.
+
+The same DeviceWorker as the local executor opens the device, takes its on-device lock,
+describes it, probes and measures, in a scratch folder on the lab host. The row, the device's
+description and the files the cell wrote there (the runner's raw output, output tensors for
+parity) come back as one picklable report for the driver to journal and keep.
+
+Retries and quarantine are the caller's: here a cell is measured exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from farm.orchestrator.execute import Connect, DeviceWorker, Recorder
+from farm.orchestrator.plan import RunPlan
+from farm.spec import Cell, CellResult
+from farm.store import JOURNAL
+from farm.targets import connect
+
+
+@dataclass(frozen=True)
+class CellReport:
+    """A cell's row, its device's description (None: not reachable) and the files it wrote,
+    keyed by their path relative to the run folder."""
+
+    result: CellResult
+    fingerprint: dict[str, Any] | None
+    files: dict[str, bytes]
+
+    def write_files(self, run_dir: Path) -> None:
+        """Put the cell's files where a local run would have left them."""
+        for relative, data in self.files.items():
+            path = run_dir / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+
+def run_one_cell(
+    plan: RunPlan,
+    cell: Cell,
+    index: int,
+    inputs: dict[str, Path],
+    open_target: Connect = connect,
+) -> CellReport:
+    """Measure ``cell`` once (``index``: its number in the plan) and report what it left."""
+    with tempfile.TemporaryDirectory(prefix="farm-cell-") as scratch:
+        run_dir = Path(scratch)
+        settings = dataclasses.replace(plan.settings, retries=0)
+        alone = dataclasses.replace(
+            plan, run_dir=run_dir, cells=(cell,), skips=(), done=(), settings=settings
+        )
+        recorder = Recorder(run_dir, None)
+        worker = DeviceWorker(alone, recorder, threading.Event(), open_target, inputs)
+        worker.run([cell], first_index=index)
+        recorder.journal.close()
+        (result,) = recorder.results
+        fingerprint = recorder.fingerprints.get(cell.device.name)
+        return CellReport(result, fingerprint, _files(run_dir))
+
+
+def _files(run_dir: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(run_dir)): path.read_bytes()
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.name != JOURNAL
+    }

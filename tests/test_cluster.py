@@ -1,0 +1,98 @@
+"""The parts of the Ray scale-out that need no Ray: the resources a cell asks for and a lab host
+advertises, the lab-wide health ledger, and that the farm never imports Ray unless asked.
+(The executor itself runs on a real Ray cluster in tests/test_ray.py, `tox -e ray`.)"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from farm.cli import app
+from farm.cluster.health import LabHealth
+from farm.cluster.resources import (
+    HOST_CPU,
+    advertised_devices,
+    cell_resources,
+    host_resources,
+    ray_start_argv,
+)
+from farm.spec import Device
+
+PHONE = Device("pixel", "adb", ("cpu",), options={"serial": "R5CT1234"})
+HOST = Device("host", "local", ("cpu",))
+
+
+def test_a_cell_holds_its_device_and_only_a_host_cpu_cell_the_host() -> None:
+    assert cell_resources(PHONE) == {"device:pixel": 1.0}
+    assert cell_resources(HOST) == {"device:host": 1.0, HOST_CPU: 1.0}
+
+
+def test_a_lab_host_advertises_each_device_once_and_one_host_cpu() -> None:
+    argv = ray_start_argv("head:6379", [PHONE, HOST])
+
+    assert argv[:3] == ["ray", "start", "--address=head:6379"]
+    resources = json.loads(argv[3].removeprefix("--resources="))
+    assert resources == {"device:pixel": 1.0, "device:host": 1.0, HOST_CPU: 1.0}
+    assert host_resources([]) == {HOST_CPU: 1.0}
+
+
+def test_advertised_devices_are_read_from_cluster_resources() -> None:
+    resources = {"CPU": 8.0, "device:a": 1.0, "device:b": 0.0, HOST_CPU: 2.0, "node:1.2": 1.0}
+    assert advertised_devices(resources) == {"a"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_infra_failures_in_a_row_quarantine_a_device_for_every_run_until_it_expires() -> None:
+    clock = Clock()
+    health = LabHealth(quarantine_s=60, clock=clock)
+    health.observe("pixel", "infra", "adb: device offline", limit=2)
+    assert health.begin("run-1", "c1", "pixel") == (1, None)
+    health.observe("pixel", "timeout", "timed out after 300 s", limit=2)
+
+    attempt, reason = health.begin("run-2", "c1", "pixel")  # another driver's run
+    assert attempt == 1
+    assert reason == "quarantined after 2 infra failures: timed out after 300 s"
+    assert health.status() == {"pixel": reason}
+    clock.now += 61
+    assert health.begin("run-2", "c1", "pixel") == (2, None)  # expired; attempts count on
+    assert health.status() == {}
+
+
+def test_a_success_or_a_model_failure_breaks_the_streak() -> None:
+    health = LabHealth()
+    for kind in ("infra", None, "infra", "model", "infra"):
+        health.observe("pixel", kind, "why", limit=2)
+    assert health.quarantined("pixel") is None
+
+
+def test_release_lifts_a_quarantine_and_forget_drops_a_runs_attempts() -> None:
+    health = LabHealth()
+    health.observe("pixel", "infra", "gone", limit=1)
+    health.begin("run-1", "c1", "pixel")
+
+    assert health.release("pixel") and not health.release("pixel")
+    health.forget("run-1")
+    assert health.begin("run-1", "c1", "pixel") == (1, None)
+
+
+def test_the_ray_executor_without_ray_is_an_input_error(
+    monkeypatch: pytest.MonkeyPatch, host_lab: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    result = CliRunner().invoke(app, ["run", "-d", str(host_lab), "--executor", "ray"])
+
+    assert result.exit_code == 2
+    assert "Ray is not installed" in result.output and "tflite-farm[ray]" in result.output
+    lab = CliRunner().invoke(app, ["lab", "status"])
+    assert lab.exit_code == 2 and "Ray is not installed" in lab.output

@@ -1,0 +1,355 @@
+"""The Ray executor on a real local Ray cluster (ray.cluster_utils): a head node advertising
+this host, and one node per virtual Android phone advertising that phone, as lab hosts would
+after `farm lab join`. Run by `tox -e ray` (marker ``ray``).
+
+Phone cells are device-bound: the phones run a stand-in benchmark_model that waits, then
+prints a real device's output, and say shares_host_cpu: false, as phones on USB would. The
+host's cells are real LiteRT measurements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from farm.job import RunRequest, plan_run, run_plan
+from farm.sim.adb_server import AdbServer
+from farm.sim.device import VirtualDevice
+from farm.store import read_journal
+
+from .lab import DATA, MODELS, require_tool
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from farm.cluster.resources import NAMESPACE, host_resources  # noqa: E402
+from farm.config import load_devices  # noqa: E402
+
+pytestmark = pytest.mark.ray
+CELL_S = 0.6
+LOG = DATA / "benchmark_model_logs" / "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt"
+
+
+@dataclass
+class RayLab:
+    """The cluster, the adb server, the phones, and a folder for this module's files."""
+
+    cluster: Any
+    server: AdbServer
+    phones: list[VirtualDevice]
+    root: Path
+
+    def phone_yaml(self, name: str, phone: VirtualDevice, binary: Path) -> str:
+        return (
+            f"  {name}:\n    transport: adb\n    serial: '{phone.serial}'\n"
+            f"    adb_port: {self.server.port}\n    runner: benchmark_model\n"
+            f"    benchmark_model: {binary}\n    shares_host_cpu: false\n"
+            f"    delegates: [cpu, xnnpack]\n    threads: [1, 2]\n"
+        )
+
+    def stand_in(self, name: str, script: str = "") -> Path:
+        """A benchmark_model that waits CELL_S (after ``script``), then prints a real log."""
+        binary = self.root / name
+        body = f"{script}\nsleep {CELL_S}\ncat {shlex.quote(str(LOG))}\n"
+        binary.write_text("#!/bin/sh\n" + body)
+        return binary
+
+    def devices(self, name: str, *entries: str) -> Path:
+        path = self.root / f"{name}.yaml"
+        path.write_text("devices:\n" + "".join(entries))
+        return path
+
+    def add_node(self, devices: Path) -> Any:
+        """A lab host joining with the devices in ``devices`` (what `farm lab join` sets)."""
+        node = self.cluster.add_node(num_cpus=1, resources=host_resources(load_devices(devices)))
+        self.cluster.wait_for_nodes()
+        return node
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayLab]:
+    root = tmp_path_factory.mktemp("ray-lab")
+    server = AdbServer(adb_path=require_tool("adb", "/usr/bin/adb"), home=root / "adb-home")
+    server.home.mkdir()
+    server.start()
+    phones = [VirtualDevice("pixel8", root / f"phone{i}").start() for i in range(3)]
+    host = "  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
+    head = host_resources(load_devices(_write(root / "host.yaml", "devices:\n" + host)))
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": head})
+    lab = RayLab(cluster, server, phones, root)
+    try:
+        for phone in phones:
+            server.connect(phone.serial)
+        binary = lab.stand_in("benchmark_model")
+        for i in range(2):
+            lab.add_node(lab.devices(f"node{i}", lab.phone_yaml(f"phone{i}", phones[i], binary)))
+        ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
+        yield lab
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        for phone in phones:
+            phone.stop()
+        server.stop()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def phones_lab(lab: RayLab, name: str) -> Path:
+    binary = lab.stand_in("benchmark_model")
+    entries = [lab.phone_yaml(f"phone{i}", lab.phones[i], binary) for i in range(2)]
+    return lab.devices(name, *entries)
+
+
+def stub_models(lab: RayLab, *contents: str) -> Path:
+    """Models only the stand-in reads: any bytes, a new file name and sha per content."""
+    folder = lab.root / ("models-" + "-".join(contents))
+    folder.mkdir(exist_ok=True)
+    for content in contents:
+        (folder / f"{content}.tflite").write_bytes(content.encode())
+    return folder
+
+
+def run(devices: Path, models: Path, run_dir: Path, **kw: Any) -> pd.DataFrame:
+    settings = {"runs": 5, "warmup": 1, "seed": 3, "executor": "ray", **kw}
+    run_plan(plan_run(RunRequest(devices, models, run_dir=run_dir, **settings)))
+    frame = pd.read_parquet(run_dir / "results.parquet")
+    assert len({r.key for r in read_journal(run_dir / "journal.jsonl")}) == len(frame)
+    return frame
+
+
+def intervals(frame: pd.DataFrame) -> dict[str, list[tuple[float, float]]]:
+    """Each device's cells as (start, end) seconds, from each row's start time and wall."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for row in frame.itertuples():
+        start = dt.datetime.fromisoformat(row.started_at).timestamp()
+        spans.setdefault(row.device, []).append((start, start + row.wall_s))
+    return {device: sorted(found) for device, found in spans.items()}
+
+
+def overlapping(spans: list[tuple[float, float]]) -> list[tuple[Any, Any]]:
+    ordered = sorted(spans)
+    return [(a, b) for a, b in itertools.pairwise(ordered) if b[0] < a[1]]
+
+
+def test_cells_of_one_device_never_overlap_while_devices_run_in_parallel(lab: RayLab) -> None:
+    frame = run(phones_lab(lab, "parallel"), stub_models(lab, "m"), lab.root / "parallel")
+
+    assert len(frame) == 8 and set(frame.status) == {"ok"}, frame[["device", "reason"]]
+    spans = intervals(frame)
+    assert all(not overlapping(spans[device]) for device in ("phone0", "phone1")), spans
+    assert overlapping(spans["phone0"] + spans["phone1"]), spans  # the two phones at once
+    assert set(frame.attempt) == {1}
+
+
+def test_two_drivers_at_once_never_overlap_on_a_device(lab: RayLab) -> None:
+    devices, models = phones_lab(lab, "drivers"), stub_models(lab, "m")
+    drivers = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-c", "from farm.cli import main; main()", "run"),
+                *("--devices", str(devices), "--models", str(models), "--runs", "5"),
+                *("--executor", "ray", "--address", lab.cluster.address),
+                *("--run-dir", str(lab.root / f"driver{i}")),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outputs = [driver.communicate(timeout=300)[0] for driver in drivers]
+    assert [driver.returncode for driver in drivers] == [0, 0], outputs
+
+    frames = [pd.read_parquet(lab.root / f"driver{i}" / "results.parquet") for i in range(2)]
+    both = pd.concat(frames)
+    assert len(both) == 16 and set(both.status) == {"ok"}
+    spans = intervals(both)
+    assert all(not overlapping(spans[device]) for device in ("phone0", "phone1")), spans
+
+
+def test_an_injected_infra_failure_is_retried_and_succeeds(lab: RayLab) -> None:
+    devices = lab.devices("retry", lab.phone_yaml("phone0", lab.phones[0], lab.stand_in("bm")))
+    lab.phones[0].fail_next_push("injected: I/O error")  # the first new file pushed fails
+
+    frame = run(devices, stub_models(lab, "fresh"), lab.root / "retry", delegates=["cpu"])
+
+    assert set(frame.status) == {"ok"}, frame.reason.tolist()
+    assert sorted(frame.attempt) == [1, 2]  # the first cell failed once, then succeeded
+
+
+def test_a_lab_host_removed_mid_cell_loses_nothing(lab: RayLab) -> None:
+    started = lab.root / "mover-started"
+    binary = lab.stand_in("slow", f"touch {started}\nsleep 2")
+    devices = lab.devices("mover", lab.phone_yaml("mover", lab.phones[2], binary))
+    node = lab.add_node(devices)
+    frames: list[pd.DataFrame] = []
+    runner = threading.Thread(
+        target=lambda: frames.append(
+            run(devices, stub_models(lab, "mv"), lab.root / "moved", threads=[1])
+        )
+    )
+    runner.start()
+    _wait_for(started.exists)
+    lab.cluster.remove_node(node)  # mid-cell: the phone's host leaves the cluster
+    replacement = lab.add_node(devices)  # and comes back (a restarted lab host)
+    runner.join(timeout=300)
+
+    frame = frames[0]
+    assert len(frame) == 2 and set(frame.status) == {"ok"}, frame.reason.tolist()
+    assert max(frame.attempt) == 2  # the interrupted cell ran again on the new host
+    lab.cluster.remove_node(replacement)
+
+
+def test_a_device_whose_host_left_fails_its_cells_as_infra(lab: RayLab) -> None:
+    started = lab.root / "leaver-started"
+    binary = lab.stand_in("slow2", f"touch {started}\nsleep 2")
+    devices = lab.devices("leaver", lab.phone_yaml("leaver", lab.phones[2], binary))
+    node = lab.add_node(devices)
+    frames: list[pd.DataFrame] = []
+    runner = threading.Thread(
+        target=lambda: frames.append(
+            run(devices, stub_models(lab, "lv"), lab.root / "left", threads=[1])
+        )
+    )
+    runner.start()
+    _wait_for(started.exists)
+    lab.cluster.remove_node(node)
+    runner.join(timeout=300)
+
+    frame = frames[0]
+    assert set(frame.status) == {"failed"} and set(frame.failure_kind) == {"infra"}
+    assert all("no host advertises device leaver" in reason for reason in frame.reason)
+
+
+def test_a_device_no_host_advertises_fails_at_once(lab: RayLab) -> None:
+    ghost = lab.phone_yaml("ghost", lab.phones[0], lab.stand_in("benchmark_model"))
+    frame = run(lab.devices("ghost", ghost), stub_models(lab, "m"), lab.root / "ghost")
+
+    assert set(frame.status) == {"failed"} and set(frame.failure_kind) == {"infra"}
+    assert set(frame.reason) == {"no host advertises device ghost (farm lab join on its host)"}
+
+
+def test_the_result_set_equals_the_local_executors(lab: RayLab) -> None:
+    host = "  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
+    devices = _write(lab.root / "same.yaml", phones_lab(lab, "same").read_text() + host)
+    models = lab.root / "real-models"
+    models.mkdir()
+    (models / "kws_dscnn_int8.tflite").write_bytes((MODELS / "kws_dscnn_int8.tflite").read_bytes())
+    settings = {"order": "as-listed", "threads": [1]}
+
+    local = run(devices, models, lab.root / "local", executor="local", **settings)
+    on_ray = run(devices, models, lab.root / "on-ray", **settings)
+    frames = (local, on_ray)
+
+    columns = ["device", "model", "delegate", "threads", "status", "failure_kind", "parity_ok"]
+    columns += ["nodes_delegated", "nodes_total", "partitions", "fully_delegated", "runtime"]
+    columns += ["model_sha256", "device_fingerprint"]
+    key = ["device", "model", "delegate", "threads"]
+    assert_same = pd.testing.assert_frame_equal
+    assert_same(_sorted(local, key)[columns], _sorted(on_ray, key)[columns])
+    phone_latency = ["latency_median_ms", "latency_p95_ms", "init_ms"]  # parsed from one log
+    local_phones, ray_phones = (_sorted(f[f.device.str.startswith("phone")], key) for f in frames)
+    assert_same(local_phones[phone_latency], ray_phones[phone_latency])
+    on_host = on_ray[on_ray.device == "host"]
+    assert len(on_host) == 2 and on_host.parity_ok.all() and on_host.latency_median_ms.notna().all()
+    for folder in ("outputs", "raw"):
+        names = sorted(p.name for p in (lab.root / "local" / folder).iterdir())
+        assert names == sorted(p.name for p in (lab.root / "on-ray" / folder).iterdir())
+
+
+def test_lab_join_refuses_a_device_another_host_advertises(lab: RayLab) -> None:
+    from typer.testing import CliRunner
+
+    from farm.cli import app
+
+    taken = phones_lab(lab, "taken")
+    address = lab.cluster.address
+    refused = CliRunner().invoke(app, ["lab", "join", "--address", address, "-d", str(taken)])
+    newbie = lab.devices("newbie", lab.phone_yaml("newbie", lab.phones[0], LOG))
+    printed = CliRunner().invoke(
+        app, ["lab", "join", "--address", address, "-d", str(newbie), "--dry-run"]
+    )
+
+    assert refused.exit_code == 2 and "phone0, phone1" in refused.output
+    assert "already advertised" in refused.output
+    assert printed.exit_code == 0, printed.output
+    assert shlex.split(printed.output) == [
+        "ray",
+        "start",
+        f"--address={address}",
+        '--resources={"device:newbie": 1.0, "farm_host_cpu": 1.0}',
+    ]
+
+
+def test_a_quarantine_is_seen_by_the_next_driver_and_lifted_by_lab_status(lab: RayLab) -> None:
+    from typer.testing import CliRunner
+
+    from farm.cli import app
+
+    binary = lab.stand_in("benchmark_model")
+    dead = lab.phone_yaml("dead", lab.phones[0], binary).replace(lab.phones[0].serial, "nosuch")
+    devices = lab.devices("dead", dead)
+    node = lab.add_node(devices)
+    models = stub_models(lab, "m")
+    first = run(devices, models, lab.root / "dead1", delegates=["cpu"])  # two cells
+    second = run(devices, models, lab.root / "dead2", delegates=["cpu"], threads=[1])
+    status = CliRunner().invoke(app, ["lab", "status", "--release", "dead"])
+    after = CliRunner().invoke(app, ["lab", "status"])
+    lab.cluster.remove_node(node)
+
+    assert list(first.failure_kind) == ["infra"] * 2 and "nosuch" in first.reason.iloc[0]
+    assert list(first.attempt) == [2, 2]  # each retried once by Ray, then given up
+    assert second.reason.iloc[0].startswith("quarantined after")  # not tried again
+    assert "quarantined" in status.output and "lifted the quarantine of dead" in status.output
+    assert "quarantined" not in after.output
+
+
+def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+def _wait_for(condition: Any, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:
+    """In the env where Ray is installed: a real local run, and Ray is still not loaded."""
+    devices = tmp_path / "devices.yaml"
+    devices.write_text("devices:\n  host:\n    transport: local\n    delegates: [cpu]\n")
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "m.tflite").write_bytes((MODELS / "kws_dscnn_int8.tflite").read_bytes())
+    script = (
+        "import sys\n"
+        "from farm.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        f"args = ['run', '-d', {str(devices)!r}, '-m', {str(models)!r}, '--runs', '3',"
+        f" '--threads', '1', '--run-dir', {str(tmp_path / 'run')!r}]\n"
+        "result = CliRunner().invoke(app, args)\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
