@@ -37,6 +37,10 @@ def start_run(host_lab: Path, run_dir: Path) -> subprocess.Popen[bytes]:
         "400",
         "--seed",
         "7",
+        "--retries",
+        "0",
+        "--lock-timeout",
+        "30",
     ]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -71,6 +75,8 @@ def test_sigkill_loses_no_finished_cell_and_resume_runs_only_the_rest(
     assert all(after[key] == when for key, when in before.items())  # not run again
     frame = pd.read_parquet(run_dir / "results.parquet")
     assert len(frame) == CELLS and set(frame.status) == {"ok"}
+    settings = json.loads((run_dir / "run.json").read_text())["settings"]
+    assert (settings["retries"], settings["lock_timeout_s"]) == (0, 30)  # resumed as given
 
 
 def test_sigint_writes_what_it_has_and_exits_130(host_lab: Path, tmp_path: Path) -> None:
