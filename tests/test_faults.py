@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ import pandas as pd
 import pytest
 
 from farm.job import RunRequest, plan_run, run_plan
+from farm.orchestrator.probe import DeviceProbe, preflight_problem
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
-from farm.spec import CellResult
+from farm.spec import CellResult, Device
 from farm.store import read_journal
 
 from .lab import MODELS
@@ -91,8 +93,10 @@ def test_a_refused_push_fails_the_attempt_naming_the_file_and_free_space(
     tmp_path: Path, adb_server: AdbServer, virtual_devices: list[VirtualDevice]
 ) -> None:
     full, fine = virtual_devices
-    for _ in range(3):  # the runner, the model and the inputs all fail to push
-        full.fail_next_push("No space left on device")
+    warm = tmp_path / "warm"  # an earlier run left the runner there: the pre-flight pushes nothing
+    warm.mkdir()
+    run(warm, phone(adb_server, full, "full"), model="kws_dscnn_fp32")
+    full.fail_next_push("No space left on device")  # the model's push, in the first cell
     frame = run(tmp_path, phone(adb_server, full, "full") + phone(adb_server, fine, "fine"))
     attempts = [json.loads(line) for line in (tmp_path / "run" / "journal.jsonl").open()]
     failed = [a for a in attempts if a["device"] == "full" and a["status"] == "failed"]
@@ -142,3 +146,34 @@ def test_a_phone_that_vanishes_mid_cell_fails_that_cell_as_infra(
     cells = frame[frame.device == "gone"].sort_values("started_at")
     assert cells.iloc[0].status == "ok" and cells.iloc[1].failure_kind == "infra"
     assert set(frame[frame.device == "stays"].status) == {"ok"}
+
+
+def test_a_device_whose_python_has_no_tflite_runtime_fails_before_its_first_cell(
+    tmp_path: Path,
+) -> None:
+    python = tmp_path / "python-without-site"  # a board's bare Python: no numpy, no LiteRT
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S "$@"\n')
+    python.chmod(0o755)
+    bare = (
+        f"  bare:\n    transport: local\n    python: {python}\n    delegates: [cpu, xnnpack]\n"
+        f"    threads: [1]\n    workdir: {tmp_path / 'bare-work'}\n"
+    )
+    frame = run(tmp_path, bare + host(tmp_path))
+
+    cells = frame[frame.device == "bare"]
+    assert len(cells) == 2 and set(cells.failure_kind) == {"infra"}
+    assert cells.reason.str.startswith("pre-flight: no TFLite runtime imports on bare").all()
+    assert cells.reason.str.contains("No module named 'ai_edge_litert'").all()
+    assert cells.wall_s.isna().all()  # no cell was started
+    assert set(frame[frame.device == "host"].status) == {"ok"}
+
+
+def test_the_pre_flight_stops_a_device_without_room_for_its_models() -> None:
+    device = Device("board", "ssh", ("cpu",))
+    probe = DeviceProbe("board", runtimes={"tflite_runtime": "2.14.0"}, free_mb=3.5)
+
+    problem = preflight_problem(probe, device, "/tmp/farm", needed_mb=30)
+    assert problem == "pre-flight: 3.5 MB free in /tmp/farm on board; its cells need about 30 MB"
+    assert preflight_problem(probe, device, "/tmp/farm", needed_mb=3) is None
+    unknown = DeviceProbe("board", runtimes={"tflite_runtime": "2.14.0"})  # df did not answer
+    assert preflight_problem(unknown, device, "/tmp/farm", needed_mb=30) is None

@@ -33,6 +33,9 @@ def ok_runner(argv: list[str]) -> dict | None:
     }
 
 
+PROBE = {"python": "3.11", "runtimes": {"ai_edge_litert": {"version": "9.9"}}}
+
+
 def fake_device(
     behaviour: Behaviour = ok_runner,
 ) -> Callable[[FakeTarget, list[str]], CommandResult]:
@@ -45,6 +48,10 @@ def fake_device(
             return CommandResult(tuple(argv), 0 if out else 1, out)
         if argv[0] in ("mkdir", "rm", "touch", "sh"):
             return CommandResult(tuple(argv), _shell(target, argv), "")
+        if "--probe" in argv:  # the pre-flight: a runtime imports; free space is not told
+            return CommandResult(tuple(argv), 0, json.dumps(PROBE) + "\n")
+        if argv[0] == "df":
+            return CommandResult(tuple(argv), 1, "")
         written = behaviour(argv)
         if written is not None:
             target.files[argv_value(argv, "--out") or ""] = json.dumps(written).encode()

@@ -17,7 +17,7 @@ from farm.errors import RunnerError, TargetError, TargetTimeout
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
-from farm.orchestrator.probe import PROBED_DELEGATES, probe_device
+from farm.orchestrator.probe import preflight_problem, probe_device
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
@@ -27,6 +27,7 @@ from farm.targets.thermal import read_cpu_freq_mhz, read_temperature_c
 
 ResultCallback = Callable[[CellResult], None]
 COOLDOWN_POLL_S = 2.0
+PREFLIGHT_MARGIN_MB = 16.0  # the runner, inputs and outputs, beside the models
 Connect = Callable[[Device], Target]
 
 
@@ -211,7 +212,10 @@ class DeviceWorker:
         self.telemetry = Telemetry.of(target)
         plan = self.plan
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
-        absent = self._absent_delegates(target, cells, measurer)
+        absent, problem = self._preflight(target, cells, measurer)
+        if problem:
+            self._fail_all(cells, problem)
+            return
         health = DeviceHealth(plan.settings.quarantine_after)
         for index, cell in enumerate(cells, first_index):
             if self.stop.is_set():
@@ -240,16 +244,19 @@ class DeviceWorker:
                 return result
         raise AssertionError("unreachable")
 
-    def _absent_delegates(
+    def _preflight(
         self, target: Target, cells: list[Cell], measurer: CellMeasurer
-    ) -> dict[str, str]:
-        # Only delegates the device alone can vouch for are probed, and only when asked for.
-        if not any(cell.delegate in PROBED_DELEGATES for cell in cells):
-            return {}
+    ) -> tuple[dict[str, str], str | None]:
+        """Ask the device before its first cell: declared delegates it lacks, and a problem
+        that stops every cell (no runtime imports, no room for the models)."""
+        device = cells[0].device
         try:
-            return probe_device(target, cells[0].device, measurer).absent
+            probe = probe_device(target, device, measurer)
         except (TargetError, RunnerError):
-            return {}  # the cells themselves will fail with the transport's reason
+            return {}, None  # the cells themselves will fail with the transport's reason
+        sizes = {cell.model.sha256: cell.model.size_bytes for cell in cells}
+        needed_mb = sum(sizes.values()) / 2**20 + PREFLIGHT_MARGIN_MB
+        return probe.absent, preflight_problem(probe, device, target.workdir, needed_mb)
 
     def _fingerprint(self, target: Target) -> str | None:
         try:

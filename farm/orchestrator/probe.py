@@ -14,8 +14,6 @@ from farm.runners.python import RUNNER_SCRIPT
 from farm.spec import Device
 from farm.targets import Target
 
-# Delegates whose presence only the device can tell (the others are always tried).
-PROBED_DELEGATES = frozenset({"edgetpu"})
 THERMAL_ZONES = "/sys/class/thermal/thermal_zone*/temp"
 
 
@@ -25,6 +23,7 @@ class DeviceProbe:
 
     device: str
     runtimes: dict[str, str] = field(default_factory=dict)
+    runtime_errors: dict[str, str] = field(default_factory=dict)  # why each other one did not
     python: str | None = None
     free_mb: float | None = None
     temperature_source: str | None = None
@@ -35,17 +34,32 @@ def probe_device(target: Target, device: Device, measurer: CellMeasurer) -> Devi
     """Ask the device; a device whose runner cannot answer keeps every delegate (its cells
     then fail with the runner's own reason)."""
     facts = _runner_probe(target, device, measurer) if device.runner == "python" else {}
-    runtimes = {
-        name: r["version"] for name, r in facts.get("runtimes", {}).items() if "version" in r
-    }
+    answers = facts.get("runtimes", {})
     return DeviceProbe(
         device=device.name,
-        runtimes=runtimes,
+        runtimes={name: r["version"] for name, r in answers.items() if "version" in r},
+        runtime_errors={name: r["error"] for name, r in answers.items() if "error" in r},
         python=facts.get("python"),
         free_mb=_free_mb(target),
         temperature_source=_temperature_source(target),
         absent=_absent(device, facts),
     )
+
+
+def preflight_problem(
+    probe: DeviceProbe, device: Device, workdir: str, needed_mb: float
+) -> str | None:
+    """Why none of the device's cells can run, found before the first one; None when fine.
+    Only what the device answered counts: a probe that could not run blocks nothing."""
+    if device.runner == "python" and probe.runtime_errors and not probe.runtimes:
+        errors = "; ".join(probe.runtime_errors.values())
+        return f"pre-flight: no TFLite runtime imports on {device.name}: {errors}"
+    if probe.free_mb is not None and probe.free_mb < needed_mb:
+        return (
+            f"pre-flight: {probe.free_mb:.1f} MB free in {workdir} on {device.name}; "
+            f"its cells need about {needed_mb:.0f} MB"
+        )
+    return None
 
 
 def _runner_probe(target: Target, device: Device, measurer: CellMeasurer) -> dict[str, Any]:
