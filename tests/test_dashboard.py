@@ -279,7 +279,7 @@ STEP_RUN, N_RUNS = 4, 8
 
 def nightly_id(n: int) -> str:
     """The run id of the n-th nightly (1-based), in the form `new_run_id` writes."""
-    return f"202511{n:02d}T020000Z-{n:04x}"
+    return f"202511{n:02d}T020000000Z-{n:04x}"
 
 
 def nightly_started(n: int) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from farm.orchestrator import new_run_id
 from farm.spec import RESULT_COLUMNS, CellResult
 from farm.stats import summarize_latency
 from farm.store import Journal, load_results, read_journal, results_frame, write_results
@@ -79,3 +81,11 @@ def test_journal_lines_are_plain_json(tmp_path: Path) -> None:
         journal.append(result("cpu"))
     row = json.loads((tmp_path / "j.jsonl").read_text())
     assert row["status"] == "ok" and row["latency_median_ms"] is None
+
+
+def test_run_ids_of_runs_started_within_one_second_sort_in_start_order() -> None:
+    first = dt.datetime(2026, 11, 23, 13, 15, 47, 120_000, tzinfo=dt.timezone.utc)
+    ids = [new_run_id(first + dt.timedelta(milliseconds=ms)) for ms in (0, 1, 870)]
+
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert ids[0].startswith("20261123T131547120Z-")

@@ -36,9 +36,11 @@ class RunPlan:
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
-    """Sortable and unique: UTC time plus a few random hex digits."""
+    """Sortable and unique: UTC time to the millisecond (two short runs can start within one
+    second, and a nightly finds its baseline by this order), plus a few random hex digits."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
+    return f"{stamp}-{secrets.token_hex(2)}"
 
 
 def utc_now() -> str:
