@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from farm.sim.device import VirtualDevice
 
 from .lab import MODELS, LoopbackSshd, require_tool
+
+# The Ray executor's tests need the optional extra; `tox -e ray` installs it and runs them.
+collect_ignore = [] if importlib.util.find_spec("ray") else ["test_ray.py"]
 
 
 @pytest.fixture
