@@ -193,46 +193,52 @@ def test_an_injected_infra_failure_is_retried_and_succeeds(lab: RayLab) -> None:
     assert sorted(frame.attempt) == [1, 2]  # the first cell failed once, then succeeded
 
 
-def test_a_lab_host_removed_mid_cell_loses_nothing(lab: RayLab) -> None:
-    started = lab.root / "mover-started"
-    binary = lab.stand_in("slow", f"touch {started}\nsleep 2")
-    devices = lab.devices("mover", lab.phone_yaml("mover", lab.phones[2], binary))
+@dataclass
+class SlowRun:
+    """A run of a phone whose host may leave mid-cell: two cells of 2.6 s, in a thread."""
+
+    devices: Path
+    node: Any
+    thread: threading.Thread
+    frames: list[pd.DataFrame]
+
+    def result(self) -> pd.DataFrame:
+        self.thread.join(timeout=300)
+        return self.frames[0]
+
+
+def start_slow_run(lab: RayLab, name: str) -> SlowRun:
+    """Start the run on a phone behind its own lab host; return once its first cell runs."""
+    started = lab.root / f"{name}-started"
+    binary = lab.stand_in(f"slow-{name}", f"touch {started}\nsleep 2")
+    devices = lab.devices(name, lab.phone_yaml(name, lab.phones[2], binary))
     node = lab.add_node(devices)
     frames: list[pd.DataFrame] = []
-    runner = threading.Thread(
-        target=lambda: frames.append(
-            run(devices, stub_models(lab, "mv"), lab.root / "moved", threads=[1])
-        )
+    models, run_dir = stub_models(lab, name), lab.root / f"run-{name}"
+    thread = threading.Thread(
+        target=lambda: frames.append(run(devices, models, run_dir, threads=[1]))
     )
-    runner.start()
+    thread.start()
     _wait_for(started.exists)
-    lab.cluster.remove_node(node)  # mid-cell: the phone's host leaves the cluster
-    replacement = lab.add_node(devices)  # and comes back (a restarted lab host)
-    runner.join(timeout=300)
+    return SlowRun(devices, node, thread, frames)
 
-    frame = frames[0]
+
+def test_a_lab_host_removed_mid_cell_loses_nothing(lab: RayLab) -> None:
+    slow = start_slow_run(lab, "mover")
+    lab.cluster.remove_node(slow.node)  # mid-cell: the phone's host leaves the cluster
+    replacement = lab.add_node(slow.devices)  # and comes back (a restarted lab host)
+    frame = slow.result()
+    lab.cluster.remove_node(replacement)
+
     assert len(frame) == 2 and set(frame.status) == {"ok"}, frame.reason.tolist()
     assert max(frame.attempt) == 2  # the interrupted cell ran again on the new host
-    lab.cluster.remove_node(replacement)
 
 
 def test_a_device_whose_host_left_fails_its_cells_as_infra(lab: RayLab) -> None:
-    started = lab.root / "leaver-started"
-    binary = lab.stand_in("slow2", f"touch {started}\nsleep 2")
-    devices = lab.devices("leaver", lab.phone_yaml("leaver", lab.phones[2], binary))
-    node = lab.add_node(devices)
-    frames: list[pd.DataFrame] = []
-    runner = threading.Thread(
-        target=lambda: frames.append(
-            run(devices, stub_models(lab, "lv"), lab.root / "left", threads=[1])
-        )
-    )
-    runner.start()
-    _wait_for(started.exists)
-    lab.cluster.remove_node(node)
-    runner.join(timeout=300)
+    slow = start_slow_run(lab, "leaver")
+    lab.cluster.remove_node(slow.node)  # and no host advertises the phone any more
+    frame = slow.result()
 
-    frame = frames[0]
     assert set(frame.status) == {"failed"} and set(frame.failure_kind) == {"infra"}
     assert all("no host advertises device leaver" in reason for reason in frame.reason)
 
