@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from farm.job import RunRequest, plan_run, run_plan
-from farm.orchestrator.probe import DeviceProbe, preflight_problem
+from farm.orchestrator.probe import DeviceProbe, preflight_problem, runner_probe_needed
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.spec import CellResult, Device
@@ -177,3 +177,19 @@ def test_the_pre_flight_stops_a_device_without_room_for_its_models() -> None:
     assert preflight_problem(probe, device, "/tmp/farm", needed_mb=3) is None
     unknown = DeviceProbe("board", runtimes={"tflite_runtime": "2.14.0"})  # df did not answer
     assert preflight_problem(unknown, device, "/tmp/farm", needed_mb=30) is None
+
+
+@pytest.mark.parametrize(
+    ("device", "delegates", "asked"),
+    [
+        (Device("host", "local", ("cpu",)), {"cpu"}, False),  # the farm's own interpreter
+        (Device("host", "local", ("edgetpu",)), {"edgetpu"}, True),  # the Edge TPU runtime
+        (Device("host", "local", ("cpu",), options={"python": "/opt/py38"}), {"cpu"}, True),
+        (Device("board", "ssh", ("cpu",)), {"cpu"}, True),
+        (Device("phone", "adb", ("cpu",), runner="benchmark_model"), {"cpu"}, False),
+    ],
+)
+def test_the_pre_flight_asks_the_runner_unless_it_is_the_farms_own_interpreter(
+    device: Device, delegates: set[str], asked: bool
+) -> None:
+    assert runner_probe_needed(device, delegates) is asked

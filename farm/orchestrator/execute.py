@@ -17,7 +17,7 @@ from farm.errors import RunnerError, TargetError, TargetTimeout
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
-from farm.orchestrator.probe import preflight_problem, probe_device
+from farm.orchestrator.probe import preflight_problem, probe_device, runner_probe_needed
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
@@ -250,8 +250,9 @@ class DeviceWorker:
         """Ask the device before its first cell: declared delegates it lacks, and a problem
         that stops every cell (no runtime imports, no room for the models)."""
         device = cells[0].device
+        ask_runner = runner_probe_needed(device, {cell.delegate for cell in cells})
         try:
-            probe = probe_device(target, device, measurer)
+            probe = probe_device(target, device, measurer, ask_runner)
         except (TargetError, RunnerError):
             return {}, None  # the cells themselves will fail with the transport's reason
         sizes = {cell.model.sha256: cell.model.size_bytes for cell in cells}

@@ -5,6 +5,7 @@ cells with the reason, instead of failures."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,14 @@ class DeviceProbe:
     absent: dict[str, str] = field(default_factory=dict)
 
 
-def probe_device(target: Target, device: Device, measurer: CellMeasurer) -> DeviceProbe:
+def probe_device(
+    target: Target, device: Device, measurer: CellMeasurer, ask_runner: bool = True
+) -> DeviceProbe:
     """Ask the device; a device whose runner cannot answer keeps every delegate (its cells
-    then fail with the runner's own reason)."""
-    facts = _runner_probe(target, device, measurer) if device.runner == "python" else {}
+    then fail with the runner's own reason). ``ask_runner=False`` skips the runner's probe
+    (runtimes, Edge TPU): see ``runner_probe_needed``."""
+    asked = ask_runner and device.runner == "python"
+    facts = _runner_probe(target, device, measurer) if asked else {}
     answers = facts.get("runtimes", {})
     return DeviceProbe(
         device=device.name,
@@ -44,6 +49,16 @@ def probe_device(target: Target, device: Device, measurer: CellMeasurer) -> Devi
         temperature_source=_temperature_source(target),
         absent=_absent(device, facts),
     )
+
+
+def runner_probe_needed(device: Device, delegates: Iterable[str]) -> bool:
+    """Whether a pre-flight must ask the runner which runtime imports. Not on this host with
+    the farm's own interpreter, which has LiteRT as a dependency of the farm (the question
+    costs a Python start and a numpy import, 0.1 s), unless an Edge TPU cell is planned."""
+    if device.runner != "python":
+        return False
+    own = device.transport == "local" and device.options.get("python", "python3") == "python3"
+    return not own or "edgetpu" in delegates
 
 
 def preflight_problem(
