@@ -15,6 +15,7 @@ from typing import Any
 
 from farm.errors import TargetError, TargetTimeout
 from farm.targets.base import CommandResult
+from farm.targets.local_commands import run_in_process
 
 
 class LocalTarget:
@@ -40,6 +41,9 @@ class LocalTarget:
     def run(self, argv: list[str], timeout_s: float) -> CommandResult:
         if argv and argv[0] == "python3":
             argv = [self.python, *argv[1:]]
+        answered = run_in_process(argv, self.workdir)
+        if answered is not None:
+            return answered
         start = time.perf_counter()
         try:
             proc = subprocess.Popen(
