@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from farm.cluster.address import check_reachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
@@ -112,10 +113,8 @@ class JobOutcome:
 
 def plan_run(request: RunRequest) -> RunPlan:
     """Validate the inputs (ConfigError on anything wrong) and decide every cell."""
-    if request.executor == "ray" and not _ray_installed():
-        raise ConfigError(
-            "command line", "--executor", "Ray is not installed", "pip install 'tflite-farm[ray]'"
-        )
+    if request.executor == "ray":
+        _check_ray(request.address)
     if request.resume is not None:
         plan = _resumed_plan(request.resume)
         return dataclasses.replace(plan, executor=request.executor, address=request.address)
@@ -148,11 +147,25 @@ def plan_run(request: RunRequest) -> RunPlan:
     )
 
 
-def _ray_installed() -> bool:
+def _check_ray(address: str | None) -> None:
+    """Ray installed and its head answering, before the run folder is made."""
     try:
-        return importlib.util.find_spec("ray") is not None
+        installed = importlib.util.find_spec("ray") is not None
     except ValueError:  # set to None in sys.modules: blocked on purpose
-        return False
+        installed = False
+    if not installed:
+        raise ConfigError(
+            "command line", "--executor", "Ray is not installed", "pip install 'tflite-farm[ray]'"
+        )
+    try:
+        check_reachable(address)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            "command line",
+            "--address",
+            f"cannot reach the Ray cluster at {address}: {exc}",
+            "start the head with `ray start --head`, then pass its HOST:PORT",
+        ) from exc
 
 
 def _resumed_plan(run_dir: Path) -> RunPlan:

@@ -5,6 +5,7 @@ advertises, the lab-wide health ledger, and that the farm never imports Ray unle
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from farm.cli import app
+from farm.cluster.address import check_reachable
 from farm.cluster.health import LabHealth
 from farm.cluster.resources import (
     HOST_CPU,
@@ -21,6 +23,8 @@ from farm.cluster.resources import (
     ray_start_argv,
 )
 from farm.spec import Device
+
+from .lab import free_port
 
 PHONE = Device("pixel", "adb", ("cpu",), options={"serial": "R5CT1234"})
 HOST = Device("host", "local", ("cpu",))
@@ -96,3 +100,16 @@ def test_the_ray_executor_without_ray_is_an_input_error(
     assert "Ray is not installed" in result.output and "tflite-farm[ray]" in result.output
     lab = CliRunner().invoke(app, ["lab", "status"])
     assert lab.exit_code == 2 and "Ray is not installed" in lab.output
+
+
+def test_the_heads_address_is_checked_before_anything_waits_on_it() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_reachable(f"127.0.0.1:{listening.getsockname()[1]}")  # answers: no error
+        closed = free_port()
+        with pytest.raises(ConnectionRefusedError):
+            check_reachable(f"127.0.0.1:{closed}")
+    with pytest.raises(ValueError, match="not HOST:PORT"):
+        check_reachable("head-without-port")
+    check_reachable(None)  # left to Ray: RAY_ADDRESS, or a cluster on this host

@@ -29,7 +29,7 @@ from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.store import read_journal
 
-from .lab import DATA, MODELS, require_tool
+from .lab import DATA, MODELS, free_port, require_tool
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -277,6 +277,20 @@ def test_the_result_set_equals_the_local_executors(lab: RayLab) -> None:
     for folder in ("outputs", "raw"):
         names = sorted(p.name for p in (lab.root / "local" / folder).iterdir())
         assert names == sorted(p.name for p in (lab.root / "on-ray" / folder).iterdir())
+
+
+def test_an_unreachable_head_is_an_input_error_and_no_run_starts(lab: RayLab) -> None:
+    from typer.testing import CliRunner
+
+    from farm.cli import app
+
+    run_dir = lab.root / "unreachable"
+    argv = ["run", "-d", str(phones_lab(lab, "unreachable")), "--run-dir", str(run_dir)]
+    address = f"127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, [*argv, "--executor", "ray", "--address", address])
+
+    assert result.exit_code == 2 and f"cannot reach the Ray cluster at {address}" in result.output
+    assert not run_dir.exists()
 
 
 def test_lab_join_refuses_a_device_another_host_advertises(lab: RayLab) -> None:

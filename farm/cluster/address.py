@@ -1,0 +1,20 @@
+"""The Ray head's address, checked before anything waits on it (no Ray import here)."""
+
+from __future__ import annotations
+
+import socket
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str | None) -> None:
+    """Raise OSError (ValueError for a malformed one) unless the head's port answers within
+    CONNECT_TIMEOUT_S: Ray's own connect retries an unreachable head for minutes. None and
+    "auto" (a cluster on this host, found by Ray) are left to Ray."""
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+        pass
