@@ -222,7 +222,7 @@ def run_plan(
     outcome = JobOutcome(plan, recorder.results, recorder.interrupted)
     outcome.execute_s = time.perf_counter() - start
     outcome.files.append(write_results(plan.run_dir, recorder.results))
-    info = provenance(plan, recorder.results, recorder.fingerprints, started)
+    info = provenance(plan, recorder.results, recorder.fingerprints, started, recorder.executor)
     outcome.files.append(write_run_info(plan.run_dir, info))
     outcome.dashboard = write_report(plan.run_dir)
     outcome.report_s = time.perf_counter() - start - outcome.execute_s

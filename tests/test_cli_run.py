@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def test_a_run_on_the_shipped_manifest_measures_every_cell(host_lab: Path, tmp_p
     assert frame.init_ms.notna().all() and frame.peak_rss_mb.gt(0).all()
     run_info = json.loads((run_dir / "run.json").read_text())
     assert run_info["seed"] == 3 and "host" in run_info["devices"]
+    assert run_info["executor"] == {"kind": "local", "host": platform.node()}
     assert run_info["runtimes"] == [f"ai_edge_litert {frame.runtime_version.iloc[0]}"]
     assert len(read_journal(run_dir / "journal.jsonl")) == len(frame)
     assert frame.parity_ok.all() and frame.parity_cosine.notna().all()

@@ -113,3 +113,15 @@ def test_the_heads_address_is_checked_before_anything_waits_on_it() -> None:
     with pytest.raises(ValueError, match="not HOST:PORT"):
         check_reachable("head-without-port")
     check_reachable(None)  # left to Ray: RAY_ADDRESS, or a cluster on this host
+
+
+def test_retried_rows_are_kept_for_the_driver_once_and_dropped_with_the_run() -> None:
+    health = LabHealth()
+    health.retried("run-1", "c1", "attempt 1")
+    health.retried("run-1", "c1", "attempt 2")
+
+    assert health.take_retried("run-1", "c1") == ["attempt 1", "attempt 2"]
+    assert health.take_retried("run-1", "c1") == []
+    health.retried("run-1", "c2", "attempt 1")
+    health.forget("run-1")
+    assert health.take_retried("run-1", "c2") == []

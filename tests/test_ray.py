@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import shlex
 import subprocess
 import sys
@@ -155,6 +156,9 @@ def test_cells_of_one_device_never_overlap_while_devices_run_in_parallel(lab: Ra
     assert all(not overlapping(spans[device]) for device in ("phone0", "phone1")), spans
     assert overlapping(spans["phone0"] + spans["phone1"]), spans  # the two phones at once
     assert set(frame.attempt) == {1}
+    executor = json.loads((lab.root / "parallel" / "run.json").read_text())["executor"]
+    assert executor["kind"] == "ray" and executor["ray_version"] == ray.__version__
+    assert set(executor["lab_hosts"]) == {"phone0", "phone1"}
 
 
 def test_two_drivers_at_once_never_overlap_on_a_device(lab: RayLab) -> None:
@@ -191,6 +195,12 @@ def test_an_injected_infra_failure_is_retried_and_succeeds(lab: RayLab) -> None:
 
     assert set(frame.status) == {"ok"}, frame.reason.tolist()
     assert sorted(frame.attempt) == [1, 2]  # the first cell failed once, then succeeded
+    journal = (lab.root / "retry" / "journal.jsonl").read_text().splitlines()
+    attempts: dict[int, list[tuple[str, int]]] = {}  # threads -> the cell's rows, in order
+    for row in map(json.loads, journal):
+        attempts.setdefault(row["threads"], []).append((row["status"], row["attempt"]))
+        assert row["status"] == "ok" or "cannot push" in row["reason"]
+    assert sorted(attempts.values()) == [[("failed", 1), ("ok", 2)], [("ok", 1)]]
 
 
 @dataclass

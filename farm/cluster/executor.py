@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import platform
 import threading
 import time
 from collections.abc import Iterable
@@ -42,7 +43,7 @@ from farm.orchestrator.one_cell import CellReport, run_one_cell
 from farm.orchestrator.parity_check import write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.results import failed_result
-from farm.spec import Cell
+from farm.spec import Cell, CellResult
 
 POLL_S = 0.5
 GONE_GRACE_S = 10.0  # a host restarting its raylet is back within this
@@ -109,6 +110,7 @@ def cell_task(plan: RunPlan, cell: Cell, index: int, shipment: Shipment, health:
     report = dataclasses.replace(report, result=result)
     settings = plan.settings
     if result.failure_kind == "infra" and attempt <= settings.retries:
+        ray.get(health.retried.remote(plan.run_id, cell.cell_id, result))  # for the journal
         time.sleep(settings.retry_backoff_s * 2 ** (attempt - 1))  # still holding the device
         raise InfraFailure(report)
     limit = settings.quarantine_after
@@ -125,6 +127,8 @@ def execute_on_ray(
     """Run the plan on the cluster; returns the recorder, as the local ``execute`` does."""
     recorder = start_recording(plan, on_result)
     inputs = write_inputs(plan)
+    recorder.executor = {"kind": "ray", "address": address, "ray_version": ray.__version__}
+    recorder.executor.update(driver_host=platform.node(), lab_hosts={})
     with connected(address):
         driver = Driver(plan, recorder, lab_health())
         try:
@@ -195,7 +199,8 @@ class Driver:
         report.write_files(self.plan.run_dir)
         if report.fingerprint is not None:
             self.recorder.fingerprints[cell.device.name] = report.fingerprint
-        self.recorder.record(report.result)
+        self.recorder.executor["lab_hosts"][cell.device.name] = report.lab_host
+        self._record(cell, report.result)
 
     def _expire(self, now: float) -> None:
         """Fail the cells of devices whose host left, or that made no progress in time."""
@@ -218,8 +223,13 @@ class Driver:
                 self._fail(cell, reason)
 
     def _fail(self, cell: Cell, reason: str) -> None:
-        row = failed_result(self.plan.run_id, cell, "infra", reason, utc_now(), None)
-        self.recorder.record(row)
+        self._record(cell, failed_result(self.plan.run_id, cell, "infra", reason, utc_now(), None))
+
+    def _record(self, cell: Cell, final: CellResult) -> None:
+        """Journal the cell's retried attempts, as a local run does, then its final row."""
+        for row in ray.get(self.health.take_retried.remote(self.plan.run_id, cell.cell_id)):
+            self.recorder.record(row)
+        self.recorder.record(final)
 
     @staticmethod
     def _devices(cells: Iterable[Cell]) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 INFRA_KINDS = ("infra", "timeout")
 QUARANTINE_S = 600.0
@@ -33,6 +34,7 @@ class LabHealth:
         self.streaks: dict[str, int] = {}
         self.quarantines: dict[str, Quarantine] = {}
         self.attempts: dict[str, dict[str, int]] = {}  # run id -> cell id -> attempts so far
+        self.failed: dict[str, dict[str, list[Any]]] = {}  # run id -> cell id -> retried rows
 
     def begin(self, run_id: str, cell_id: str, device: str) -> tuple[int, str | None]:
         """A cell attempt starts: its attempt number, and the quarantine reason if any."""
@@ -64,9 +66,18 @@ class LabHealth:
         self.streaks.pop(device, None)
         return self.quarantines.pop(device, None) is not None
 
+    def retried(self, run_id: str, cell_id: str, row: Any) -> None:
+        """Keep the row of an attempt that Ray will retry, for the driver's journal."""
+        self.failed.setdefault(run_id, {}).setdefault(cell_id, []).append(row)
+
+    def take_retried(self, run_id: str, cell_id: str) -> list[Any]:
+        """The rows of a cell's retried attempts, oldest first (each given out once)."""
+        return self.failed.get(run_id, {}).pop(cell_id, [])
+
     def forget(self, run_id: str) -> None:
-        """A run ended: its attempt counts are no longer needed."""
+        """A run ended: its attempt counts and retried rows are no longer needed."""
         self.attempts.pop(run_id, None)
+        self.failed.pop(run_id, None)
 
     def status(self) -> dict[str, str]:
         """Each quarantined device and why (expired ones are dropped first)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import platform
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ class Recorder:
         self.journal = Journal(run_dir / JOURNAL)
         self.results: list[CellResult] = []
         self.fingerprints: dict[str, dict[str, Any]] = {}
+        # How the cells ran, for run.json; a remote executor adds which host drove each device.
+        self.executor: dict[str, Any] = {"kind": "local", "host": platform.node()}
         self.interrupted = False
         self._on_result = on_result
         self._lock = threading.Lock()

@@ -11,6 +11,7 @@ Retries and quarantine are the caller's: here a cell is measured exactly once.
 from __future__ import annotations
 
 import dataclasses
+import platform
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -26,12 +27,13 @@ from farm.targets import connect
 
 @dataclass(frozen=True)
 class CellReport:
-    """A cell's row, its device's description (None: not reachable) and the files it wrote,
-    keyed by their path relative to the run folder."""
+    """A cell's row, its device's description (None: not reachable), the files it wrote
+    (keyed by their path relative to the run folder) and the host that drove the device."""
 
     result: CellResult
     fingerprint: dict[str, Any] | None
     files: dict[str, bytes]
+    lab_host: str = dataclasses.field(default_factory=platform.node)  # where it was made
 
     def write_files(self, run_dir: Path) -> None:
         """Put the cell's files where a local run would have left them."""
