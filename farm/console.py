@@ -148,6 +148,8 @@ def print_probes(answers: Sequence[tuple[Device, DeviceProbe | None, str | None]
             table.add_row(device.name, f"[red]no: {escape(error or '')}", "", "", "", "", "")
             continue
         runtimes = ", ".join(f"{k} {v}" for k, v in probe.runtimes.items())
+        if not runtimes and probe.runtime_errors:  # the pre-flight will stop its cells
+            runtimes = "[red]none: " + escape("; ".join(probe.runtime_errors.values()))
         absent = "; ".join(escape(reason) for reason in probe.absent.values())
         free = "" if probe.free_mb is None else f"{probe.free_mb:,.0f}"
         table.add_row(

@@ -16,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from farm.cli import app
 from farm.job import RunRequest, plan_run, run_plan
 from farm.orchestrator.probe import DeviceProbe, preflight_problem, runner_probe_needed
 from farm.sim.adb_server import AdbServer
@@ -159,7 +161,10 @@ def test_a_device_whose_python_has_no_tflite_runtime_fails_before_its_first_cell
         f"    threads: [1]\n    workdir: {tmp_path / 'bare-work'}\n"
     )
     frame = run(tmp_path, bare + host(tmp_path))
+    argv = ["devices", "-d", str(tmp_path / "devices.yaml"), "--probe"]
+    probe = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})  # one line per device
 
+    assert probe.exit_code == 0 and "none: no TFLite runtime" in probe.output
     cells = frame[frame.device == "bare"]
     assert len(cells) == 2 and set(cells.failure_kind) == {"infra"}
     assert cells.reason.str.startswith("pre-flight: no TFLite runtime imports on bare").all()
