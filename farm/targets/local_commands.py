@@ -6,6 +6,7 @@ runs as a real process."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 from collections.abc import Callable
@@ -38,37 +39,35 @@ def _sha256sum(path: Path, shown: str) -> Answer:
 
 
 def _mkdir(path: Path, shown: str) -> Answer:
-    try:
-        path.mkdir()
-    except OSError as exc:
-        return 1, "", f"mkdir: cannot create directory '{shown}': {exc.strerror}\n"
-    return 0, "", ""
+    return _done(path.mkdir, f"mkdir: cannot create directory '{shown}'")
 
 
 def _mkdir_parents(path: Path, shown: str) -> Answer:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return 1, "", f"mkdir: cannot create directory '{shown}': {exc.strerror}\n"
-    return 0, "", ""
+    make = functools.partial(path.mkdir, parents=True, exist_ok=True)
+    return _done(make, f"mkdir: cannot create directory '{shown}'")
 
 
 def _rm_recursive_force(path: Path, shown: str) -> Answer:
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    except OSError as exc:
-        return 1, "", f"rm: cannot remove '{shown}': {exc.strerror}\n"
-    return 0, "", ""
+    return _done(lambda: _remove(path), f"rm: cannot remove '{shown}'")
 
 
 def _touch(path: Path, shown: str) -> Answer:
+    return _done(path.touch, f"touch: cannot touch '{shown}'")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _done(action: Callable[[], object], failure: str) -> Answer:
+    """Exit 0 when ``action`` succeeds, else 1 with the tool's message and the OS's reason."""
     try:
-        path.touch()
+        action()
     except OSError as exc:
-        return 1, "", f"touch: cannot touch '{shown}': {exc.strerror}\n"
+        return 1, "", f"{failure}: {exc.strerror}\n"
     return 0, "", ""
 
 
