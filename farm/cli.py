@@ -94,6 +94,14 @@ def run(
     lock_timeout: Annotated[
         float, typer.Option(min=0, help="Seconds to wait for a device another run holds.")
     ] = 600.0,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Runner processes per cell, samples pooled: comparisons then allow for "
+            "process-to-process noise (use 2-3 for a CI gate).",
+        ),
+    ] = 1,
     run_dir: Annotated[Path | None, typer.Option(help="Default: reports/runs/<run id>.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the cells, run nothing.")
@@ -127,6 +135,7 @@ def run(
         timeout_s=timeout,
         retries=retries,
         lock_timeout_s=lock_timeout,
+        repeats=repeats,
         run_dir=run_dir,
         dry_run=dry_run,
         resume=resume,
@@ -234,13 +243,17 @@ def nightly(
     models: ModelsOption = Path("models"),
     threshold: Annotated[float, typer.Option(min=0, help="Smallest change that matters.")] = 0.05,
     runs: Annotated[int, typer.Option(min=1, help="Timed invokes per cell.")] = 50,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Runner processes per cell, samples pooled.")
+    ] = 2,
 ) -> None:
     """Run the matrix, compare it with the last good run and write the dashboard; exits
     like `farm compare` (3 regression, 4 parity broken, 5 infra only) or like `farm run`."""
     from farm.console import run_nightly_with_progress
     from farm.job import RunRequest, plan_run
 
-    plan = plan_run(RunRequest(devices=devices, models=models, runs=runs))
+    request = RunRequest(devices=devices, models=models, runs=runs, repeats=repeats)
+    plan = plan_run(request)
     raise typer.Exit(run_nightly_with_progress(plan, threshold))
 
 

@@ -67,6 +67,7 @@ class RunRequest:
     timeout_s: float = 300.0
     retries: int = 1  # extra attempts of a cell that failed for infra reasons
     lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
+    repeats: int = 1  # runner processes per cell, samples pooled
     run_dir: Path | None = None
     dry_run: bool = False
     resume: Path | None = None  # a run directory: redo only its cells without a row
@@ -88,6 +89,7 @@ _REPLAYED = (
     "timeout_s",
     "retries",
     "lock_timeout_s",
+    "repeats",
 )
 
 
@@ -131,6 +133,7 @@ def plan_run(request: RunRequest) -> RunPlan:
         request.timeout_s,
         retries=request.retries,
         lock_timeout_s=request.lock_timeout_s,
+        repeats=request.repeats,
     )
     run_dir = request.run_dir or REPORTS / "runs" / run_id
     ordered = tuple(order_cells(cells, seed, request.order))

@@ -101,6 +101,7 @@ class RunSettings:
     retry_backoff_s: float = 1.0  # pause before the first retry; doubles after each
     quarantine_after: int = 2  # consecutive infra-failed cells that take a device out
     lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
+    repeats: int = 1  # runner processes per cell, samples pooled (process-to-process noise)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class CellResult:
     latency_max_ms: float | None = None
     latency_std_ms: float | None = None
     samples_ms: tuple[float, ...] = ()
+    process_samples: tuple[int, ...] = ()  # samples of each runner process, in order (repeats)
     peak_rss_mb: float | None = None
     nodes_delegated: int | None = None
     nodes_total: int | None = None
@@ -171,6 +173,7 @@ class CellResult:
     def to_row(self) -> dict[str, Any]:
         row = dataclasses.asdict(self)
         row["samples_ms"] = list(self.samples_ms)
+        row["process_samples"] = list(self.process_samples)
         return row
 
     @classmethod
@@ -178,6 +181,7 @@ class CellResult:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in row.items() if k in known}
         values["samples_ms"] = tuple(values.get("samples_ms") or ())
+        values["process_samples"] = tuple(int(n) for n in values.get("process_samples") or ())
         return cls(**values)
 
     @property

@@ -77,6 +77,8 @@ def _arrow_type(annotation: str) -> pa.DataType:
 
     if annotation.startswith("tuple[float"):
         return pa.list_(pa.float64())
+    if annotation.startswith("tuple[int"):
+        return pa.list_(pa.int64())
     for name, arrow in (("float", pa.float64()), ("bool", pa.bool_()), ("int", pa.int64())):
         if annotation.split(" |")[0] == name:
             return arrow

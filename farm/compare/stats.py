@@ -32,6 +32,7 @@ are thinned evenly, which keeps their order), vectorised numpy: a few ms per cel
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,19 +67,52 @@ def median_change(
     confidence: float,
     rng: np.random.Generator,
     resamples: int = RESAMPLES,
+    processes: tuple[Sequence[int], Sequence[int]] = ((), ()),
 ) -> Change:
-    """Ratio of medians with a percentile block-bootstrap interval (both sides need samples)."""
+    """Ratio of medians with a percentile bootstrap interval (both sides need samples).
+
+    ``processes`` gives, per side, the samples of each runner process in order (a cell run
+    with ``--repeats``). A side measured in two or more processes is resampled on two levels:
+    processes with replacement, then blocks within each; a process's own level (where its code
+    and tensors landed, what else the host was doing meanwhile) then widens the interval, as
+    noise from the run itself, instead of passing for a change."""
     base, new = _thinned(base_ms), _thinned(new_ms)
-    base_medians = _bootstrap_medians(base, resamples, rng)
-    new_medians = _bootstrap_medians(new, resamples, rng)
+    base_medians = _resampled_medians(base_ms, processes[0], resamples, rng)
+    new_medians = _resampled_medians(new_ms, processes[1], resamples, rng)
+    method = "block bootstrap of the median"
+    if _split(base_ms, processes[0]) or _split(new_ms, processes[1]):
+        method = "two-level bootstrap of the median (processes, then blocks)"
     alpha = 1.0 - confidence
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = new_medians / base_medians
     low, high = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
     base_median, new_median = float(np.median(base)), float(np.median(new))
-    return Change(
-        base_median, new_median, new_median / base_median - 1, float(low) - 1, float(high) - 1
+    change = new_median / base_median - 1
+    return Change(base_median, new_median, change, float(low) - 1, float(high) - 1, method=method)
+
+
+def _resampled_medians(
+    samples_ms: Sequence[float], sizes: Sequence[int], resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    parts = _split(samples_ms, sizes)
+    if not parts:
+        return _bootstrap_medians(_thinned(samples_ms), resamples, rng)
+    within = [_block_resamples(part, resamples, rng) for part in parts]
+    picks = rng.integers(0, len(parts), size=(resamples, len(parts)))
+    return np.array(
+        [np.median(np.concatenate([within[p][r] for p in row])) for r, row in enumerate(picks)]
     )
+
+
+def _split(samples_ms: Sequence[float], sizes: Sequence[int]) -> list[np.ndarray]:
+    """The samples of each process (each thinned to its share of MAX_SAMPLES); [] unless the
+    sizes account for every sample and there are at least two processes."""
+    if len(sizes) < 2 or sum(sizes) != len(samples_ms) or min(sizes) < MIN_SAMPLES:
+        return []
+    samples = np.asarray(samples_ms, dtype=np.float64)
+    bounds = np.cumsum([0, *sizes])
+    share = MAX_SAMPLES // len(sizes)
+    return [_thinned(samples[a:b], share) for a, b in itertools.pairwise(bounds)]
 
 
 def summary_change(
@@ -125,17 +159,22 @@ def _autocorrelation(samples: np.ndarray) -> np.ndarray | None:
 
 def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Medians of ``resamples`` circular-block resamples, all drawn at once."""
+    return np.median(_block_resamples(samples, resamples, rng), axis=1)
+
+
+def _block_resamples(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """``resamples`` circular-block resamples of ``samples``, one per row."""
     n, length = len(samples), block_length(samples)
     blocks = -(-n // length)
     wrapped = np.concatenate([samples, samples[: length - 1]])
     windows = np.lib.stride_tricks.sliding_window_view(wrapped, length)  # windows[i] = block at i
     starts = rng.integers(0, n, size=(resamples, blocks))
-    return np.median(windows[starts].reshape(resamples, blocks * length)[:, :n], axis=1)
+    return windows[starts].reshape(resamples, blocks * length)[:, :n]
 
 
-def _thinned(samples_ms: Sequence[float]) -> np.ndarray:
-    """At most MAX_SAMPLES samples, evenly spaced in time (deterministic, order kept)."""
+def _thinned(samples_ms: Sequence[float] | np.ndarray, most: int = MAX_SAMPLES) -> np.ndarray:
+    """At most ``most`` samples, evenly spaced in time (deterministic, order kept)."""
     samples = np.asarray(samples_ms, dtype=np.float64)
-    if len(samples) <= MAX_SAMPLES:
+    if len(samples) <= most:
         return samples
-    return samples[np.linspace(0, len(samples) - 1, MAX_SAMPLES).round().astype(np.int64)]
+    return samples[np.linspace(0, len(samples) - 1, most).round().astype(np.int64)]

@@ -124,7 +124,8 @@ def _change(
     base_samples, new_samples = base.get("samples_ms") or [], new.get("samples_ms") or []
     fewest = min(len(base_samples), len(new_samples))
     if fewest >= MIN_SAMPLES and np.median(base_samples) > 0:
-        return median_change(base_samples, new_samples, confidence, rng), []
+        processes = (base.get("process_samples") or (), new.get("process_samples") or ())
+        return median_change(base_samples, new_samples, confidence, rng, processes=processes), []
     both_medians = None not in (base.get("latency_median_ms"), new.get("latency_median_ms"))
     stat = "median" if both_medians else "mean"
     base_ms, new_ms = base.get(f"latency_{stat}_ms"), new.get(f"latency_{stat}_ms")
