@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farm.cluster.address import check_reachable
+from farm.cluster.address import check_reachable, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
@@ -163,12 +163,7 @@ def _check_ray(address: str | None) -> None:
     try:
         check_reachable(address)
     except (OSError, ValueError) as exc:
-        raise ConfigError(
-            "command line",
-            "--address",
-            f"cannot reach the Ray cluster at {address}: {exc}",
-            "start the head with `ray start --head`, then pass its HOST:PORT",
-        ) from exc
+        raise unreachable(address, exc) from exc
 
 
 def _resumed_plan(run_dir: Path) -> RunPlan:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from farm.errors import ConfigError
+
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -18,3 +20,14 @@ def check_reachable(address: str | None) -> None:
         raise ValueError(f"{address!r} is not HOST:PORT")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
         pass
+
+
+def unreachable(address: str | None, cause: Exception) -> ConfigError:
+    """The one error for a head that cannot be reached or refuses this host (exit 2)."""
+    return ConfigError(
+        "command line",
+        "--address",
+        f"cannot reach the Ray cluster at {address or 'auto'}: {cause}",
+        "is the head up (`ray start --head`), and RAY_AUTH_MODE=token set here with the "
+        "head's token (~/.ray/auth_token or RAY_AUTH_TOKEN)?",
+    )

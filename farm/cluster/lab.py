@@ -10,7 +10,7 @@ from typing import Any
 
 import ray
 
-from farm.cluster.address import check_reachable
+from farm.cluster.address import check_reachable, unreachable
 from farm.cluster.health import LabHealth
 from farm.cluster.resources import (
     DEVICE_PREFIX,
@@ -37,13 +37,7 @@ def connected(address: str | None) -> Iterator[None]:
         check_reachable(address)
         ray.init(address=address or "auto", namespace=NAMESPACE, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
-        raise ConfigError(
-            "command line",
-            "--address",
-            f"cannot reach the Ray cluster at {address or 'auto'}: {exc}",
-            "is the head up (`ray start --head`), and RAY_AUTH_MODE=token set here with the "
-            "head's token (~/.ray/auth_token or RAY_AUTH_TOKEN)?",
-        ) from exc
+        raise unreachable(address, exc) from exc
     try:
         yield
     finally:
