@@ -8,6 +8,15 @@ from typing import Any, Literal
 
 Status = Literal["ok", "failed", "skipped"]
 FailureKind = Literal["infra", "delegate", "model", "timeout", "parity"]
+INFRA_KINDS: tuple[FailureKind, ...] = ("infra", "timeout")  # the lab's fault, not the model's
+QUARANTINE_PREFIX = "quarantined after "
+
+
+def quarantine_reason(streak: int, last_reason: str | None) -> str:
+    """Why a quarantined device's cells fail (the dashboard finds them by the prefix)."""
+    return f"{QUARANTINE_PREFIX}{streak} infra failures: {last_reason}"
+
+
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external")
 
 

@@ -125,12 +125,18 @@ def load_run_info(run_dir: str | Path) -> dict[str, Any]:
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:
     """The run's results: results.parquet, or the journal when the run did not finish."""
-    import pyarrow.parquet as pq
 
     path = Path(run_dir) / RESULTS
     if path.exists():
-        return pq.read_table(path).to_pandas(types_mapper=_nullable_types)
+        return read_results_file(path)
     return results_frame(read_journal(Path(run_dir) / JOURNAL))
+
+
+def read_results_file(path: str | Path) -> pd.DataFrame:
+    """A results Parquet file, typed as written (nulls stay nulls)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pandas(types_mapper=_nullable_types)
 
 
 def run_dirs(reports: str | Path) -> list[Path]:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-INFRA_KINDS = ("infra", "timeout")
+from farm.spec import INFRA_KINDS, quarantine_reason
+
 QUARANTINE_S = 600.0
 
 
@@ -58,7 +59,7 @@ class LabHealth:
             return
         self.streaks[device] = streak = self.streaks.get(device, 0) + 1
         if streak >= limit and device not in self.quarantines:
-            message = f"quarantined after {streak} infra failures: {reason}"
+            message = quarantine_reason(streak, reason)
             self.quarantines[device] = Quarantine(message, self.clock() + self.quarantine_s)
 
     def release(self, device: str) -> bool:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from farm.compare.keys import KEY_COLUMNS
 from farm.errors import ConfigError
-from farm.store import JOURNAL, RESULTS, load_results
+from farm.store import JOURNAL, RESULTS, load_results, read_results_file
 
 _FIX = "pass a run directory (reports/runs/<run id>) or its results.parquet"
 REQUIRED_COLUMNS = (*KEY_COLUMNS, "status")
@@ -21,10 +21,8 @@ def load_result_set(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if path.is_dir() and ((path / RESULTS).is_file() or (path / JOURNAL).is_file()):
         frame = load_results(path)
-    elif path.is_file() and path.name == RESULTS:
-        frame = _read(path, load_results, path.parent)
     elif path.is_file() and path.suffix == ".parquet":
-        frame = _read(path, _read_parquet, path)
+        frame = _read(path, read_results_file)
     else:
         raise ConfigError(str(path), "", _what_is_wrong(path), _FIX)
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
@@ -39,16 +37,10 @@ def _what_is_wrong(path: Path) -> str:
     return "not a results file (.parquet)" if path.exists() else "no such run directory or file"
 
 
-def _read(path: Path, reader: Callable[[Path], pd.DataFrame], where: Path) -> pd.DataFrame:
+def _read(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
     import pyarrow as pa
 
     try:
-        return reader(where)
+        return reader(path)
     except (OSError, pa.ArrowException) as exc:
         raise ConfigError(str(path), "", f"cannot read as Parquet: {exc}", _FIX) from exc
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pandas()

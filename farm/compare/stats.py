@@ -32,6 +32,7 @@ are thinned evenly, which keeps their order), vectorised numpy: a few ms per cel
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ import numpy as np
 RESAMPLES = 2000
 MAX_SAMPLES = 1000
 MIN_SAMPLES = 20  # fewer than this per side: no interval, the summary fallback decides
+TWO_LEVEL = "two-level bootstrap of the median (processes, then blocks)"
 
 
 @dataclass(frozen=True)
@@ -77,26 +79,28 @@ def median_change(
     and tensors landed, what else the host was doing meanwhile) then widens the interval, as
     noise from the run itself, instead of passing for a change."""
     base, new = _thinned(base_ms), _thinned(new_ms)
-    base_medians = _resampled_medians(base_ms, processes[0], resamples, rng)
-    new_medians = _resampled_medians(new_ms, processes[1], resamples, rng)
-    method = "block bootstrap of the median"
-    if _split(base_ms, processes[0]) or _split(new_ms, processes[1]):
-        method = "two-level bootstrap of the median (processes, then blocks)"
+    base_parts, new_parts = _split(base_ms, processes[0]), _split(new_ms, processes[1])
+    base_medians = _resampled_medians(base, base_parts, resamples, rng)
+    new_medians = _resampled_medians(new, new_parts, resamples, rng)
     alpha = 1.0 - confidence
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = new_medians / base_medians
     low, high = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
     base_median, new_median = float(np.median(base)), float(np.median(new))
-    change = new_median / base_median - 1
-    return Change(base_median, new_median, change, float(low) - 1, float(high) - 1, method=method)
+    change = Change(
+        base_median, new_median, new_median / base_median - 1, float(low) - 1, float(high) - 1
+    )
+    if base_parts or new_parts:
+        return dataclasses.replace(change, method=TWO_LEVEL)
+    return change
 
 
 def _resampled_medians(
-    samples_ms: Sequence[float], sizes: Sequence[int], resamples: int, rng: np.random.Generator
+    thinned: np.ndarray, parts: list[np.ndarray], resamples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    parts = _split(samples_ms, sizes)
+    """Bootstrap medians of one side: of its processes (``parts``) when it has several."""
     if not parts:
-        return _bootstrap_medians(_thinned(samples_ms), resamples, rng)
+        return _bootstrap_medians(thinned, resamples, rng)
     within = [_block_resamples(part, resamples, rng) for part in parts]
     picks = rng.integers(0, len(parts), size=(resamples, len(parts)))
     return np.array(

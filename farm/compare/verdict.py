@@ -26,8 +26,7 @@ from farm.compare.keys import (
     unchecked_notes,
 )
 from farm.compare.stats import MIN_SAMPLES, Change, median_change, summary_change
-
-INFRA_KINDS = ("infra", "timeout")
+from farm.spec import INFRA_KINDS
 
 
 def compare_runs(

@@ -21,6 +21,7 @@ from farm.dashboard.temperature import (
 )
 from farm.dashboard.units import format_celsius, is_missing
 from farm.dashboard.view import Block, RunData, Section, cells_of, per_device
+from farm.spec import QUARANTINE_PREFIX
 
 ANCHOR, TITLE = "devices", "Devices: health and temperature"
 HEADERS = ("Device", "Identity", "Runtimes", "Cells", "Health", "Temperature")
@@ -36,8 +37,6 @@ IDENTITY = {
 PREFIX = {"serial": "serial ", "host": "host ", "sdk": "Android SDK ", "board_platform": "board "}
 SUFFIX = {"cores": " cores", "cpu_count": " cores"}
 FAILURE_KINDS = ("infra", "timeout", "delegate", "model", "parity")
-# orchestrator/execute.py DeviceHealth: the reason of every cell a quarantined device did not run.
-QUARANTINE_PREFIX = "quarantined after "
 SHOWN_RETRIES = 3
 BADGE = {"healthy": "ok", "retried": "warn", "quarantined": "failed"}  # state → badge colour
 TEMPERATURE_HINT = (

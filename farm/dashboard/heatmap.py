@@ -55,9 +55,10 @@ def device_block(cells: pd.DataFrame) -> Block:
 def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
     """One device's heatmap, models top to bottom, columns labelled above."""
     models, columns = ordered_models(cells), ordered_columns(cells)
-    figure = go.Figure(heatmap_trace(cells, models, columns))
+    grid = cell_grid(cells, models, columns)
+    figure = go.Figure(heatmap_trace(cells, models, columns, grid))
     figure.update_layout(plot_bgcolor=GAP_COLOR, xaxis_side="top", yaxis_autorange="reversed")
-    for i, j in parity_failed_positions(cell_grid(cells, models, columns)):
+    for i, j in parity_failed_positions(grid):
         figure.add_shape(
             type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
             line={"color": FAILED_COLOR, "width": 3}, name="parity failed",
@@ -67,9 +68,10 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
     return style_figure(figure, height_px=90 + 44 * len(models))
 
 
-def heatmap_trace(cells: pd.DataFrame, models: list[str], columns: list[str]) -> go.Heatmap:
+def heatmap_trace(
+    cells: pd.DataFrame, models: list[str], columns: list[str], grid: list[list[Record | None]]
+) -> go.Heatmap:
     """Colour log10(median); text `ms · ×`; hover p5/p95/std/n, or a gap's status and reason."""
-    grid = cell_grid(cells, models, columns)
     return go.Heatmap(
         x=[plot_text(c) for c in columns],
         y=[plot_text(m) for m in models],

@@ -20,7 +20,15 @@ from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.probe import preflight_problem, probe_device, runner_probe_needed
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
-from farm.spec import Cell, CellResult, Device, FailureKind, Skip
+from farm.spec import (
+    INFRA_KINDS,
+    Cell,
+    CellResult,
+    Device,
+    FailureKind,
+    Skip,
+    quarantine_reason,
+)
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
 from farm.targets.lock import DeviceLock
@@ -129,9 +137,9 @@ class DeviceHealth:
         return self.streak >= self.limit
 
     def observe(self, result: CellResult) -> None:
-        if result.failure_kind in ("infra", "timeout"):
+        if result.failure_kind in INFRA_KINDS:
             self.streak += 1
-            self.reason = f"quarantined after {self.streak} infra failures: {result.reason}"
+            self.reason = quarantine_reason(self.streak, result.reason)
         else:
             self.streak = 0
 
