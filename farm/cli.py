@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from farm.cluster.address import ray_missing
 from farm.errors import ConfigError, FarmError
 from farm.spec import Device
 
@@ -228,10 +229,7 @@ def compare(
     from farm.compare import compare_runs, load_result_set
     from farm.console import print_comparison
 
-    if output not in ("table", "json", "markdown"):
-        raise ConfigError(
-            "command line", "--format", f"unknown format {output!r}", "use table, json or markdown"
-        )
+    _one_of("--format", output, ("table", "json", "markdown"))
     comparison = compare_runs(load_result_set(base), load_result_set(new), threshold)
     print_comparison(comparison, output)
     raise typer.Exit(comparison.exit_code)
@@ -385,9 +383,7 @@ def _ray_module(name: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name != "ray":
             raise
-        raise ConfigError(
-            "command line", "farm lab", "Ray is not installed", "pip install 'tflite-farm[ray]'"
-        ) from exc
+        raise ray_missing("farm lab") from exc
 
 
 def _only(devices: Sequence[Device], names: list[str] | None, path: Path) -> list[Device]:

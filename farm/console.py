@@ -13,6 +13,7 @@ from rich.table import Table
 
 from farm.compare import Comparison, to_json, to_markdown, to_table
 from farm.config import device_summary
+from farm.dashboard.cells import cell_ids
 from farm.job import run_nightly, run_plan
 from farm.orchestrator import RunPlan
 from farm.orchestrator.probe import DeviceProbe
@@ -183,8 +184,7 @@ def print_history(frame: pd.DataFrame) -> None:
 
 def print_cell_history(frame: pd.DataFrame, cell_id: str) -> None:
     """One cell's median (with p5–p95) in every run that measured it."""
-    ids = frame.device + "-" + frame.model + "-" + frame.delegate + "-t" + frame.threads.astype(str)
-    rows = frame[ids == cell_id]
+    rows = frame[(cell_ids(frame) == cell_id).to_numpy(dtype=bool)]
     table = Table("run", "status", "median ms", "p5–p95 ms", "runtime", title=escape(cell_id))
     for _, row in rows.sort_values("run_id").iterrows():
         spread = f"{row.latency_p5_ms:.3g}–{row.latency_p95_ms:.3g}" if row.status == "ok" else ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farm.cluster.address import check_reachable, unreachable
+from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
@@ -33,7 +33,7 @@ from farm.orchestrator import (
     utc_now,
 )
 from farm.orchestrator.measure import CellMeasurer
-from farm.orchestrator.probe import DeviceProbe, probe_device
+from farm.orchestrator.probe import DeviceProbe, probe_device, temperature_source
 from farm.spec import Cell, CellResult, Device, RunSettings
 from farm.store import (
     JOURNAL,
@@ -157,9 +157,7 @@ def _check_ray(address: str | None) -> None:
     except ValueError:  # set to None in sys.modules: blocked on purpose
         installed = False
     if not installed:
-        raise ConfigError(
-            "command line", "--executor", "Ray is not installed", "pip install 'tflite-farm[ray]'"
-        )
+        raise ray_missing("--executor")
     try:
         check_reachable(address)
     except (OSError, ValueError) as exc:
@@ -233,7 +231,7 @@ def _execute(
     if plan.executor == "ray":
         from farm.cluster.executor import execute_on_ray  # the optional extra, only when asked
 
-        return execute_on_ray(plan, plan.address, on_result, stop)
+        return execute_on_ray(plan, on_result, stop)
     return execute(plan, on_result, stop)
 
 
@@ -276,7 +274,9 @@ def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str 
             continue
         try:
             measurer = CellMeasurer(target, "probe", Path(tempfile.mkdtemp()), RunSettings())
-            answers.append((device, probe_device(target, device, measurer), None))
+            probe = probe_device(target, device, measurer)
+            probe = dataclasses.replace(probe, temperature_source=temperature_source(target))
+            answers.append((device, probe, None))
         except (TargetError, RunnerError) as exc:
             answers.append((device, None, str(exc)))
         finally:

@@ -22,6 +22,13 @@ def check_reachable(address: str | None) -> None:
         pass
 
 
+def ray_missing(option: str) -> ConfigError:
+    """The one error for a Ray command or option without the optional extra (exit 2)."""
+    return ConfigError(
+        "command line", option, "Ray is not installed", "pip install 'tflite-farm[ray]'"
+    )
+
+
 def unreachable(address: str | None, cause: Exception) -> ConfigError:
     """The one error for a head that cannot be reached or refuses this host (exit 2)."""
     return ConfigError(

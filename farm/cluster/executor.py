@@ -18,7 +18,6 @@ take fails the rest as ``infra`` instead of hanging.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import platform
 import threading
@@ -33,6 +32,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from farm.cluster.lab import connected, lab_health
 from farm.cluster.resources import advertised_devices, cell_resources
+from farm.config import file_sha256
 from farm.orchestrator.execute import (
     Recorder,
     ResultCallback,
@@ -61,38 +61,45 @@ class InfraFailure(Exception):
         return self.report.result.reason or "infra failure"
 
 
+Shipped = tuple[str, Any]  # a file's sha256, and its bytes in the object store
+
+
 @dataclass(frozen=True)
 class Shipment:
-    """The run's models and input files in the object store, by model sha256."""
+    """The run's models and input files in the object store, by model sha256. A family's
+    variants share one inputs file: it is put once."""
 
-    models: dict[str, Any]
-    inputs: dict[str, Any]
+    models: dict[str, Shipped]
+    inputs: dict[str, Shipped]
 
     @classmethod
     def of(cls, plan: RunPlan, inputs: dict[str, Path]) -> Shipment:
         models = {cell.model.sha256: cell.model.path for cell in plan.cells}
+        files = {
+            path: (file_sha256(path), ray.put(path.read_bytes())) for path in set(inputs.values())
+        }
         return cls(
-            {sha: ray.put(Path(path).read_bytes()) for sha, path in models.items()},
-            {sha: ray.put(path.read_bytes()) for sha, path in inputs.items()},
+            {sha: (sha, ray.put(Path(path).read_bytes())) for sha, path in models.items()},
+            {sha: files[path] for sha, path in inputs.items()},
         )
 
     def unpack(self, cell: Cell) -> tuple[Cell, dict[str, Path]]:
         """The cell with its model at a path on this lab host, and its inputs file if any."""
         sha = cell.model.sha256
-        model = dataclasses.replace(cell.model, path=str(_on_disk(self.models[sha], ".tflite")))
-        inputs = {sha: _on_disk(self.inputs[sha], ".npz")} if sha in self.inputs else {}
+        model = dataclasses.replace(cell.model, path=str(_on_disk(*self.models[sha], ".tflite")))
+        inputs = {sha: _on_disk(*self.inputs[sha], ".npz")} if sha in self.inputs else {}
         return dataclasses.replace(cell, model=model), inputs
 
 
-def _on_disk(ref: Any, suffix: str) -> Path:
-    """A shipped file in this host's cache, named by its content (written once, atomically)."""
-    data: bytes = ray.get(ref)
+def _on_disk(sha256: str, ref: Any, suffix: str) -> Path:
+    """A shipped file in this host's cache, named by its content: fetched from the object
+    store only when not there yet, and written atomically."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    path = cache / "tflite-farm" / "shipped" / (hashlib.sha256(data).hexdigest() + suffix)
+    path = cache / "tflite-farm" / "shipped" / f"{sha256}{suffix}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-        partial.write_bytes(data)
+        partial.write_bytes(ray.get(ref))
         partial.replace(path)
     return path
 
@@ -120,16 +127,15 @@ def cell_task(plan: RunPlan, cell: Cell, index: int, shipment: Shipment, health:
 
 def execute_on_ray(
     plan: RunPlan,
-    address: str | None,
     on_result: ResultCallback | None = None,
     stop: threading.Event | None = None,
 ) -> Recorder:
     """Run the plan on the cluster; returns the recorder, as the local ``execute`` does."""
     recorder = start_recording(plan, on_result)
     inputs = write_inputs(plan)
-    recorder.executor = {"kind": "ray", "address": address, "ray_version": ray.__version__}
+    recorder.executor = {"kind": "ray", "address": plan.address, "ray_version": ray.__version__}
     recorder.executor.update(driver_host=platform.node(), lab_hosts={})
-    with connected(address):
+    with connected(plan.address):
         driver = Driver(plan, recorder, lab_health())
         try:
             driver.submit(Shipment.of(plan, inputs))

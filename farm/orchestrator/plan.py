@@ -69,7 +69,7 @@ def provenance(
     results: Sequence[CellResult],
     devices: dict[str, Any],
     started_at: str,
-    executor: dict[str, Any] | None = None,
+    executor: dict[str, Any],
 ) -> dict[str, Any]:
     """run.json: what ran, where, with what, so any number can be traced back."""
     runtimes = sorted({f"{r.runtime} {r.runtime_version}" for r in results if r.runtime})
@@ -84,7 +84,7 @@ def provenance(
         "seed": plan.settings.seed,
         "settings": dataclasses.asdict(plan.settings),
         "devices": devices,
-        "executor": executor or {"kind": plan.executor},
+        "executor": executor,
         "runtimes": runtimes,
         "cells": len(plan.cells) + len(plan.skips),
     }

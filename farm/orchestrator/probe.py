@@ -14,8 +14,7 @@ from farm.orchestrator.measure import CellMeasurer
 from farm.runners.python import RUNNER_SCRIPT
 from farm.spec import Device
 from farm.targets import Target
-
-THERMAL_ZONES = "/sys/class/thermal/thermal_zone*/temp"
+from farm.targets.thermal import THERMAL_ZONES
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,6 @@ def probe_device(
         runtime_errors={name: r["error"] for name, r in answers.items() if "error" in r},
         python=facts.get("python"),
         free_mb=_free_mb(target),
-        temperature_source=_temperature_source(target),
         absent=_absent(device, facts),
     )
 
@@ -105,6 +103,8 @@ def _free_mb(target: Target) -> float | None:
     return int(fields[3]) / 1024 if len(fields) > 3 and fields[3].isdigit() else None
 
 
-def _temperature_source(target: Target) -> str | None:
+def temperature_source(target: Target) -> str | None:
+    """The first thermal zone file, for `farm devices --probe` (a run reads temperatures
+    through farm.targets.thermal)."""
     result = target.run(["sh", "-c", f"ls {THERMAL_ZONES} 2>/dev/null | head -n 1"], 30)
     return result.stdout.strip() or None

@@ -11,6 +11,7 @@ One benchmark per ok cell: ``name`` and ``fullname`` are the cell id, ``group`` 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import platform
 import statistics
@@ -156,6 +157,7 @@ def _quartiles(ordered: Sequence[float]) -> tuple[float, float]:
     )
 
 
+@functools.cache  # one answer per write, whatever the number of per-device files
 def commit_info(root: Path) -> dict[str, Any]:
     """The project's git state, with pytest-benchmark's keys (``unversioned`` outside git)."""
 

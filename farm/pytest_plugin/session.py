@@ -77,6 +77,7 @@ class FarmSession:
     _plan: RunPlan | None = None
     _outcome: JobOutcome | None = None
     _error: FarmError | None = None
+    _by_id: dict[str, CellResult] | None = None
 
     @property
     def plan(self) -> RunPlan:
@@ -122,7 +123,9 @@ class FarmSession:
         return self._outcome
 
     def result(self, cell_id: str) -> CellResult | None:
-        return next((r for r in self.run().results if r.cell_id == cell_id), None)
+        if self._by_id is None:  # every item asks: index the results once
+            self._by_id = {r.cell_id: r for r in self.run().results}
+        return self._by_id.get(cell_id)
 
 
 def _narrowed(plan: RunPlan, selected: Collection[str], in_process: Collection[str]) -> RunPlan:

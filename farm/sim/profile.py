@@ -30,10 +30,6 @@ class DeviceProfile:
     unsupported_delegates: Mapping[str, str] = field(default_factory=dict)
     features: tuple[str, ...] = FEATURES
 
-    @property
-    def model(self) -> str:
-        return self.properties["ro.product.model"]
-
     def banner(self) -> bytes:
         """The CNXN payload: ``device::`` (the state) then product fields and features.
 

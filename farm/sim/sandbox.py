@@ -28,7 +28,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-DEVICE_TREES = ("/data", "/sdcard", "/storage")
 # A device tree at the start of a shell word, not followed by more of a file name (/database).
 _TREE = re.compile(r"(?<![^\s'\"=:(;|&<>`,])(/data|/sdcard|/storage)(?![\w.\-])")
 # The root is spliced unquoted into commands, so it may hold only characters the shell ignores.

@@ -69,7 +69,7 @@ class DeviceLock:
             holder, age = self._holder()
             if (age is not None and age > self.stale_s) or _died_here(holder):
                 LOG.warning(
-                    "%s: taking over a stale lock (%s, %d s old)", self.target.name, holder, age
+                    "%s: taking over a stale lock (%s, %s s old)", self.target.name, holder, age
                 )
                 self.target.run(["rm", "-rf", self.path], timeout_s=60)
                 continue

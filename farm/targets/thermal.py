@@ -6,7 +6,8 @@ from farm.errors import TargetError
 from farm.targets.base import Target
 
 # Millidegrees Celsius, one zone per file; the hottest zone is what throttles the CPU.
-ZONES = "cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null"
+THERMAL_ZONES = "/sys/class/thermal/thermal_zone*/temp"
+ZONES = f"cat {THERMAL_ZONES} 2>/dev/null"
 # Android often hides the zones from the shell user; the battery reports tenths of a degree.
 BATTERY = "dumpsys battery 2>/dev/null | grep -m1 ' temperature:'"
 # kHz per core; the fastest core is the one a single-threaded cell usually runs on.
