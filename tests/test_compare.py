@@ -393,15 +393,49 @@ def failed(frame: pd.DataFrame, row: int, kind: str, reason: str) -> pd.DataFram
     return edited(frame, row, status="failed", failure_kind=kind, reason=reason, samples_ms=[])
 
 
-def test_parity_newly_broken_exits_4(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    broken = failed(new, 1, "parity", "outputs differ from host-cpu: cosine 0.12")
+@pytest.mark.parametrize(
+    ("edit", "index", "flag", "reason", "exit_code"),
+    [
+        (
+            lambda new: failed(new, 1, "parity", "outputs differ from host-cpu: cosine 0.12"),
+            1,
+            "parity_broken",
+            "NEW failed (parity): outputs differ from host-cpu: cosine 0.12",
+            EXIT_PARITY_BROKEN,
+        ),
+        (
+            lambda new: edited(new, 1, parity_ok=False),  # an ok cell whose parity check failed
+            1,
+            "parity_broken",
+            None,
+            EXIT_PARITY_BROKEN,
+        ),
+        (
+            lambda new: failed(new, 3, "timeout", "timed out after 300 s"),
+            3,
+            "infra_failure",
+            "NEW failed (timeout): timed out after 300 s",
+            EXIT_INFRA_ONLY,
+        ),
+    ],
+    ids=["parity-failure", "parity-not-ok", "infra-only"],
+)
+def test_a_new_failure_is_not_compared_and_sets_the_exit_code(
+    base: pd.DataFrame,
+    new: pd.DataFrame,
+    edit: Callable[[pd.DataFrame], pd.DataFrame],
+    index: int,
+    flag: str,
+    reason: str | None,
+    exit_code: int,
+) -> None:
+    comparison = compare_runs(base, edit(new))
 
-    comparison = compare_runs(base, edited(broken, 1, parity_ok=False))
-
-    row = cell(comparison, new, 1)
-    assert row.parity_broken and row.verdict == "not comparable"
-    assert row.reason == "NEW failed (parity): outputs differ from host-cpu: cosine 0.12"
-    assert comparison.exit_code == EXIT_PARITY_BROKEN
+    row = cell(comparison, new, index)
+    assert getattr(row, flag)
+    if reason is not None:
+        assert row.verdict == "not comparable" and row.reason == reason
+    assert comparison.exit_code == exit_code
 
 
 def test_parity_broken_in_both_runs_is_not_newly_broken(
@@ -410,15 +444,6 @@ def test_parity_broken_in_both_runs_is_not_newly_broken(
     comparison = compare_runs(failed(base, 1, "parity", "x"), failed(new, 1, "parity", "x"))
 
     assert comparison.exit_code == EXIT_OK
-
-
-def test_infra_failures_only_exit_5(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    comparison = compare_runs(base, failed(new, 3, "timeout", "timed out after 300 s"))
-
-    row = cell(comparison, new, 3)
-    assert row.infra_failure and row.verdict == "not comparable"
-    assert row.reason == "NEW failed (timeout): timed out after 300 s"
-    assert comparison.exit_code == EXIT_INFRA_ONLY
 
 
 def test_exit_code_precedence_is_parity_then_regression_then_infra(

@@ -16,7 +16,6 @@ import shlex
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +23,17 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import ray
+from ray.cluster_utils import Cluster
 
+from farm.cluster.resources import NAMESPACE, host_resources
+from farm.config import load_devices
 from farm.job import RunRequest, plan_run, run_plan
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.store import read_journal
 
-from .lab import DATA, MODELS, free_port, require_tool
-
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
-
-from farm.cluster.resources import NAMESPACE, host_resources  # noqa: E402
-from farm.config import load_devices  # noqa: E402
+from .lab import DATA, MODELS, free_port, require_tool, wait_for
 
 pytestmark = pytest.mark.ray
 CELL_S = 0.6
@@ -229,7 +226,7 @@ def start_slow_run(lab: RayLab, name: str) -> SlowRun:
         target=lambda: frames.append(run(devices, models, run_dir, threads=[1]))
     )
     thread.start()
-    _wait_for(started.exists)
+    wait_for(started.exists, "the slow cell to start", timeout_s=60)
     return SlowRun(devices, node, thread, frames)
 
 
@@ -352,13 +349,6 @@ def test_a_quarantine_is_seen_by_the_next_driver_and_lifted_by_lab_status(lab: R
 
 def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return frame.sort_values(key).reset_index(drop=True)
-
-
-def _wait_for(condition: Any, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:

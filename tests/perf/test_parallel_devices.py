@@ -64,11 +64,12 @@ def lab(tmp_path: Path, server: AdbServer, phones: list[VirtualDevice]) -> Path:
     return path
 
 
-def timed_run(devices: Path, models: Path, run_dir: Path) -> float:
+def timed_run(devices: Path, models: Path, run_dir: Path, cells: int) -> float:
     plan = plan_run(RunRequest(devices, models, runs=5, warmup=1, seed=1, run_dir=run_dir))
     start = time.perf_counter()
     outcome = run_plan(plan)
     wall = time.perf_counter() - start
+    assert len(outcome.results) == cells
     assert all(r.status == "ok" for r in outcome.results), [r.reason for r in outcome.results]
     return wall
 
@@ -82,10 +83,10 @@ def test_four_devices_take_at_most_1_3_times_one(
     models = tmp_path / "models"
     models.mkdir()
     (models / "m.tflite").write_bytes(b"read by the device's benchmark_model, not the farm")
-    one = timed_run(lab(tmp_path, server, phones[:1]), models, tmp_path / "one")
+    one = timed_run(lab(tmp_path, server, phones[:1]), models, tmp_path / "one", CELLS_PER_DEVICE)
     four = benchmark.pedantic(
         timed_run,
-        args=(lab(tmp_path, server, phones), models, tmp_path / "four"),
+        args=(lab(tmp_path, server, phones), models, tmp_path / "four", 4 * CELLS_PER_DEVICE),
         rounds=1,
         iterations=1,
     )
