@@ -294,7 +294,11 @@ SIM_ROOT = Path("reports") / "sim"
 def sim_up(
     count: Annotated[int, typer.Option(min=1, max=64, help="How many devices.")] = 2,
     profile: Annotated[
-        str, typer.Option(help="Device profile: pixel8 | generic_arm64.")
+        str,
+        typer.Option(
+            help="Device profile: pixel8 | generic_arm64 (Android's mksh + toybox, no Python) "
+            "| linux-python (the host's tools and a python3, for the Python runner)."
+        ),
     ] = "pixel8",
     adb_port: Annotated[int | None, typer.Option(help="The adb server's port.")] = None,
     start_server: Annotated[bool, typer.Option(help="Start a private adb server.")] = False,

@@ -42,7 +42,8 @@ class ExternalDelegate(_Strict):
 class _DeviceBase(_Strict):
     delegates: list[Delegate] = Field(min_length=1)
     threads: list[Annotated[int, Field(ge=1)]] = Field(default=[1], min_length=1)
-    runner: Literal["python", "benchmark_model"] = "python"
+    # Default: benchmark_model on adb (a phone has no Python), the Python runner elsewhere.
+    runner: Literal["python", "benchmark_model"] | None = None
     python: str = "python3"
     benchmark_model: str | None = None
     workdir: str | None = None
@@ -56,8 +57,8 @@ class _DeviceBase(_Strict):
 
     @model_validator(mode="after")
     def _runner_has_what_it_needs(self) -> _DeviceBase:
-        if self.runner == "benchmark_model" and not self.benchmark_model:
-            raise ValueError("runner benchmark_model needs the key benchmark_model: PATH")
+        # A benchmark_model device without the key takes the user cache's build for its ABI
+        # (farm.runners.benchmark_model.provision); its pre-flight says what is missing.
         if "external" in self.delegates and not self.external_delegate:
             raise ValueError("delegate external needs the key external_delegate: {path: ...}")
         return self
@@ -147,7 +148,7 @@ def _to_device(name: str, entry: LocalDevice | AdbDevice | SshDevice, base: Path
         name=name,
         transport=entry.transport,
         delegates=tuple(entry.delegates),
-        runner=entry.runner,
+        runner=entry.runner or ("benchmark_model" if entry.transport == "adb" else "python"),
         workdir=entry.workdir,
         options=options,
     )

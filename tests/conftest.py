@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from farm.sim.adb_server import AdbServer
     from farm.sim.device import VirtualDevice
 
-from .lab import MODELS, LoopbackSshd, require_tool
+from .lab import MODELS, PYTHON_PHONE, LoopbackSshd, require_tool
 
 # The Ray executor's tests need the optional extra; `tox -e ray` installs it and runs them.
 collect_ignore = [] if importlib.util.find_spec("ray") else ["test_ray.py"]
@@ -72,10 +72,11 @@ def adb_server(tmp_path: Path) -> Iterator[AdbServer]:
 
 @pytest.fixture
 def virtual_devices(tmp_path: Path, adb_server: AdbServer) -> Iterator[list[VirtualDevice]]:
-    """Two virtual Pixel 8s connected to the private adb server (index them as needed)."""
+    """Two virtual phones with a python3 (the Python runner's), connected to the private adb
+    server (index them as needed)."""
     from farm.sim.device import VirtualDevice
 
-    devices = [VirtualDevice("pixel8", tmp_path / f"device{i}").start() for i in range(2)]
+    devices = [VirtualDevice(PYTHON_PHONE, tmp_path / f"device{i}").start() for i in range(2)]
     try:
         for device in devices:
             adb_server.connect(device.serial)

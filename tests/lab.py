@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The opt-in virtual-phone profile whose shell has a python3: phones for the Python runner.
+# Every other virtual phone has Android's userland (mksh + toybox, no Python).
+PYTHON_PHONE = "linux-python"
 MODELS = ROOT / "models"
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -126,6 +129,12 @@ class LoopbackSshd:
         }
         lines = "".join(f"    {k}: {v}\n" for k, v in entry.items())
         return f"  {name}:\n{lines}"
+
+
+def phone_entry(name: str, serial: str, adb_port: int, **keys: object) -> str:
+    """A devices.yaml entry for a virtual phone behind a private adb server."""
+    entry = {"transport": "adb", "serial": f"'{serial}'", "adb_port": adb_port, **keys}
+    return f"  {name}:\n" + "".join(f"    {key}: {value}\n" for key, value in entry.items())
 
 
 def descendants(pid: int) -> list[int]:

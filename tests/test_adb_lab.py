@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ import pytest
 from farm.job import RunRequest, plan_run, run_plan
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
+from farm.sim.profile import HOST_ABI
 from farm.spec import CellResult
 
-from .lab import MODELS
+from .lab import MODELS, phone_entry
 
 pytestmark = pytest.mark.lab
+DELEGATES = "[cpu, xnnpack, gpu, nnapi]"
 
 
 def lab(tmp_path: Path, server: AdbServer, devices: list[VirtualDevice], host: bool) -> Path:
@@ -29,16 +32,12 @@ def lab(tmp_path: Path, server: AdbServer, devices: list[VirtualDevice], host: b
             "    delegates: [cpu, xnnpack]",
             f"    workdir: {tmp_path / 'host-work'}",
         ]
-    for i, device in enumerate(devices):
-        lines += [
-            f"  phone{i}:",
-            "    transport: adb",
-            f"    serial: '{device.serial}'",
-            f"    adb_port: {server.port}",
-            "    delegates: [cpu, xnnpack, gpu, nnapi]",
-        ]
+    entries = [
+        phone_entry(f"phone{i}", d.serial, server.port, runner="python", delegates=DELEGATES)
+        for i, d in enumerate(devices)
+    ]
     path = tmp_path / "devices.yaml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + "".join(entries))
     return path
 
 
@@ -70,7 +69,7 @@ def test_two_virtual_phones_and_the_host_measure_their_cells(
     assert (ok.samples_ms.map(len) >= 5).all() and ok.parity_ok.all()
     fingerprint = json.loads(ok.device_fingerprint.iloc[0])
     assert fingerprint["model"] == "Pixel 8" and fingerprint["soc"] == "Tensor G3"
-    assert fingerprint["sdk"] == "34" and fingerprint["abi"] == "arm64-v8a"
+    assert fingerprint["sdk"] == "34" and fingerprint["abi"] == HOST_ABI[platform.machine()]
     skipped = phones[phones.status == "skipped"].set_index(["device", "delegate"])
     assert skipped.loc[("phone0", "gpu"), "reason"].startswith("LiteRT GPU accelerator unavailable")
     assert "no nnapi delegate" in skipped.loc[("phone1", "nnapi"), "reason"]

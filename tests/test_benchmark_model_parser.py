@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from farm.runners.benchmark_model import parse_benchmark_model_output
+from farm.runners.benchmark_model import benchmark_outcome, parse_benchmark_model_output
+from farm.runners.benchmark_model.records import StatLine
 
 LOG_DIR = Path(__file__).parent / "data" / "benchmark_model_logs"
 LOG_NAMES = sorted(path.name for path in LOG_DIR.glob("*.txt"))
@@ -84,6 +85,8 @@ def expected(**values: Any) -> dict[str, Any]:
         "memory_init_mb": None,
         "memory_overall_mb": None,
         "memory_peak_mb": None,
+        "throughput_mb_s": None,
+        "signature": None,
         "delegates": [],
     }
     return {**base, **values}
@@ -203,6 +206,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         inference=full(2112, 463, 459, 442, 979, 464.545, 13, p5=460, median=462, p95=478),
         memory_init_mb=8.94,
         memory_overall_mb=11.51,
+        throughput_mb_s=525.55,
         delegates=[delegate("TfLiteXNNPackDelegate", 1, 1, 1, fully=True)],
     ),
     "25_pixel-bench-pixel8-external-delegate-edgetpu-client-segfault-SNIPPET.txt": expected(
@@ -361,6 +365,8 @@ def test_json_is_strict_and_keys_are_the_contract(name: str) -> None:
         "memory_init_mb",
         "memory_overall_mb",
         "memory_peak_mb",
+        "throughput_mb_s",
+        "signature",
         "delegates",
         "op_profile",
     ]
@@ -552,6 +558,62 @@ def test_truncated_litert_block_is_incomplete() -> None:
     assert (parsed.status, parsed.format, parsed.init_us) == ("incomplete", None, None)
     assert parsed.inference is not None
     assert parsed.inference.count == 2112
+
+
+def litert_block_only() -> str:
+    """Log 12's LiteRT summary block alone, as a capture of just the tool's final lines."""
+    text = read_log("12_litert-2025-arm-sme2-cpu-xnnpack-profiler.txt")
+    return text[text.index("INFO: [./litert/tools/benchmark_litert_model.h:81]") :]
+
+
+def test_litert_block_alone_fills_the_stat_line_fields() -> None:
+    parsed = parse_benchmark_model_output(litert_block_only())
+    assert (parsed.status, parsed.format) == ("ok", "litert")
+    assert parsed.inference == StatLine(
+        count=2112, min_us=440, max_us=980, avg_us=460, std_us=10  # the block's ms, as µs
+    )
+    assert parsed.warmup == StatLine(count=1055, first_us=1030, avg_us=470)
+    assert (parsed.throughput_mb_s, parsed.memory_init_mb, parsed.memory_overall_mb) == (
+        525.55,
+        8.94,
+        11.51,
+    )
+    outcome = benchmark_outcome(parsed, "xnnpack", "")
+    assert outcome.latency["latency_min_ms"] == pytest.approx(0.44)
+    assert outcome.latency["latency_std_ms"] == pytest.approx(0.01)
+    assert outcome.latency["latency_median_ms"] is None  # not printed, so not made up
+
+
+def test_litert_signature_and_peak_memory_lines() -> None:
+    text = litert_block_only().replace(
+        "INFO: [./litert/tools/benchmark_litert_model.h:123] Peak memory usage not available. "
+        "(peak_mem_mb <= 0)",
+        "INFO: [./litert/tools/benchmark_litert_model.h:121] Peak memory:          12.25 MB\n"
+        "INFO: [./litert/tools/benchmark_litert_model.h:130] Signature name:       serving_default",
+    )
+    parsed = parse_benchmark_model_output(text)
+    assert (parsed.memory_peak_mb, parsed.signature) == (12.25, "serving_default")
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ("FO: Memory footprint delta from the start of the tool (MB): init=3.5 overall=7.25",
+         "memory_overall_mb", 7.25),
+        ("O: [./litert/tools/benchmark_litert_model.h:116] Overall footprint:    11.51 MB",
+         "memory_overall_mb", 11.51),
+        ("NG: Overall peak memory footprint (MB) via periodic monitoring: 180.1",
+         "memory_peak_mb", 180.1),
+    ],
+)
+def test_a_line_whose_tag_was_cut_still_parses(line: str, field: str, value: float) -> None:
+    assert getattr(parse_benchmark_model_output(line), field) == value
+
+
+def test_a_cut_tag_is_only_the_tail_of_a_severity_name() -> None:
+    # "MB: " ends no severity name: the line is read as it is (and matches nothing).
+    parsed = parse_benchmark_model_output("MB: Overall footprint:    11.51 MB")
+    assert parsed.memory_overall_mb is None
 
 
 # --- fuzz -----------------------------------------------------------------------------------

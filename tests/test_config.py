@@ -66,11 +66,6 @@ devices:
             "greater than or equal to 1",
         ),
         ("devices: [unclosed", "line 1", "not valid YAML"),
-        (
-            "devices:\n  p: {transport: local, delegates: [cpu], runner: benchmark_model}",
-            "devices.p",
-            "runner benchmark_model needs the key benchmark_model",
-        ),
         ("devices: {}", "devices", "at least 1"),
     ],
 )
@@ -85,6 +80,27 @@ def test_bad_devices_yaml_names_file_key_and_problem(
     assert words in message
     assert caught.value.exit_code == 2
     assert "\n" not in message
+
+
+def test_a_phone_runs_benchmark_model_unless_told_and_a_board_the_python_runner(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "devices:\n"
+        "  phone: {transport: adb, serial: X, delegates: [cpu]}\n"
+        "  python_phone: {transport: adb, serial: Y, delegates: [cpu], runner: python}\n"
+        "  board: {transport: ssh, host: b, delegates: [cpu]}\n"
+        "  host: {transport: local, delegates: [cpu], runner: benchmark_model}\n"
+    )
+    devices = {d.name: d for d in load_devices(write(tmp_path / "devices.yaml", body))}
+    runners = {name: device.runner for name, device in devices.items()}
+    assert runners == {
+        "phone": "benchmark_model",  # no `benchmark_model:` key: the user cache, by ABI
+        "python_phone": "python",
+        "board": "python",
+        "host": "benchmark_model",
+    }
+    assert devices["phone"].options["benchmark_model"] is None
 
 
 def test_schema_is_valid_json_schema_naming_every_transport() -> None:

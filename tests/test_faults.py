@@ -26,7 +26,7 @@ from farm.sim.device import VirtualDevice
 from farm.spec import CellResult, Device
 from farm.store import read_journal
 
-from .lab import MODELS
+from .lab import MODELS, phone_entry
 
 pytestmark = pytest.mark.lab
 
@@ -63,9 +63,8 @@ def native_board(tmp_path: Path, script: str) -> str:
 
 
 def phone(server: AdbServer, device: VirtualDevice, name: str = "phone") -> str:
-    return (
-        f"  {name}:\n    transport: adb\n    serial: '{device.serial}'\n"
-        f"    adb_port: {server.port}\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
+    return phone_entry(
+        name, device.serial, server.port, runner="python", delegates="[cpu, xnnpack]", threads="[1]"
     )
 
 

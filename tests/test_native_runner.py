@@ -81,12 +81,13 @@ def test_a_missing_binary_fails_each_cell_with_the_key_to_fix(tmp_path: Path) ->
     assert frame.reason.str.contains("devices.board.benchmark_model").all()
 
 
-def test_a_binary_the_device_cannot_execute_fails_with_the_reason(tmp_path: Path) -> None:
+def test_a_binary_the_device_cannot_execute_fails_before_it_is_pushed(tmp_path: Path) -> None:
     binary = tmp_path / "benchmark_model"
-    binary.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 64)  # not runnable here
+    binary.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 64)  # an ELF for no machine
     row = run(tmp_path, native_lab(tmp_path, str(binary))).iloc[0]
     assert row.status == "failed" and row.failure_kind == "infra"
-    assert "Exec format error" in row.reason
+    assert row.reason.startswith(f"pre-flight: benchmark_model {binary} is built for ELF machine 0")
+    assert not (tmp_path / "work" / "bin").exists()
 
 
 def test_parse_log_prints_the_contract_json() -> None:

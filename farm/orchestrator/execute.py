@@ -20,6 +20,7 @@ from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.probe import preflight_problem, probe_device, runner_probe_needed
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
+from farm.runners.benchmark_model.provision import device_abi
 from farm.spec import (
     INFRA_KINDS,
     Cell,
@@ -223,6 +224,7 @@ class DeviceWorker:
         self.telemetry = Telemetry.of(target)
         plan = self.plan
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
+        measurer.abi = device_abi(self.recorder.fingerprints.get(target.name))
         absent, problem = self._preflight(target, cells, measurer)
         if problem:
             self._fail_all(cells, problem)
@@ -268,7 +270,13 @@ class DeviceWorker:
             return {}, None  # the cells themselves will fail with the transport's reason
         sizes = {cell.model.sha256: cell.model.size_bytes for cell in cells}
         needed_mb = sum(sizes.values()) / 2**20 + PREFLIGHT_MARGIN_MB
-        return probe.absent, preflight_problem(probe, device, target.workdir, needed_mb)
+        problem = preflight_problem(probe, device, target.workdir, needed_mb)
+        if problem is None and device.runner == "benchmark_model":
+            try:
+                measurer.native_binary(device)
+            except RunnerError as exc:
+                problem = f"pre-flight: {exc}"
+        return probe.absent, problem
 
     def _fingerprint(self, target: Target) -> str | None:
         try:

@@ -18,6 +18,7 @@ from farm.runners.benchmark_model import (
     build_benchmark_model_argv,
     parse_benchmark_model_output,
 )
+from farm.runners.benchmark_model.provision import find_benchmark_model
 from farm.runners.outcome import RunnerOutcome
 from farm.runners.python import (
     RUNNER_SCRIPT,
@@ -25,7 +26,7 @@ from farm.runners.python import (
     python_runner_argv,
     read_runner_output,
 )
-from farm.spec import Cell, RunSettings
+from farm.spec import Cell, Device, RunSettings
 from farm.targets import CommandResult, Target
 from farm.targets.staging import push_if_changed
 
@@ -43,7 +44,9 @@ class CellMeasurer:
     ) -> None:
         self.target, self.run_id, self.run_dir, self.settings = target, run_id, run_dir, settings
         self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
+        self.abi: str | None = None  # the device's ABI, once described (picks benchmark_model)
         self._staged: dict[str, str] = {}
+        self._native: tuple[str, str] | None = None
 
     def measure(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
         """The runner's outcome and how long its processes ran (s). Raises TargetError or
@@ -65,7 +68,7 @@ class CellMeasurer:
     def _measure_once(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
         model = self.stage(cell.model.path, "models", cell.model.sha256, ".tflite")
         if cell.device.runner == "benchmark_model":
-            return self._native(cell, model)
+            return self._run_native(cell, model)
         return self._python(cell, model, index)
 
     def stage(self, local: str, folder: str, sha256: str | None = None, suffix: str = "") -> str:
@@ -105,28 +108,30 @@ class CellMeasurer:
             self.target.pull(f"{out}.npz", str(outputs_path(self.run_dir, cell)))
         return outcome, command.wall_s
 
-    def _native(self, cell: Cell, model: str) -> tuple[RunnerOutcome, float]:
-        binary_path, sha256 = self._native_binary(cell)
+    def _run_native(self, cell: Cell, model: str) -> tuple[RunnerOutcome, float]:
+        binary_path, sha256 = self.native_binary(cell.device)
         binary = self.stage(binary_path, "bin", sha256)
         self.target.run(["chmod", "755", binary], timeout_s=60)
         command = self.target.run(self._native_argv(cell, binary, model), self.settings.timeout_s)
         text = command.stdout + command.stderr
         self._raw(cell, ".log").write_text(text)
+        if command.returncode in (126, 127):  # the device's shell could not start it
+            raise RunnerError(not_started(self.target.name, binary, command))
         outcome = benchmark_outcome(
-            parse_benchmark_model_output(text), cell.delegate, command.tail()
+            parse_benchmark_model_output(text), cell.delegate, command.tail(), command.returncode
         )
         runtime = {"runtime": "benchmark_model", "runtime_version": f"sha256:{sha256[:12]}"}
         outcome.metrics.update(runtime)
         return outcome, command.wall_s
 
-    def _native_binary(self, cell: Cell) -> tuple[str, str]:
-        path = cell.device.options.get("benchmark_model")
-        if not path or not Path(path).is_file():
-            raise RunnerError(
-                f"benchmark_model binary {path} does not exist on this host "
-                f"(devices.{cell.device.name}.benchmark_model in devices.yaml)"
-            )
-        return path, file_sha256(path)
+    def native_binary(self, device: Device) -> tuple[str, str]:
+        """The host path and sha256 of the device's benchmark_model (for its ABI), found once;
+        RunnerError saying what to put where when there is none."""
+        if self._native is None:
+            configured = device.options.get("benchmark_model")
+            path = find_benchmark_model(device.name, configured, self.abi)
+            self._native = str(path), file_sha256(path)
+        return self._native
 
     def _delegate_library(self, cell: Cell) -> DelegateLibrary | None:
         """The external delegate .so (pushed like a model) or the Edge TPU device option."""
@@ -193,6 +198,21 @@ def fetch_json(target: Target, remote: str, local: Path, command: CommandResult)
     except (TargetError, ValueError, OSError) as exc:
         how = how_it_ended(command.returncode)
         raise RunnerError(f"runner wrote no result ({how}): {command.tail()}") from exc
+
+
+def not_started(device: str, binary: str, command: CommandResult) -> str:
+    """Why a pushed binary did not start: the shell's words, and the usual cause."""
+    words = command.tail()
+    hint = ""
+    if "denied" in words.lower():
+        # Android mounts /sdcard (and often /storage) noexec; chmod succeeds there all the same.
+        hint = (
+            "; the workdir may be on a noexec mount (as /sdcard is on Android): "
+            "set a workdir under /data/local/tmp"
+        )
+    elif "format error" in words.lower() or "not executable" in words.lower():
+        hint = "; the binary is not built for this device's CPU (see its ABI in `farm devices`)"
+    return f"{binary} could not be started on {device} ({how_it_ended(command.returncode)}: {words}){hint}"
 
 
 def how_it_ended(code: int) -> str:

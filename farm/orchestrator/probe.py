@@ -25,6 +25,7 @@ class DeviceProbe:
     runtimes: dict[str, str] = field(default_factory=dict)
     runtime_errors: dict[str, str] = field(default_factory=dict)  # why each other one did not
     python: str | None = None
+    no_python: str | None = None  # the device shell's words when the interpreter is not there
     free_mb: float | None = None
     temperature_source: str | None = None
     absent: dict[str, str] = field(default_factory=dict)
@@ -44,6 +45,7 @@ def probe_device(
         runtimes={name: r["version"] for name, r in answers.items() if "version" in r},
         runtime_errors={name: r["error"] for name, r in answers.items() if "error" in r},
         python=facts.get("python"),
+        no_python=facts.get("no_python"),
         free_mb=_free_mb(target),
         absent=_absent(device, facts),
     )
@@ -64,6 +66,14 @@ def preflight_problem(
 ) -> str | None:
     """Why none of the device's cells can run, found before the first one; None when fine.
     Only what the device answered counts: a probe that could not run blocks nothing."""
+    if device.runner == "python" and probe.no_python:
+        python = device.options.get("python", "python3")
+        return (
+            f"pre-flight: no {python} on {device.name} ({probe.no_python}); a device without "
+            f"Python (every phone) needs runner: benchmark_model (the default on adb) and a "
+            f"benchmark_model build for its ABI: devices.{device.name}.benchmark_model in "
+            "devices.yaml, or the user cache (see `farm devices --probe`)"
+        )
     if device.runner == "python" and probe.runtime_errors and not probe.runtimes:
         errors = "; ".join(probe.runtime_errors.values())
         return f"pre-flight: no TFLite runtime imports on {device.name}: {errors}"
@@ -79,6 +89,8 @@ def _runner_probe(target: Target, device: Device, measurer: CellMeasurer) -> dic
     runner = measurer.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
     python = device.options.get("python", "python3")
     result = target.run([python, runner, "--probe"], timeout_s=120)
+    if result.returncode in (126, 127):  # the shell's "not found" / "cannot execute"
+        return {"no_python": result.tail()}
     try:
         return dict(json.loads(result.stdout.strip().splitlines()[-1]))
     except (ValueError, IndexError):

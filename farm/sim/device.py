@@ -39,10 +39,11 @@ class VirtualDevice:
         transfer_log: Path | None = None,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
-        self.sandbox = Sandbox(root, self.profile.properties)
+        self.sandbox = Sandbox(root, self.profile.properties, self.profile.userland)
         self.faults = Faults()
         self.transfer_log = TransferLog(transfer_log)
         self.port = port
+        self.shell_log: list[shell.ShellRecord] = []  # every command, in the order they ended
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._connections: list[Connection] = []
@@ -169,10 +170,14 @@ class VirtualDevice:
             return None
         request = shell.parse_service(name)
         if request is not None:
-            return lambda stream: shell.serve(self.sandbox, request, stream)
+            return lambda stream: shell.serve(self.sandbox, request, stream, self._log_command)
         if name == "sync:":
             return self._sync
         return None
+
+    def _log_command(self, record: shell.ShellRecord) -> None:
+        with self._lock:
+            self.shell_log.append(record)
 
     def _sync(self, stream: Stream) -> None:
         SyncSession(stream, self.sandbox, self.faults, self.transfer_log).serve()

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from farm.sim.adb_server import ADB, AdbServer, wait_for
 from farm.sim.device import VirtualDevice
-from farm.sim.profile import REAL_DELEGATES
+from farm.sim.profile import REAL_DELEGATES, get_profile
+from farm.sim.userland import LINUX_PYTHON
 
 DEFAULT_STATE = Path("reports") / "sim" / "state.json"
 DEFAULT_ADB_PORT = 5037
@@ -151,8 +152,12 @@ def start_virtual_lab(
 
 
 def devices_yaml(state: LabState, with_host: bool = True) -> str:
-    """A devices.yaml for the lab: the Python runner and the delegates a virtual device really
-    runs (cpu, xnnpack); with ``with_host`` the local host too, as a whole file."""
+    """A devices.yaml for the lab, with the delegates a virtual device really runs (cpu,
+    xnnpack): phones with Android's userland get adb's default runner, benchmark_model (the
+    user cache's build for their ABI), linux-python ones the Python runner; with
+    ``with_host`` the local host too, as a whole file."""
+    python = get_profile(state.profile).userland == LINUX_PYTHON if state.profile else False
+    runner = "    runner: python" if python else "    # runner: benchmark_model (adb's default)"
     lines = ["devices:"]
     if with_host:
         lines += ["  host:", "    transport: local", "    delegates: [cpu, xnnpack]"]
@@ -164,7 +169,7 @@ def devices_yaml(state: LabState, with_host: bool = True) -> str:
             "    adb_host: 127.0.0.1",
             f"    adb_port: {state.adb_port}",
             f"    workdir: {WORKDIR}",
-            "    runner: python",
+            runner,
             f"    delegates: [{', '.join(REAL_DELEGATES)}]",
         ]
     return "\n".join(lines) + "\n"

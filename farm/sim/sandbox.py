@@ -1,22 +1,25 @@
 """The device's file system: device paths live under a sandbox root on the host.
 
 Layout under the root: ``data/local/tmp``, ``storage/emulated/0`` (with ``sdcard`` a link to
-it) and ``system/bin`` (``getprop`` and ``python3``). Shell commands run with the cwd at the
-root (the device's ``/``) and a clean environment whose PATH starts at ``system/bin``.
+it) and ``system/bin`` (``getprop`` and the userland's tools: userland.py). Shell commands run
+with the cwd at the root (the device's ``/``) and a clean environment whose PATH is
+``system/bin`` (the android userland) or starts there (linux-python).
 
 How paths are mapped, and where that stops:
 - sync (push, pull, ls, stat) maps *every* absolute device path into the root.
-- Shell commands run with the host's real /bin/sh and tools, so only the device's own trees
-  are mapped: an absolute path starting with ``/data``, ``/sdcard`` or ``/storage`` at the start
+- Shell commands run as host processes (not in a chroot), so only the device's own trees
+  are mapped: an absolute path starting with ``/data``, ``/sdcard``, ``/storage`` or ``/system``
+  at the start
   of a word (after a space, a quote, a backquote or one of ``=:;|&(<>,``) is rewritten to
   ``<root>/data...`` in the command string. Not mapped: paths a script builds at run time
   (``"/da""ta"``, ``$X/data``) and every other absolute path (those are the host's). What
   commands print (``pwd``, ``ls -d /data/*``) are host paths; sync accepts a host path under
-  the root that is handed back to it.
+  the root that is handed back to it. ``/proc`` and ``/sys`` are the host's own (real).
 - ``getprop`` answers from the profile: ``getprop NAME`` prints the value (an empty line when
   missing, or the second argument as a default), no argument prints ``[k]: [v]`` lines.
-- ``python3`` is the Python running the simulator (it has LiteRT), so the farm's Python runner
-  really runs on a virtual device; ``cpu`` / ``xnnpack`` cells are real measurements of the host.
+- linux-python only: ``python3`` is the Python running the simulator (it has LiteRT), so the
+  farm's Python runner really runs on a virtual device; its ``cpu`` / ``xnnpack`` cells are real
+  measurements of the host.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from farm.sim.userland import ANDROID, Userland, get_userland
+
 # A device tree at the start of a shell word, not followed by more of a file name (/database).
-_TREE = re.compile(r"(?<![^\s'\"=:(;|&<>`,])(/data|/sdcard|/storage)(?![\w.\-])")
+_TREE = re.compile(r"(?<![^\s'\"=:(;|&<>`,])(/data|/sdcard|/storage|/system)(?![\w.\-])")
 # The root is spliced unquoted into commands, so it may hold only characters the shell ignores.
 _PLAIN_PATH = re.compile(r"[\w./+-]+")
 
@@ -37,7 +41,9 @@ _PLAIN_PATH = re.compile(r"[\w./+-]+")
 class Sandbox:
     """A device root on the host."""
 
-    def __init__(self, root: Path, properties: Mapping[str, str]) -> None:
+    def __init__(
+        self, root: Path, properties: Mapping[str, str], userland: Userland | str = ANDROID
+    ) -> None:
         root = root.absolute()
         if not _PLAIN_PATH.fullmatch(str(root)):
             raise ValueError(
@@ -46,9 +52,10 @@ class Sandbox:
             )
         self.root = root
         self.bin = root / "system" / "bin"
+        self.userland = get_userland(userland) if isinstance(userland, str) else userland
         self._make_tree()
-        self._write_tool("getprop", getprop_script(properties))
-        self._write_tool("python3", f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+        self.userland.install(self.bin)
+        self._write_tool("getprop", getprop_script(properties, self.userland.script_header()))
 
     def _make_tree(self) -> None:
         for folder in ("data/local/tmp", "storage/emulated/0", "system/bin"):
@@ -73,11 +80,20 @@ class Sandbox:
         """The shell command with the device trees' absolute paths mapped into the root."""
         return _TREE.sub(lambda match: f"{self.root}{match.group(1)}", command)
 
+    def shell_argv(self, command: str) -> list[str]:
+        """The argv that runs one shell service's command (run it with ``executable=shell``)."""
+        return self.userland.argv(self.command(command))
+
+    @property
+    def shell(self) -> str:
+        return self.userland.shell
+
     def environment(self) -> dict[str, str]:
         """A clean, Android-like environment (nothing leaks in from the simulator's own)."""
         return {
-            "PATH": f"{self.bin}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": self.userland.path(self.bin),
             "HOME": str(self.root),
+            "ANDROID_ROOT": str(self.root / "system"),
             "TMPDIR": str(self.root / "data" / "local" / "tmp"),
             "EXTERNAL_STORAGE": str(self.root / "sdcard"),
             "ANDROID_DATA": str(self.root / "data"),
@@ -85,15 +101,15 @@ class Sandbox:
         }
 
 
-def getprop_script(properties: Mapping[str, str]) -> str:
-    """A /bin/sh ``getprop`` with the table compiled in (no lookup file, no Python start-up)."""
+def getprop_script(properties: Mapping[str, str], header: str = "#!/bin/sh\n") -> str:
+    """A POSIX-shell ``getprop`` with the table compiled in (no lookup file, no Python)."""
     listing = "".join(f"[{key}]: [{properties[key]}]\n" for key in sorted(properties))
     cases = "".join(
         f"  {shlex.quote(key)}) printf '%s\\n' {shlex.quote(properties[key])} ;;\n"
         for key in sorted(properties)
     )
     return (
-        "#!/bin/sh\n"
+        f"{header}"
         "# getprop of a farm.sim virtual device (generated from its profile)\n"
         'if [ "$#" -eq 0 ]; then\n'
         "  cat <<'FARM_SIM_PROPERTIES'\n"

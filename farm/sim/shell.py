@@ -1,4 +1,5 @@
-"""The shell services, run by the host's real /bin/sh inside the sandbox (see sandbox.py).
+"""The shell services, run by the device's shell (mksh, or the host's /bin/sh: userland.py)
+inside the sandbox (sandbox.py).
 
 - ``shell:<cmd>`` (v1) and ``exec:<cmd>``: one raw byte stream each way. Output is stdout and
   stderr interleaved (adbd binds both to one socket when there is no shell protocol:
@@ -32,6 +33,19 @@ PACKET = struct.Struct("<BI")
 READ_SIZE = 64 * 1024
 
 
+KEPT_OUTPUT = 8192  # bytes of each command's output the shell log keeps
+
+
+@dataclass(frozen=True)
+class ShellRecord:
+    """One command the device ran: what the host sent, its exit status, the start of its
+    output (stdout and stderr together). Tests read these to see what a phone was asked."""
+
+    command: str
+    returncode: int
+    output: bytes
+
+
 @dataclass(frozen=True)
 class ShellRequest:
     """A parsed shell service name."""
@@ -53,20 +67,28 @@ def parse_service(name: str) -> ShellRequest | None:
     return None
 
 
-def serve(sandbox: Sandbox, request: ShellRequest, stream: Stream) -> None:
-    """Run the command until it exits or the host closes the stream."""
+def serve(
+    sandbox: Sandbox,
+    request: ShellRequest,
+    stream: Stream,
+    log: Callable[[ShellRecord], None] | None = None,
+) -> None:
+    """Run the command until it exits or the host closes the stream; ``log`` gets its record."""
     proc = _start(sandbox, request)
     stream.on_host_close(lambda: kill_group(proc))
+    kept = bytearray()
     try:
         if request.v2:
-            _serve_v2(proc, stream)
+            _serve_v2(proc, stream, kept)
         else:
-            _serve_raw(proc, stream)
+            _serve_raw(proc, stream, kept)
     except BaseException:
         kill_group(proc)  # the stream is gone: leave nothing of the command running
         raise
     finally:
-        proc.wait()
+        status = proc.wait()
+        if log is not None:
+            log(ShellRecord(request.command, _exit_code(status), bytes(kept)))
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -76,9 +98,9 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _start(sandbox: Sandbox, request: ShellRequest) -> subprocess.Popen[bytes]:
-    command = sandbox.command(request.command)
     return subprocess.Popen(
-        ["/bin/sh", "-c", command] if command.strip() else ["/bin/sh"],
+        sandbox.shell_argv(request.command),
+        executable=sandbox.shell,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE if request.v2 else subprocess.STDOUT,
@@ -88,10 +110,20 @@ def _start(sandbox: Sandbox, request: ShellRequest) -> subprocess.Popen[bytes]:
     )
 
 
-def _serve_raw(proc: subprocess.Popen[bytes], stream: Stream) -> None:
+def _exit_code(status: int) -> int:
+    # A command killed by signal N exits 128+N, as the shell reports it.
+    return status if status >= 0 else 128 - status
+
+
+def _keep(kept: bytearray, chunk: bytes) -> None:
+    kept += chunk[: max(0, KEPT_OUTPUT - len(kept))]
+
+
+def _serve_raw(proc: subprocess.Popen[bytes], stream: Stream, kept: bytearray) -> None:
     assert proc.stdin is not None and proc.stdout is not None
     _background(_copy_raw_stdin, stream, proc.stdin)
     for chunk in _chunks_of(proc.stdout):
+        _keep(kept, chunk)
         stream.write(chunk)
 
 
@@ -104,22 +136,21 @@ def _copy_raw_stdin(stream: Stream, stdin: IO[bytes]) -> None:
         stdin.close()
 
 
-def _serve_v2(proc: subprocess.Popen[bytes], stream: Stream) -> None:
+def _serve_v2(proc: subprocess.Popen[bytes], stream: Stream, kept: bytearray) -> None:
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     _background(_copy_v2_stdin, stream, proc.stdin)
-    stderr = _background(_copy_output, stream, proc.stderr, STDERR)
-    _copy_output(stream, proc.stdout, STDOUT)
+    stderr = _background(_copy_output, stream, proc.stderr, STDERR, kept)
+    _copy_output(stream, proc.stdout, STDOUT, kept)
     stderr.join()
-    status = proc.wait()
-    # A command killed by signal N exits 128+N, as the shell reports it.
-    code = status if status >= 0 else 128 - status
+    code = _exit_code(proc.wait())
     stream.write(PACKET.pack(EXIT, 1) + bytes([code & 0xFF]))
 
 
-def _copy_output(stream: Stream, pipe: IO[bytes], packet_id: int) -> None:
+def _copy_output(stream: Stream, pipe: IO[bytes], packet_id: int, kept: bytearray) -> None:
     # Each packet is one write, so stdout and stderr packets never interleave mid-packet.
     with contextlib.suppress(StreamClosed):
         for chunk in _chunks_of(pipe):
+            _keep(kept, chunk)
             stream.write(PACKET.pack(packet_id, len(chunk)) + chunk)
 
 

@@ -24,9 +24,22 @@ FINGERPRINT_PROPS = {
     "sdk": "ro.build.version.sdk",
     "abi": "ro.product.cpu.abi",
 }
-# The shell's exit status of a command that `timeout -s KILL` killed (128 + SIGKILL).
+# The shell's exit status of a command killed at its timeout (128 + SIGKILL).
 KILLED_BY_TIMEOUT = 137
 HOST_GRACE_S = 15.0
+KILL_GRACE_S = 5  # after the TERM at the timeout, the KILL `timeout -k` sends the wrapper
+# The command's own exit status, printed on its own line after it ended. toybox's `timeout`
+# (0.8.9, Debian's and Android 14's) loses the status of a command that ends within about a
+# millisecond and exits 127 instead, for 40-70 % of `mkdir -p`, `true` and `false` runs here
+# (toybox issue 389 reports the same in 0.8.8); so the status comes from a shell that waits for
+# the command itself, and `timeout` only stops that shell, which then kills the command: a
+# trapped TERM interrupts `wait` (POSIX), and the KILL reaches the command, not just the shell;
+# a command stopped so reports 137, as one `timeout -s KILL` killed did.
+STATUS_MARK = "FARM-STATUS:"
+WRAPPER = (
+    '"$@" & c=$!; k=; trap \'k=1; kill -KILL $c 2>/dev/null\' TERM; wait $c; s=$?; '
+    '[ -z "$k" ] || { wait $c; s=137; }; printf \'\\n%s%d\\n\' ' + STATUS_MARK + ' "$s"'
+)
 
 
 class AdbTarget:
@@ -86,19 +99,23 @@ class AdbTarget:
         self._call(lambda: self._device.sync.pull(remote, local))
 
     def run(self, argv: list[str], timeout_s: float) -> CommandResult:
-        # `timeout` (toybox on the device) kills the remote process itself; the host-side socket
-        # timeout is only the backstop for a device that stops answering.
-        command = f"timeout -s KILL {timeout_s:g} {shlex.join(argv)}"
+        # `timeout` (toybox on the device) stops the remote command itself; the host-side
+        # socket timeout is only the backstop for a device that stops answering.
+        command = (
+            f"timeout -s TERM -k {KILL_GRACE_S} {timeout_s:g} "
+            f"sh -c {shlex.quote(WRAPPER)} sh {shlex.join(argv)}"
+        )
         start = time.perf_counter()
         reply = self._call(
-            lambda: self._device.shell2(command, timeout=timeout_s + HOST_GRACE_S),
+            lambda: self._device.shell2(command, timeout=timeout_s + KILL_GRACE_S + HOST_GRACE_S),
             argv=argv,
             timeout_s=timeout_s,
         )
         wall = time.perf_counter() - start
-        if reply.returncode == KILLED_BY_TIMEOUT and wall >= timeout_s:
+        output, returncode = split_status(reply.output, reply.returncode)
+        if returncode == KILLED_BY_TIMEOUT and wall >= timeout_s:
             raise TargetTimeout(self.name, argv, timeout_s)
-        return CommandResult(tuple(argv), reply.returncode, reply.output, "", wall)
+        return CommandResult(tuple(argv), returncode, output, "", wall)
 
     def describe(self) -> dict[str, Any]:
         props = {
@@ -125,6 +142,16 @@ class AdbTarget:
             raise TargetError(self.name, f"adb timed out talking to {self.serial}") from exc
         except (adbutils.AdbError, OSError) as exc:
             raise _translate(self.name, self.serial, self._where, exc) from exc
+
+
+def split_status(output: str, fallback: int) -> tuple[str, int]:
+    """The command's output and its status from WRAPPER's last line; without that line (the
+    wrapper was killed, or never ran) the status the shell gave."""
+    mark = output.rfind(f"\n{STATUS_MARK}")
+    status = output[mark + len(STATUS_MARK) + 1 :].strip() if mark >= 0 else ""
+    if not status.isdigit():
+        return output, fallback
+    return output[:mark], int(status)
 
 
 def _answers(host: str, port: int) -> bool:

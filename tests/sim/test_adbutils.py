@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import adbutils
 import pytest
 
 from farm.sim import VirtualDevice
+from farm.sim.profile import HOST_ABI
 
 pytestmark = pytest.mark.lab
 
@@ -19,7 +22,7 @@ def test_state_shell_and_getprop(phone: Any) -> None:
     assert phone.shell("echo hi; echo there >&2") == "hi\nthere"  # v1: one merged stream
     assert phone.getprop("ro.product.model") == "Pixel 8"
     assert phone.getprop("ro.build.version.sdk") == "34"
-    assert phone.getprop("ro.product.cpu.abi") == "arm64-v8a"
+    assert phone.getprop("ro.product.cpu.abi") == HOST_ABI[platform.machine()]
     assert phone.getprop("ro.farm.virtual") == "1"
 
 
@@ -45,7 +48,20 @@ def test_sync_push_read_pull_list_stat(phone: Any, device: VirtualDevice, tmp_pa
     assert device.bytes_pulled == 2 * len(payload)
 
 
-def test_a_runner_on_the_device_runs_with_the_hosts_python(phone: Any) -> None:
+def test_a_phone_has_androids_shell_and_tools_and_no_python(phone: Any) -> None:
+    reply = phone.shell2("echo $0; toybox --version; ls -l /system/bin/ls; which python3")
+    lines = reply.output.splitlines()
+    assert lines[0] == "/system/bin/sh" and lines[1].startswith("toybox 0.")
+    assert lines[2].endswith("-> /usr/bin/toybox")
+    assert reply.returncode == 1 and len(lines) == 3  # `which python3` finds nothing
+    assert "KSH_VERSION=@(#)MIRBSD KSH" in phone.shell("echo KSH_VERSION=$KSH_VERSION")
+
+
+def test_a_runner_on_a_linux_python_device_runs_with_the_hosts_python(
+    adb_server: Any, make_device: Callable[..., VirtualDevice]
+) -> None:
+    device = make_device("linux-python")
+    phone = adbutils.AdbClient(host="127.0.0.1", port=adb_server.port).device(device.serial)
     phone.sync.push(b"import numpy, sys\nprint(numpy.__name__, sys.argv[1])\n", "/sdcard/r.py")
     reply = phone.shell2("python3 /sdcard/r.py /data/local/tmp/model.tflite")
     assert reply.returncode == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from farm.config import load_devices
 from farm.sim import AdbServer, start_virtual_lab
 from farm.sim.lab import down, up
 from farm.sim.transfers import read_transfer_log
@@ -41,11 +42,22 @@ def test_a_lab_of_two_devices_and_its_devices_yaml(
         "adb_host": "127.0.0.1",
         "adb_port": lab.adb_port,
         "workdir": "/data/local/tmp/farm",
-        "runner": "python",
-        "delegates": ["cpu", "xnnpack"],
+        "delegates": ["cpu", "xnnpack"],  # no runner: adb's default, benchmark_model
     }
+    written = tmp_path_factory.mktemp("yaml") / "devices.yaml"
+    written.write_text(yaml.safe_dump({"devices": config}))
+    devices = load_devices(written)
+    assert {d.name: d.runner for d in devices} == {
+        "host": "python", "sim0": "benchmark_model", "sim1": "benchmark_model"}
     assert server_pid is not None and not is_alive(server_pid)
     assert all(refuses_connections(port) for port in ports)
+
+
+def test_a_linux_python_lab_says_runner_python(tmp_path_factory: pytest.TempPathFactory) -> None:
+    require_lab_tool("adb")
+    with start_virtual_lab(1, "linux-python", root=tmp_path_factory.mktemp("lab")) as lab:
+        config = yaml.safe_load(lab.devices_yaml_snippet())["devices"]
+    assert config["sim0"]["runner"] == "python"
 
 
 def test_farm_sim_up_and_down_leave_nothing_running(

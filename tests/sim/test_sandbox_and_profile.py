@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from farm.sim.profile import PROFILES, get_profile
+from farm.sim.profile import HOST_ABI, PROFILES, get_profile
 from farm.sim.sandbox import Sandbox
 from farm.sim.sync import parse_mode
 from farm.sim.wire import CNXN, HEADER, Message, pack, unpack_header
@@ -27,9 +28,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
         ("run --model=/data/m.tflite,/storage/x", "run --model={r}/data/m.tflite,{r}/storage/x"),
         ("cd /data&&echo $(ls /sdcard)", "cd {r}/data&&echo $(ls {r}/sdcard)"),
         (
-            "ls /database /datax a/data ~/data /system/bin",
-            "ls /database /datax a/data ~/data /system/bin",
+            "ls /database /datax a/data ~/data /systemd /usr/bin",
+            "ls /database /datax a/data ~/data /systemd /usr/bin",
         ),
+        ("ls /system/bin", "ls {r}/system/bin"),
         ("echo /data", "echo {r}/data"),
     ],
 )
@@ -67,10 +69,24 @@ def test_getprop_behaves_like_androids(sandbox: Sandbox) -> None:
     assert keys == sorted(keys)  # sorted by name, as Android lists them
 
 
-def test_python3_on_the_device_is_the_simulators(sandbox: Sandbox) -> None:
-    argv = ["/bin/sh", "-c", "python3 -c 'import sys; print(sys.prefix)'"]
-    run = subprocess.run(argv, env=sandbox.environment(), capture_output=True, text=True)
+def test_python3_on_a_linux_python_device_is_the_simulators(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path, PROFILES["linux-python"].properties, "linux-python")
+    argv = sandbox.shell_argv("python3 -c 'import sys; print(sys.prefix)'")
+    run = subprocess.run(
+        argv, executable=sandbox.shell, env=sandbox.environment(), capture_output=True, text=True
+    )
     assert run.stdout.strip() == sys.prefix  # a venv stays a venv (a wrapper, not a symlink)
+
+
+def test_an_android_device_has_toybox_and_mksh_only(sandbox: Sandbox) -> None:
+    argv = sandbox.shell_argv(
+        "for t in python3 bash stat; do command -v $t; done; echo $0; stat -c %F /system/bin"
+    )
+    run = subprocess.run(
+        argv, executable=sandbox.shell, env=sandbox.environment(), capture_output=True, text=True
+    )
+    assert run.stdout.splitlines() == [f"{sandbox.bin}/stat", "/system/bin/sh", "directory"]
+    assert not (sandbox.bin / "python3").exists()
 
 
 @pytest.mark.parametrize(
@@ -88,8 +104,11 @@ def test_profiles_say_what_they_cannot_run() -> None:
     props = pixel8.properties
     assert (props["ro.product.manufacturer"], props["ro.board.platform"]) == ("Google", "zuma")
     assert props["ro.build.fingerprint"].startswith("google/shiba/shiba:14/")
-    assert get_profile("generic_arm64").properties["ro.product.cpu.abi"] == "arm64-v8a"
-    with pytest.raises(KeyError, match="known: pixel8, generic_arm64"):
+    # It runs the host's binaries, so it says the host's ABI (as an x86_64 emulator does).
+    abi = HOST_ABI[platform.machine()]
+    assert get_profile("generic_arm64").properties["ro.product.cpu.abi"] == abi
+    assert (pixel8.userland, get_profile("linux-python").userland) == ("android", "linux-python")
+    with pytest.raises(KeyError, match="known: pixel8, generic_arm64, linux-python"):
         get_profile("pixel9")
 
 

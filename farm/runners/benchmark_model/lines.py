@@ -27,6 +27,10 @@ _LOGCAT = re.compile(
 _SEVERITY = re.compile(
     r"(?P<level>INFO|WARNING|WARN|ERROR|VERBOSE|DEBUG|FATAL): ?(?:\[[^\]\s]+:[0-9]+\] ?)?"
 )
+# A capture that cut a line's start keeps the tail of its tag ("FO: Memory footprint ...",
+# "RROR: ..."): a bare upper-case word that ends a severity name, then ": ".
+_SEVERITIES = ("INFO", "WARNING", "WARN", "ERROR", "VERBOSE", "DEBUG", "FATAL")
+_CUT_TAG = re.compile(r"(?P<tail>[A-Z]{1,6}): (?:\[[^\]\s]+:[0-9]+\] ?)?")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
@@ -44,6 +48,8 @@ def _normalize(line: str) -> Line:
     if severity := _SEVERITY.match(raw):
         level = severity["level"][0]
         text = raw[severity.end() :].strip()
+    elif (cut := _CUT_TAG.match(raw)) and any(s.endswith(cut["tail"]) for s in _SEVERITIES):
+        text = raw[cut.end() :].strip()  # the level went with the cut
     return Line(raw, text, level)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,10 +10,19 @@ from farm.runners.benchmark_model.records import BenchmarkParse, DelegateCoverag
 from farm.runners.outcome import RunnerOutcome
 
 
-def benchmark_outcome(parse: BenchmarkParse, delegate: str, output_tail: str) -> RunnerOutcome:
-    """A parsed ``benchmark_model`` output as the orchestrator's outcome for one cell."""
+def benchmark_outcome(
+    parse: BenchmarkParse, delegate: str, output_tail: str, returncode: int = 0
+) -> RunnerOutcome:
+    """A parsed ``benchmark_model`` output as the orchestrator's outcome for one cell.
+
+    A run killed by a signal before its summary (a delegate's SIGSEGV, as in the Edge TPU
+    client's) fails like a failure the tool reported: it is the model's or the delegate's, and
+    running it again gives the same crash, so it is not an infra failure to retry."""
+    kind = "model" if delegate in ("cpu", "xnnpack") else "delegate"
+    crash = _signal_name(returncode)
+    if parse.status != "ok" and crash:
+        return RunnerOutcome("failed", kind, f"benchmark_model was killed by {crash}: {output_tail}")
     if parse.status == "failed":
-        kind = "model" if delegate in ("cpu", "xnnpack") else "delegate"
         return RunnerOutcome("failed", kind, parse.error or output_tail)
     if parse.status != "ok":
         return RunnerOutcome("failed", "infra", f"no timing summary in the output: {output_tail}")
@@ -60,6 +70,17 @@ def _coverage_of(entries: Sequence[DelegateCoverage], delegate: str) -> Delegate
         if delegate in name or (delegate == "external" and "xnnpack" not in name):
             return entry
     return None
+
+
+def _signal_name(returncode: int) -> str | None:
+    """``signal 11 (SIGSEGV)`` for a shell's exit status 128+N (or a negative Popen code)."""
+    number = -returncode if returncode < 0 else returncode - 128 if 128 < returncode < 160 else 0
+    if not number:
+        return None
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
 
 
 def _ms(us: float | None) -> float | None:

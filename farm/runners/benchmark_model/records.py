@@ -76,6 +76,8 @@ class BenchmarkParse:
     memory_init_mb: float | None = None
     memory_overall_mb: float | None = None
     memory_peak_mb: float | None = None
+    throughput_mb_s: float | None = None  # LiteRT: input bytes per second of inference
+    signature: str | None = None  # LiteRT: the signature it ran
     delegates: tuple[DelegateCoverage, ...] = ()
     op_profile: tuple[OpProfileRow, ...] | None = None
 

@@ -29,10 +29,14 @@ _SUMMARY_KEYS = {
 }
 # LiteRT's benchmark_model (2025, CompiledModel API) ends with a block in milliseconds,
 # "========== BENCHMARK RESULTS ==========" then "Model initialization: 4.48 ms",
-# "Warmup (first): 1.03 ms", "Warmup (avg): 0.47 ms (1055 runs)", "Inference (avg): ...".
+# "Warmup (first): 1.03 ms", "Warmup (avg): 0.47 ms (1055 runs)", "Inference (avg): ...
+# (2112 runs)", "Inference (min)", "(max)" in ms, "Inference (std): 0.01" (ms, no unit: the
+# tool divides the µs deviation by 1000), "Throughput: 525.55 MB/s" and, in later builds,
+# "Signature name: serving_default" (litert/tools/benchmark_litert_model.h).
 _LITERT_HEADER = re.compile(r"=+ BENCHMARK RESULTS =+")
 _LITERT_FIELD = re.compile(
-    r"(Model initialization|Warmup \(first\)|Warmup \(avg\)|Inference \(avg\)):\s+(\S+) ms"
+    r"(Model initialization|Warmup \(first\)|Warmup \(avg\)|Inference \((?:avg|min|max|std)\)):"
+    r"\s+(\S+)(?: ms)?(?: \(([0-9]+) runs\))?$"
 )
 _LITERT_KEYS = {
     "Model initialization": "init_us",
@@ -40,10 +44,16 @@ _LITERT_KEYS = {
     "Warmup (avg)": "warmup_avg_us",
     "Inference (avg)": "inference_avg_us",
 }
+# The block's numbers for the timed runs, as a stat line (where no classic count= line is).
+_LITERT_STATS = {"Inference (min)": "min_us", "Inference (max)": "max_us", "Inference (std)": "std_us"}
+_LITERT_THROUGHPUT = re.compile(r"Throughput:\s+(\S+) MB/s")
+_LITERT_SIGNATURE = re.compile(r"Signature(?: name)?:\s+(\S+)")
 
 
 def parse_summary(lines: Sequence[Line]) -> dict[str, Any] | None:
-    """``format`` plus the four summary times in µs, or None when no final summary is there."""
+    """``format`` plus the four summary times in µs, or None when no final summary is there.
+    LiteRT's block adds ``throughput_mb_s``, ``signature`` and, as ``litert_inference`` /
+    ``litert_warmup``, the stat lines its numbers make."""
     return _parse_litert_summary(lines) or _parse_classic_summary(lines)
 
 
@@ -62,10 +72,33 @@ def _parse_litert_summary(lines: Sequence[Line]) -> dict[str, Any] | None:
     if not starts:
         return None
     summary: dict[str, Any] = {"format": "litert"}
+    stats: dict[str, dict[str, Any]] = {"litert_warmup": {}, "litert_inference": {}}
     for line in lines[starts[-1] + 1 :]:
         if match := _LITERT_FIELD.match(line.text):
-            summary.setdefault(_LITERT_KEYS[match[1]], ms_to_us(number(match[2])))
-    return summary if "inference_avg_us" in summary else None
+            _litert_field(match, summary, stats)
+        elif match := _LITERT_THROUGHPUT.match(line.text):
+            summary.setdefault("throughput_mb_s", number(match[1]))
+        elif match := _LITERT_SIGNATURE.match(line.text):
+            summary.setdefault("signature", match[1])
+    if "inference_avg_us" not in summary:
+        return None
+    return summary | {key: StatLine(**values) for key, values in stats.items() if values}
+
+
+def _litert_field(
+    match: re.Match[str], summary: dict[str, Any], stats: dict[str, dict[str, Any]]
+) -> None:
+    name, value = match[1], ms_to_us(number(match[2]))
+    if name in _LITERT_KEYS:
+        summary.setdefault(_LITERT_KEYS[name], value)
+    stat = stats["litert_warmup" if name.startswith("Warmup") else "litert_inference"]
+    if name in _LITERT_STATS:
+        stat.setdefault(_LITERT_STATS[name], value)
+    elif name in ("Warmup (avg)", "Inference (avg)"):
+        stat.setdefault("avg_us", value)
+        stat.setdefault("count", integer(match[3]))
+    elif name == "Warmup (first)":
+        stat.setdefault("first_us", value)
 
 
 # Stat::OutputToStream, every version: "count=50 first=.. curr=.. min=.. max=.. avg=.. std=..";

@@ -1,0 +1,244 @@
+"""The farm on virtual phones with Android's own userland: mksh as /system/bin/sh, every tool
+an applet of Debian's real toybox, no Python. Every command the farm sends a phone must be one
+a real phone understands, and a phone's cells run with the native runner, benchmark_model.
+
+What cannot run here is a per-cell reason, the other cells finish: a phone with no runner
+available, a binary for the wrong ABI, a binary on a noexec mount, a crashing binary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from farm.job import RunRequest, plan_run, run_plan
+from farm.orchestrator.probe import _free_mb
+from farm.sim.adb_server import AdbServer
+from farm.sim.device import VirtualDevice
+from farm.store import read_journal
+from farm.errors import TargetTimeout
+from farm.targets.adb import WRAPPER, AdbTarget
+from farm.targets.lock import DeviceLock
+from farm.targets.staging import remote_sha256
+
+from .lab import MODELS, phone_entry
+from .native.programs import CRASHING, HOST_ABI, build_program, foreign_binary
+
+pytestmark = pytest.mark.lab
+HOST = "  host:\n    transport: local\n    delegates: [cpu]\n    threads: [1]\n"
+# What a shell or toybox prints for a command or an option it does not have.
+NOT_UNDERSTOOD = re.compile(
+    r"inaccessible or not found|not found|Unknown option|unrecognized option|invalid option|"
+    r"illegal option|[Uu]sage: |bad substitution|syntax error"
+)
+
+
+@pytest.fixture
+def phone(tmp_path: Path, adb_server: AdbServer) -> Iterator[VirtualDevice]:
+    """One virtual Pixel 8 with Android's userland (the default profile)."""
+    device = VirtualDevice("pixel8", tmp_path / "phone").start()
+    adb_server.connect(device.serial)
+    try:
+        yield device
+    finally:
+        adb_server.disconnect(device.serial)
+        device.stop()
+
+
+@pytest.fixture
+def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user cache with no benchmark_model in it (the farm honours XDG_CACHE_HOME)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "tflite-farm" / "benchmark_model"
+
+
+def run(tmp_path: Path, entries: str, model: str = "kws_dscnn_int8") -> pd.DataFrame:
+    (tmp_path / "devices.yaml").write_text("devices:\n" + entries + HOST)
+    models = tmp_path / "models"
+    models.mkdir(exist_ok=True)
+    (models / f"{model}.tflite").write_bytes((MODELS / f"{model}.tflite").read_bytes())
+    run_dir = tmp_path / "run"
+    request = RunRequest(tmp_path / "devices.yaml", models, runs=5, warmup=1, run_dir=run_dir)
+    run_plan(plan_run(request))
+    frame = pd.read_parquet(run_dir / "results.parquet")
+    assert len(read_journal(run_dir / "journal.jsonl")) >= len(frame)
+    return frame
+
+
+def entry(device: VirtualDevice, server: AdbServer, **keys: Any) -> str:
+    return phone_entry("phone", device.serial, server.port, delegates="[cpu, xnnpack]", **keys)
+
+
+def assert_host_finished(frame: pd.DataFrame) -> None:
+    host = frame[frame.device == "host"]
+    assert list(host.status) == ["ok"], host.reason.tolist()
+
+
+def test_adb_shows_androids_userland(adb_server: AdbServer, phone: VirtualDevice) -> None:
+    shown = adb_server.adb_command(
+        "-s", phone.serial, "shell", "echo $0; toybox --version; which python3"
+    )
+    shell, toybox, *python = shown.stdout.splitlines()
+    assert (shell, toybox.split()[0], python) == ("/system/bin/sh", "toybox", [])
+
+
+def test_the_farms_device_commands_all_run_on_toybox(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    """A whole run on the phone (lock, pre-flight, telemetry, staging, the runner) and the
+    probe: the phone understood every command it was sent."""
+    binary = build_program(CRASHING, tmp_path)
+    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary))
+    assert_host_finished(frame)
+    commands = [record.command for record in phone.shell_log]
+    misunderstood = [
+        (record.command, record.output.decode(errors="replace"))
+        for record in phone.shell_log
+        if NOT_UNDERSTOOD.search(record.output.decode(errors="replace"))
+    ]
+    assert misunderstood == []
+    programs = {_program(command) for command in commands}
+    assert {"mkdir", "sh", "sha256sum", "chmod", "df", "rm"} <= programs
+    assert any(program.startswith("/data/local/tmp/farm/bin/") for program in programs)
+
+
+def _program(command: str) -> str:
+    """The program a farm command runs, under its `timeout ... sh -c WRAPPER sh` (adbutils
+    appends its own `; echo X4EXIT:$?`)."""
+    words = shlex.split(command.rsplit("; echo X4EXIT", 1)[0])
+    if WRAPPER in words:
+        words = words[words.index(WRAPPER) + 2 :]
+    return words[0] if words else ""
+
+
+def test_what_toybox_prints_is_read_right(adb_server: AdbServer, phone: VirtualDevice) -> None:
+    target = AdbTarget("phone", phone.serial, port=adb_server.port)
+    blob = b"model bytes\n" * 1000
+    (phone.root / "data/local/tmp/blob").write_bytes(blob)
+    assert remote_sha256(target, "/data/local/tmp/blob") == hashlib.sha256(blob).hexdigest()
+    assert remote_sha256(target, "/data/local/tmp/absent") is None
+    target.run(["mkdir", "-p", target.workdir], timeout_s=30)
+    free = _free_mb(target)  # toybox df -Pk: 1024-blocks, Available in the fourth column
+    assert free is not None and free > 0
+    with DeviceLock(target, "run-a") as lock:
+        holder, age = lock._holder()  # toybox stat -c %Y, mksh arithmetic
+        assert holder.startswith("run=run-a ") and age is not None and 0 <= age < 60
+    with pytest.raises(TargetTimeout):  # toybox timeout, then the wrapper's KILL
+        target.run(["sleep", "5"], timeout_s=1)
+    assert not [r for r in phone.shell_log if r.command == "sleep 5"]
+
+
+def test_fast_commands_keep_their_exit_status_despite_toyboxs_timeout(
+    adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    """toybox 0.8.9's `timeout` reports 127 for many commands that end within a millisecond
+    (see farm.targets.adb); the farm's statuses come from its own wrapper."""
+    target = AdbTarget("phone", phone.serial, port=adb_server.port)
+    statuses = [target.run([tool], timeout_s=30).returncode for tool in ("true", "false") * 25]
+    assert statuses == [0, 1] * 25
+    missing = target.run(["no-such-tool"], timeout_s=30)
+    assert missing.returncode == 127 and "inaccessible or not found" in missing.stdout
+
+
+def test_a_phone_without_a_benchmark_model_fails_its_cells_at_once_saying_where(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice, empty_cache: Path
+) -> None:
+    frame = run(tmp_path, entry(phone, adb_server))  # no runner: key, no benchmark_model: key
+    assert_host_finished(frame)
+    cells = frame[frame.device == "phone"]
+    assert set(cells.failure_kind) == {"infra"} and len(cells) == 2
+    reason = cells.reason.iloc[0]
+    assert reason.startswith(f"pre-flight: no benchmark_model for ABI {HOST_ABI} of phone")
+    assert str(empty_cache / HOST_ABI / "benchmark_model") in reason
+    assert "devices.phone.benchmark_model" in reason and "prebuilt" in reason
+    assert all(not r.command.startswith("timeout -s KILL 600") for r in phone.shell_log)
+
+
+def test_a_phone_told_to_use_python_fails_its_cells_saying_what_to_write(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    frame = run(tmp_path, entry(phone, adb_server, runner="python"))
+    assert_host_finished(frame)
+    cells = frame[frame.device == "phone"]
+    assert set(cells.failure_kind) == {"infra"}
+    reason = cells.reason.iloc[0]
+    assert reason.startswith("pre-flight: no python3 on phone (")
+    assert "inaccessible or not found" in reason  # mksh's own words
+    assert "runner: benchmark_model" in reason and "devices.phone.benchmark_model" in reason
+
+
+def test_a_binary_for_another_abi_is_refused_before_it_is_pushed(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    binary = foreign_binary(tmp_path)
+    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary))
+    assert_host_finished(frame)
+    reason = frame[frame.device == "phone"].reason.iloc[0]
+    assert f"is built for arm64-v8a, but phone is {HOST_ABI}" in reason
+    assert phone.bytes_pushed == 0
+
+
+def test_a_folder_per_abi_gives_the_phone_its_own_build(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    folder = tmp_path / "builds"
+    (folder / "arm64-v8a").mkdir(parents=True)
+    foreign_binary(folder / "arm64-v8a")
+    (folder / HOST_ABI).mkdir(exist_ok=True)
+    crashing = build_program(CRASHING, folder / HOST_ABI)
+    crashing.rename(folder / HOST_ABI / "benchmark_model")
+    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=folder))
+    cells = frame[frame.device == "phone"]
+    # The host-ABI build ran (and crashed as it was built to): the arm64 one was never sent.
+    assert cells.reason.str.contains("SIGSEGV").all()
+    pushed = {path for command, path, _ in phone.transfers if command == "SEND"}
+    assert len([p for p in pushed if "/bin/" in p]) == 1
+
+
+def test_a_crashing_benchmark_model_fails_its_cells_with_the_signal(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    binary = build_program(CRASHING, tmp_path)
+    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary))
+    assert_host_finished(frame)
+    cells = frame[frame.device == "phone"]
+    assert len(cells) == 2 and set(cells.failure_kind) == {"model"}  # cpu and xnnpack cells
+    assert cells.reason.str.startswith("benchmark_model was killed by signal 11 (SIGSEGV)").all()
+    assert (cells.attempt == 1).all()  # a crash is not an infra failure: no retry
+
+
+@contextlib.contextmanager
+def noexec_sdcard(phone: VirtualDevice) -> Iterator[None]:
+    """The phone's /sdcard on a real noexec tmpfs, as Android mounts it (needs root)."""
+    storage = phone.root / "storage" / "emulated" / "0"
+    mount = ["mount", "-t", "tmpfs", "-o", "noexec,size=64m", "tmpfs", str(storage)]
+    done = subprocess.run(mount, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a noexec tmpfs here: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(storage)], check=False)
+
+
+def test_a_binary_on_a_noexec_mount_fails_with_the_fix(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    binary = build_program(CRASHING, tmp_path)
+    with noexec_sdcard(phone):
+        frame = run(
+            tmp_path, entry(phone, adb_server, benchmark_model=binary, workdir="/sdcard/farm")
+        )
+    assert_host_finished(frame)
+    reason = frame[frame.device == "phone"].reason.iloc[0]
+    assert "could not be started on phone (exit 126" in reason and "Permission denied" in reason
+    assert "noexec" in reason and "/data/local/tmp" in reason
