@@ -214,6 +214,20 @@ def new(aa_runs: tuple[Path, Path]) -> pd.DataFrame:
     return in_key_order(load_result_set(aa_runs[1] / RESULTS))
 
 
+@pytest.fixture
+def resolving_host(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    """Skip, saying why, where this host's runner processes differ so much that even the
+    quietest of the A/A pairs cannot resolve a 10 % change (seen on a shared 2-CPU VM: the
+    builtin-kernel cell of the keyword model ran at 0.21 ms in some processes and 0.34 ms in
+    others, pinned or not); the statistics themselves are tested on synthetic runs below."""
+    width = max(interval_width(row) for row in compare_runs(base, new, THRESHOLD).rows)
+    if width > DECISIVE_WIDTH:
+        pytest.skip(
+            f"this host cannot resolve a 10 % change: the narrowest of {ATTEMPTS} A/A pairs "
+            f"has an interval {width:.0%} wide (more than {DECISIVE_WIDTH:.0%})"
+        )
+
+
 def in_key_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by cell, so row i is the same cell in BASE and NEW (runs are shuffled)."""
     return frame.sort_values(["model", "delegate"]).reset_index(drop=True)
@@ -268,6 +282,7 @@ def test_aa_runs_are_not_flagged(base: pd.DataFrame, new: pd.DataFrame) -> None:
 # so every cell must be called, with the whole interval beyond the threshold.
 
 
+@pytest.mark.usefixtures("resolving_host")
 @pytest.mark.parametrize(
     ("factor", "exit_code", "never"), [(1.10, EXIT_REGRESSION, "faster"), (0.90, EXIT_OK, "slower")]
 )
@@ -280,6 +295,7 @@ def test_a_ten_percent_change_of_new_sets_the_exit_code(
     assert never not in {row.verdict for row in comparison.rows}
 
 
+@pytest.mark.usefixtures("resolving_host")
 @pytest.mark.parametrize(
     ("factor", "verdict", "exit_code"),
     [(1.10, "slower", EXIT_REGRESSION), (0.90, "faster", EXIT_OK)],
@@ -298,6 +314,7 @@ def test_a_ten_percent_change_is_called_in_every_cell(
         assert row.change == pytest.approx(factor - 1)
 
 
+@pytest.mark.usefixtures("resolving_host")
 def test_slowdown_of_one_cell_flags_that_cell_only(base: pd.DataFrame) -> None:
     slowed = base.copy()
     slowed.at[slowed.index[2], "samples_ms"] = np.asarray(slowed.iloc[2]["samples_ms"]) * 1.10
@@ -308,6 +325,7 @@ def test_slowdown_of_one_cell_flags_that_cell_only(base: pd.DataFrame) -> None:
     assert comparison.regressions == (cell(comparison, base, 2),)
 
 
+@pytest.mark.usefixtures("resolving_host")
 def test_a_runtime_change_is_never_compared_silently(base: pd.DataFrame, new: pd.DataFrame) -> None:
     comparison = compare_runs(base, edited(scaled(base, 1.10), 0, runtime_version="9.9.9"))
 
@@ -446,6 +464,7 @@ def test_parity_broken_in_both_runs_is_not_newly_broken(
     assert comparison.exit_code == EXIT_OK
 
 
+@pytest.mark.usefixtures("resolving_host")
 def test_exit_code_precedence_is_parity_then_regression_then_infra(
     base: pd.DataFrame, new: pd.DataFrame
 ) -> None:
@@ -510,6 +529,7 @@ def test_markdown_escapes_names_and_reasons(base: pd.DataFrame, new: pd.DataFram
     assert "→ exit 5: infra failures in NEW" in text.splitlines()[0]
 
 
+@pytest.mark.usefixtures("resolving_host")
 def test_table_shows_verdicts_and_names_as_text(base: pd.DataFrame, new: pd.DataFrame) -> None:
     comparison = compare_runs(
         renamed(base, "[bold]m[/bold]"), renamed(scaled(base, 1.10), "[bold]m[/bold]")
@@ -524,6 +544,7 @@ def test_table_shows_verdicts_and_names_as_text(base: pd.DataFrame, new: pd.Data
     assert "exit 3: regression" in text
 
 
+@pytest.mark.usefixtures("resolving_host")
 def test_json_round_trips(base: pd.DataFrame, new: pd.DataFrame) -> None:
     comparison = compare_runs(base, failed(scaled(base, 1.10), 0, "infra", "offline"))
 
