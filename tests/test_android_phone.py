@@ -17,21 +17,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from farm.errors import TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
 from farm.orchestrator.probe import _free_mb
+from farm.runners.benchmark_model import build_benchmark_model_argv, parse_benchmark_model_output
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.store import read_journal
-from farm.errors import TargetTimeout
 from farm.targets.adb import WRAPPER, AdbTarget
 from farm.targets.lock import DeviceLock
 from farm.targets.staging import remote_sha256
 
-from .lab import MODELS, phone_entry
-from .native.programs import CRASHING, HOST_ABI, build_program, foreign_binary
+from .lab import MODELS, LoopbackSshd, phone_entry
+from .native.programs import (
+    CRASHING,
+    HOST_ABI,
+    build_program,
+    foreign_binary,
+    real_benchmark_model,
+)
 
 pytestmark = pytest.mark.lab
 HOST = "  host:\n    transport: local\n    delegates: [cpu]\n    threads: [1]\n"
@@ -242,3 +250,61 @@ def test_a_binary_on_a_noexec_mount_fails_with_the_fix(
     reason = frame[frame.device == "phone"].reason.iloc[0]
     assert "could not be started on phone (exit 126" in reason and "Permission denied" in reason
     assert "noexec" in reason and "/data/local/tmp" in reason
+
+
+# --- the real benchmark_model, where this host has a build of it ---------------------------
+
+
+def assert_native_cells_ok(cells: pd.DataFrame) -> None:
+    assert list(cells.status) == ["ok"] * len(cells), cells.reason.tolist()
+    assert (cells.runtime == "benchmark_model").all()
+    assert (cells.latency_mean_ms > 0).all() and (cells.init_ms > 0).all()
+    xnnpack = cells[cells.delegate == "xnnpack"].iloc[0]
+    assert xnnpack.nodes_delegated > 0  # the tool's own "Replacing N out of M node(s)" line
+
+
+def test_the_real_benchmark_model_runs_on_a_virtual_phone(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    binary = real_benchmark_model()
+    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary))
+    assert_host_finished(frame)
+    assert_native_cells_ok(frame[frame.device == "phone"])
+    assert not [r for r in phone.shell_log if NOT_UNDERSTOOD.search(r.output.decode("latin-1"))]
+
+
+def test_the_real_benchmark_model_runs_on_an_ssh_board(tmp_path: Path, sshd: LoopbackSshd) -> None:
+    binary = real_benchmark_model()
+    board = sshd.devices_yaml(runner="benchmark_model", benchmark_model=str(binary))
+    frame = run(tmp_path, board)
+    assert_host_finished(frame)
+    assert_native_cells_ok(frame[frame.device == "board"])
+
+
+def test_the_farms_argv_with_input_and_output_files_is_accepted(tmp_path: Path) -> None:
+    """What parity needs of the tool: --input_layer_value_files and --output_filepath."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    binary = real_benchmark_model()
+    model = MODELS / "kws_dscnn_fp32.tflite"
+    interpreter = Interpreter(model_path=str(model))
+    (detail,) = interpreter.get_input_details()
+    values = tmp_path / "input.bin"
+    values.write_bytes(bytes(int(np.prod(detail["shape"])) * np.dtype(detail["dtype"]).itemsize))
+    output = tmp_path / "output.bin"
+    for delegate in ("cpu", "xnnpack"):
+        argv = build_benchmark_model_argv(
+            str(binary),
+            str(model),
+            delegate=delegate,
+            threads=1,
+            runs=5,
+            warmup=1,
+            input_files={detail["name"]: str(values)},
+            output_file=str(output),
+        )
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        parsed = parse_benchmark_model_output(done.stdout + done.stderr)
+        assert (done.returncode, parsed.status) == (0, "ok"), done.stdout + done.stderr
+    (out,) = interpreter.get_output_details()
+    assert output.stat().st_size == int(np.prod(out["shape"])) * np.dtype(out["dtype"]).itemsize

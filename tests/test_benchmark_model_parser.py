@@ -570,7 +570,11 @@ def test_litert_block_alone_fills_the_stat_line_fields() -> None:
     parsed = parse_benchmark_model_output(litert_block_only())
     assert (parsed.status, parsed.format) == ("ok", "litert")
     assert parsed.inference == StatLine(
-        count=2112, min_us=440, max_us=980, avg_us=460, std_us=10  # the block's ms, as µs
+        count=2112,
+        min_us=440,
+        max_us=980,
+        avg_us=460,
+        std_us=10,  # the block's ms, as µs
     )
     assert parsed.warmup == StatLine(count=1055, first_us=1030, avg_us=470)
     assert (parsed.throughput_mb_s, parsed.memory_init_mb, parsed.memory_overall_mb) == (
@@ -598,12 +602,21 @@ def test_litert_signature_and_peak_memory_lines() -> None:
 @pytest.mark.parametrize(
     ("line", "field", "value"),
     [
-        ("FO: Memory footprint delta from the start of the tool (MB): init=3.5 overall=7.25",
-         "memory_overall_mb", 7.25),
-        ("O: [./litert/tools/benchmark_litert_model.h:116] Overall footprint:    11.51 MB",
-         "memory_overall_mb", 11.51),
-        ("NG: Overall peak memory footprint (MB) via periodic monitoring: 180.1",
-         "memory_peak_mb", 180.1),
+        (
+            "FO: Memory footprint delta from the start of the tool (MB): init=3.5 overall=7.25",
+            "memory_overall_mb",
+            7.25,
+        ),
+        (
+            "O: [./litert/tools/benchmark_litert_model.h:116] Overall footprint:    11.51 MB",
+            "memory_overall_mb",
+            11.51,
+        ),
+        (
+            "NG: Overall peak memory footprint (MB) via periodic monitoring: 180.1",
+            "memory_peak_mb",
+            180.1,
+        ),
     ],
 )
 def test_a_line_whose_tag_was_cut_still_parses(line: str, field: str, value: float) -> None:

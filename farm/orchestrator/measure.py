@@ -212,7 +212,8 @@ def not_started(device: str, binary: str, command: CommandResult) -> str:
         )
     elif "format error" in words.lower() or "not executable" in words.lower():
         hint = "; the binary is not built for this device's CPU (see its ABI in `farm devices`)"
-    return f"{binary} could not be started on {device} ({how_it_ended(command.returncode)}: {words}){hint}"
+    how = how_it_ended(command.returncode)
+    return f"{binary} could not be started on {device} ({how}: {words}){hint}"
 
 
 def how_it_ended(code: int) -> str:

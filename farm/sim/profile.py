@@ -86,44 +86,44 @@ _COMMON = {
 }
 
 _PIXEL8 = {
-        **_COMMON,
-        "ro.product.manufacturer": "Google",
-        "ro.product.brand": "google",
-        "ro.product.model": "Pixel 8",
-        "ro.product.name": "shiba",
-        "ro.product.device": "shiba",
-        "ro.product.board": "shiba",
-        "ro.hardware": "shiba",
-        "ro.board.platform": "zuma",
-        "ro.soc.manufacturer": "Google",
-        "ro.soc.model": "Tensor G3",
-        "ro.hardware.egl": "mali",
-        "ro.build.id": "AP2A.240805.005",
-        "ro.build.version.security_patch": "2024-08-05",
-        "ro.build.fingerprint": "google/shiba/shiba:14/AP2A.240805.005/12025142:user/release-keys",
+    **_COMMON,
+    "ro.product.manufacturer": "Google",
+    "ro.product.brand": "google",
+    "ro.product.model": "Pixel 8",
+    "ro.product.name": "shiba",
+    "ro.product.device": "shiba",
+    "ro.product.board": "shiba",
+    "ro.hardware": "shiba",
+    "ro.board.platform": "zuma",
+    "ro.soc.manufacturer": "Google",
+    "ro.soc.model": "Tensor G3",
+    "ro.hardware.egl": "mali",
+    "ro.build.id": "AP2A.240805.005",
+    "ro.build.version.security_patch": "2024-08-05",
+    "ro.build.fingerprint": "google/shiba/shiba:14/AP2A.240805.005/12025142:user/release-keys",
 }
 PIXEL8 = _profile("pixel8", _PIXEL8)
 
 _GENERIC = {
-        **_COMMON,
-        "ro.build.type": "userdebug",
-        "ro.build.tags": "test-keys",
-        "ro.debuggable": "1",
-        "ro.product.manufacturer": "tflite-farm",
-        "ro.product.brand": "generic",
-        "ro.product.model": "Generic ARM64",
-        "ro.product.name": "generic_arm64",
-        "ro.product.device": "generic_arm64",
-        "ro.product.board": "generic",
-        "ro.hardware": "generic",
-        "ro.board.platform": "generic",
-        "ro.soc.manufacturer": "generic",
-        "ro.soc.model": "generic",
-        "ro.build.id": "FARM.SIM.1",
-        "ro.build.version.security_patch": "2024-08-05",
-        "ro.build.fingerprint": (
-            "generic/generic_arm64/generic_arm64:14/FARM.SIM.1/1:userdebug/test-keys"
-        ),
+    **_COMMON,
+    "ro.build.type": "userdebug",
+    "ro.build.tags": "test-keys",
+    "ro.debuggable": "1",
+    "ro.product.manufacturer": "tflite-farm",
+    "ro.product.brand": "generic",
+    "ro.product.model": "Generic ARM64",
+    "ro.product.name": "generic_arm64",
+    "ro.product.device": "generic_arm64",
+    "ro.product.board": "generic",
+    "ro.hardware": "generic",
+    "ro.board.platform": "generic",
+    "ro.soc.manufacturer": "generic",
+    "ro.soc.model": "generic",
+    "ro.build.id": "FARM.SIM.1",
+    "ro.build.version.security_patch": "2024-08-05",
+    "ro.build.fingerprint": (
+        "generic/generic_arm64/generic_arm64:14/FARM.SIM.1/1:userdebug/test-keys"
+    ),
 }
 GENERIC_ARM64 = _profile("generic_arm64", _GENERIC)
 # A Pixel 8's identity over the host's tools and python3: the Python runner's virtual phone.

@@ -37,8 +37,8 @@ KILL_GRACE_S = 5  # after the TERM at the timeout, the KILL `timeout -k` sends t
 # a command stopped so reports 137, as one `timeout -s KILL` killed did.
 STATUS_MARK = "FARM-STATUS:"
 WRAPPER = (
-    '"$@" & c=$!; k=; trap \'k=1; kill -KILL $c 2>/dev/null\' TERM; wait $c; s=$?; '
-    '[ -z "$k" ] || { wait $c; s=137; }; printf \'\\n%s%d\\n\' ' + STATUS_MARK + ' "$s"'
+    "\"$@\" & c=$!; k=; trap 'k=1; kill -KILL $c 2>/dev/null' TERM; wait $c; s=$?; "
+    "[ -z \"$k\" ] || { wait $c; s=137; }; printf '\\n%s%d\\n' " + STATUS_MARK + ' "$s"'
 )
 
 

@@ -48,7 +48,10 @@ def test_a_lab_of_two_devices_and_its_devices_yaml(
     written.write_text(yaml.safe_dump({"devices": config}))
     devices = load_devices(written)
     assert {d.name: d.runner for d in devices} == {
-        "host": "python", "sim0": "benchmark_model", "sim1": "benchmark_model"}
+        "host": "python",
+        "sim0": "benchmark_model",
+        "sim1": "benchmark_model",
+    }
     assert server_pid is not None and not is_alive(server_pid)
     assert all(refuses_connections(port) for port in ports)
 

@@ -21,7 +21,9 @@ def benchmark_outcome(
     kind = "model" if delegate in ("cpu", "xnnpack") else "delegate"
     crash = _signal_name(returncode)
     if parse.status != "ok" and crash:
-        return RunnerOutcome("failed", kind, f"benchmark_model was killed by {crash}: {output_tail}")
+        return RunnerOutcome(
+            "failed", kind, f"benchmark_model was killed by {crash}: {output_tail}"
+        )
     if parse.status == "failed":
         return RunnerOutcome("failed", kind, parse.error or output_tail)
     if parse.status != "ok":

@@ -64,8 +64,7 @@ def elf_abi(path: Path) -> str | None:
         header = file.read(20)
     if len(header) < 20 or header[:4] != b"\x7fELF":
         return None
-    byteorder = "little" if header[5] == 1 else "big"
-    machine = int.from_bytes(header[18:20], byteorder)
+    machine = int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
     return ELF_ABI.get((header[4], machine), f"ELF machine {machine}")
 
 
@@ -75,7 +74,9 @@ def find_benchmark_model(
     """The binary for ``device``; RunnerError saying the ABI, where it looked and the fix."""
     key = f"devices.{device}.benchmark_model"
     if configured and not Path(configured).exists():
-        raise RunnerError(f"benchmark_model binary {configured} does not exist on this host ({key})")
+        raise RunnerError(
+            f"benchmark_model binary {configured} does not exist on this host ({key})"
+        )
     if configured and Path(configured).is_file():
         return _checked(Path(configured), abi, device, key)
     places = [Path(configured) / (abi or "<abi>") / BINARY] if configured else []

@@ -45,7 +45,11 @@ _LITERT_KEYS = {
     "Inference (avg)": "inference_avg_us",
 }
 # The block's numbers for the timed runs, as a stat line (where no classic count= line is).
-_LITERT_STATS = {"Inference (min)": "min_us", "Inference (max)": "max_us", "Inference (std)": "std_us"}
+_LITERT_STATS = {
+    "Inference (min)": "min_us",
+    "Inference (max)": "max_us",
+    "Inference (std)": "std_us",
+}
 _LITERT_THROUGHPUT = re.compile(r"Throughput:\s+(\S+) MB/s")
 _LITERT_SIGNATURE = re.compile(r"Signature(?: name)?:\s+(\S+)")
 
