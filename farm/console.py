@@ -137,7 +137,7 @@ def print_probes(answers: Sequence[tuple[Device, DeviceProbe | None, str | None]
     table = Table(
         "device",
         "reachable",
-        "python",
+        "runner",
         "runtimes",
         "free MB",
         "temperature",
@@ -156,13 +156,24 @@ def print_probes(answers: Sequence[tuple[Device, DeviceProbe | None, str | None]
         table.add_row(
             device.name,
             "[green]yes",
-            probe.python or "",
+            _runner_answer(device, probe),
             runtimes,
             free,
             probe.temperature_source or "none",
             absent,
         )
     Console().print(table)
+
+
+def _runner_answer(device: Device, probe: DeviceProbe) -> str:
+    if device.runner == "benchmark_model":
+        native = escape(probe.native or "")
+        return f"[red]{native}" if native.startswith("none:") else f"benchmark_model {native}"
+    if probe.no_python:
+        return (
+            f"[red]no {escape(device.options.get('python', 'python3'))}: {escape(probe.no_python)}"
+        )
+    return f"python {probe.python}" if probe.python else "python"
 
 
 def print_history(frame: pd.DataFrame) -> None:

@@ -34,6 +34,7 @@ from farm.orchestrator import (
 )
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.probe import DeviceProbe, probe_device, temperature_source
+from farm.runners.benchmark_model.provision import device_abi
 from farm.spec import Cell, CellResult, Device, RunSettings
 from farm.store import (
     JOURNAL,
@@ -45,7 +46,7 @@ from farm.store import (
     write_results,
     write_run_info,
 )
-from farm.targets import connect
+from farm.targets import Target, connect
 
 REPORTS = Path("reports")
 EXIT_OK, EXIT_CELL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -275,13 +276,28 @@ def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str 
         try:
             measurer = CellMeasurer(target, "probe", Path(tempfile.mkdtemp()), RunSettings())
             probe = probe_device(target, device, measurer)
-            probe = dataclasses.replace(probe, temperature_source=temperature_source(target))
+            probe = dataclasses.replace(
+                probe,
+                temperature_source=temperature_source(target),
+                native=_native_answer(target, device, measurer),
+            )
             answers.append((device, probe, None))
         except (TargetError, RunnerError) as exc:
             answers.append((device, None, str(exc)))
         finally:
             target.close()
     return answers
+
+
+def _native_answer(target: Target, device: Device, measurer: CellMeasurer) -> str | None:
+    """The benchmark_model a device would get (for its ABI), or why it would get none."""
+    if device.runner != "benchmark_model":
+        return None
+    measurer.abi = device_abi(target.describe())
+    try:
+        return f"{measurer.native_binary(device)[0]} ({measurer.abi})"
+    except RunnerError as exc:
+        return f"none: {exc}"
 
 
 @dataclass

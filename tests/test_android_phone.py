@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from farm.cli import app
 from farm.errors import TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
 from farm.orchestrator.probe import _free_mb
@@ -168,7 +170,10 @@ def test_a_phone_without_a_benchmark_model_fails_its_cells_at_once_saying_where(
     assert reason.startswith(f"pre-flight: no benchmark_model for ABI {HOST_ABI} of phone")
     assert str(empty_cache / HOST_ABI / "benchmark_model") in reason
     assert "devices.phone.benchmark_model" in reason and "prebuilt" in reason
-    assert all(not r.command.startswith("timeout -s KILL 600") for r in phone.shell_log)
+    probe = CliRunner().invoke(
+        app, ["devices", "-d", str(tmp_path / "devices.yaml"), "--probe"], env={"COLUMNS": "400"}
+    )
+    assert probe.exit_code == 0 and f"none: no benchmark_model for ABI {HOST_ABI}" in probe.output
 
 
 def test_a_phone_told_to_use_python_fails_its_cells_saying_what_to_write(
@@ -193,6 +198,10 @@ def test_a_binary_for_another_abi_is_refused_before_it_is_pushed(
     reason = frame[frame.device == "phone"].reason.iloc[0]
     assert f"is built for arm64-v8a, but phone is {HOST_ABI}" in reason
     assert phone.bytes_pushed == 0
+    probe = CliRunner().invoke(
+        app, ["devices", "-d", str(tmp_path / "devices.yaml"), "--probe"], env={"COLUMNS": "400"}
+    )
+    assert probe.exit_code == 0 and "is built for arm64-v8a" in probe.output
 
 
 def test_a_folder_per_abi_gives_the_phone_its_own_build(

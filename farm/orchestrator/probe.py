@@ -26,6 +26,7 @@ class DeviceProbe:
     runtime_errors: dict[str, str] = field(default_factory=dict)  # why each other one did not
     python: str | None = None
     no_python: str | None = None  # the device shell's words when the interpreter is not there
+    native: str | None = None  # benchmark_model devices: the binary for its ABI, or why none
     free_mb: float | None = None
     temperature_source: str | None = None
     absent: dict[str, str] = field(default_factory=dict)
