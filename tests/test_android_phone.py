@@ -263,6 +263,12 @@ def test_a_binary_on_a_noexec_mount_fails_with_the_fix(
 
 # --- the real benchmark_model, where this host has a build of it ---------------------------
 
+# Found by the first real build (LiteRT tree, 2026-08): open bugs, strict so a fix flips them.
+NO_NODE_COUNTS = (
+    "a real build's XNNPACK lines give no node counts the parser reads (nodes_delegated null)"
+)
+ESCAPED_LAYER = "a real build refuses the escaped layer name 'name\\:0' (more than one delimiter)"
+
 
 def assert_native_cells_ok(cells: pd.DataFrame) -> None:
     assert list(cells.status) == ["ok"] * len(cells), cells.reason.tolist()
@@ -274,7 +280,7 @@ def assert_native_cells_ok(cells: pd.DataFrame) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="found with a real LiteRT-tree build: its XNNPACK lines give no node counts the parser reads (nodes_delegated null); to fix next",
+    reason=NO_NODE_COUNTS,
 )
 def test_the_real_benchmark_model_runs_on_a_virtual_phone(
     tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
@@ -288,7 +294,7 @@ def test_the_real_benchmark_model_runs_on_a_virtual_phone(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="found with a real LiteRT-tree build: its XNNPACK lines give no node counts the parser reads (nodes_delegated null); to fix next",
+    reason=NO_NODE_COUNTS,
 )
 def test_the_real_benchmark_model_runs_on_an_ssh_board(tmp_path: Path, sshd: LoopbackSshd) -> None:
     binary = real_benchmark_model()
@@ -300,7 +306,7 @@ def test_the_real_benchmark_model_runs_on_an_ssh_board(tmp_path: Path, sshd: Loo
 
 @pytest.mark.xfail(
     strict=True,
-    reason="found with a real LiteRT-tree build: it refuses the escaped layer name 'serving_default_mfcc\\:0' (more than one delimiter); to fix next",
+    reason=ESCAPED_LAYER,
 )
 def test_the_farms_argv_with_input_and_output_files_is_accepted(tmp_path: Path) -> None:
     """What parity needs of the tool: --input_layer_value_files and --output_filepath."""
