@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import shlex
 import subprocess
@@ -240,7 +241,10 @@ def noexec_sdcard(phone: VirtualDevice) -> Iterator[None]:
     mount = ["mount", "-t", "tmpfs", "-o", "noexec,size=64m", "tmpfs", str(storage)]
     done = subprocess.run(mount, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a noexec tmpfs here: {done.stderr.strip()}")
+        reason = f"cannot mount a noexec tmpfs here (needs root): {done.stderr.strip()}"
+        if os.environ.get("FARM_REQUIRE_LAB") == "1":
+            pytest.fail(f"FARM_REQUIRE_LAB=1 but {reason}")
+        pytest.skip(reason)
     try:
         yield
     finally:

@@ -59,10 +59,11 @@ def parse_benchmark_model_output(text: str) -> BenchmarkParse:
     error = _first_error(lines)
     warmup, inference = parse_stat_lines(lines)
     # The classic count= lines are in µs as printed; LiteRT's block rounds to 10 µs.
-    warmup = warmup or summary.pop("litert_warmup", None)
-    inference = inference or summary.pop("litert_inference", None)
-    summary.pop("litert_warmup", None)
-    summary.pop("litert_inference", None)
+    litert_warmup, litert_inference = (
+        summary.pop("litert_warmup", None),
+        summary.pop("litert_inference", None),
+    )
+    warmup, inference = warmup or litert_warmup, inference or litert_inference
     return BenchmarkParse(
         status=_status(bool(summary), error, lines),
         error=error,
