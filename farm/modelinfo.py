@@ -65,6 +65,7 @@ class ModelInfo:
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
     op_histogram: dict[str, int]  # builtin op name ("CONV_2D") or custom op code -> count
+    operators: int  # nodes of the main subgraph: what a runtime's execution plan starts with
     custom_ops: tuple[str, ...]  # sorted custom op codes that operators use
     subgraphs: int
     signatures: tuple[str, ...]
@@ -156,6 +157,7 @@ def _model_info(path: str, data: bytes, schema: ModuleType) -> ModelInfo:
         inputs=tuple(_tensor_info(main, main.Inputs(i)) for i in range(main.InputsLength())),
         outputs=tuple(_tensor_info(main, main.Outputs(i)) for i in range(main.OutputsLength())),
         op_histogram=dict(Counter(name for name, _ in ops)),
+        operators=main.OperatorsLength(),
         custom_ops=tuple(sorted({name for name, custom in ops if custom})),
         subgraphs=len(subgraphs),
         signatures=_signatures(model),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from farm.spec import InputSpec, Tolerance
 
@@ -72,6 +73,14 @@ def make_inputs(inputs: Sequence[InputSpec], seed: int) -> dict[str, np.ndarray]
         else:
             arrays[f"input_{i}"] = rng.integers(0, 100, spec.shape).astype(spec.dtype)
     return arrays
+
+
+def save_arrays(path: Path, arrays: dict[str, Any]) -> None:
+    """An .npz of named arrays: a run's inputs, or one cell's outputs."""
+    import numpy as np
+
+    with open(path, "wb") as out:  # np.savez appends .npz to a bare path; a file object not
+        np.savez(out, **arrays)
 
 
 def compare(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> Comparison:

@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
-from farm.runners.benchmark_model import BENCHMARK_MODEL_DELEGATES, build_benchmark_model_argv
+from farm.runners.benchmark_model import (
+    BENCHMARK_MODEL_DELEGATES,
+    InputFile,
+    build_benchmark_model_argv,
+)
 
 BINARY = "/data/local/tmp/farm/benchmark_model"
 MODEL = "/data/local/tmp/farm/models/mobilenet v2 (fp32).tflite"
@@ -149,23 +153,30 @@ def test_reporting_flags() -> None:
     ]
 
 
-def test_parity_io_flags() -> None:
+def test_parity_io_flags_name_every_input_with_its_shape_and_double_the_colons() -> None:
     args = flags(
         report_peak_memory=False,
-        input_files={"serving_default_input:0": "/tmp/in0.bin", "mask": "/tmp/in1.bin"},
+        input_files=[
+            InputFile("serving_default_input:0", (1, 49, 10), "/tmp/in0.bin"),
+            InputFile("mask", (1,), "/data/a:b/in1.bin"),
+        ],
         output_file="/tmp/out.bin",
     )
     assert args == [
         "--use_xnnpack=false",
-        "--input_layer_value_files=serving_default_input\\:0:/tmp/in0.bin,mask:/tmp/in1.bin",
+        "--input_layer=serving_default_input:0,mask",
+        "--input_layer_shape=1,49,10:1",
+        "--input_layer_value_files=serving_default_input::0:/tmp/in0.bin,mask:/data/a::b/in1.bin",
         "--output_filepath=/tmp/out.bin",
     ]
 
 
-@pytest.mark.parametrize("files", [{"a,b": "/tmp/x"}, {"a": "/tmp/x,y"}, {"a": "c:/x"}])
-def test_input_files_the_tool_would_misread_are_refused(files: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("layer", "path"), [("a,b", "/tmp/x"), ("a", "/tmp/x,y"), ("a:", "/tmp/x"), ("a", ":x")]
+)
+def test_input_files_the_tool_would_misread_are_refused(layer: str, path: str) -> None:
     with pytest.raises(ValueError, match="cannot be passed"):
-        argv(input_files=files)
+        argv(input_files=[InputFile(layer, (1,), path)])
 
 
 def test_extra_flags_come_last_and_cpu_mask_wraps_in_taskset() -> None:

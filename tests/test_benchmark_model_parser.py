@@ -709,3 +709,55 @@ def test_fuzzed_logs_never_raise(text: str) -> None:
 @given(st.text())
 def test_arbitrary_text_never_raises(text: str) -> None:
     assert parse_benchmark_model_output(text).status in STATUSES
+
+
+# What a release build off Android prints (LiteRT tree, 2026-08, built for linux-x86_64): the
+# tool's verdict only, as the runtime's "Replacing" line is VERBOSE and below its log floor.
+RELEASE_BUILD_SUMMARY = (
+    "INFO: count=14573 first=59 curr=66 min=57 max=400 avg=68.4075 std=12 p5=58 median=68 p95=72\n"
+    "INFO: Inference timings in us: Init: 1266, First inference: 87, Warmup (avg): 64.9091, "
+    "Inference (avg): 68.4075\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "nodes", "partitions", "fully"),
+    [
+        ("completely executed by the delegate.", (12, 12), 1, True),
+        ("partially executed by the delegate w/ 2 delegate kernels.", (None, None), 2, False),
+    ],
+)
+def test_a_verdict_without_runtime_counts_takes_the_models_node_count(
+    verdict: str, nodes: tuple[int | None, int | None], partitions: int, fully: bool
+) -> None:
+    text = f"INFO: Explicitly applied XNNPACK delegate, and the model graph will be {verdict}\n"
+    outcome = benchmark_outcome(
+        parse_benchmark_model_output(text + RELEASE_BUILD_SUMMARY), "xnnpack", "", 0, 12
+    )
+    metrics = outcome.metrics
+    assert (metrics["nodes_delegated"], metrics["nodes_total"]) == nodes
+    assert (metrics["partitions"], metrics["fully_delegated"]) == (partitions, fully)
+
+
+def test_runtime_counts_win_over_the_models_node_count() -> None:
+    text = (
+        "VERBOSE: Replacing 10 out of 12 node(s) with delegate (TfLiteXNNPackDelegate) node, "
+        "yielding 2 partitions for subgraph 0.\n"
+        "INFO: Explicitly applied XNNPACK delegate, and the model graph will be partially "
+        "executed by the delegate w/ 2 delegate kernels.\n"
+    )
+    parsed = parse_benchmark_model_output(text + RELEASE_BUILD_SUMMARY)
+    metrics = benchmark_outcome(parsed, "xnnpack", "", 0, 99).metrics
+    assert (metrics["nodes_delegated"], metrics["nodes_total"], metrics["partitions"]) == (
+        10,
+        12,
+        2,
+    )
+
+
+def test_a_cpu_cell_runs_every_node_on_the_builtin_kernels() -> None:
+    parsed = parse_benchmark_model_output(RELEASE_BUILD_SUMMARY)
+    counted = benchmark_outcome(parsed, "cpu", "", 0, 12).metrics
+    assert (counted["nodes_delegated"], counted["nodes_total"], counted["partitions"]) == (0, 12, 0)
+    unread = benchmark_outcome(parsed, "cpu", "").metrics  # the model unread: unknown, not made up
+    assert "nodes_total" not in unread

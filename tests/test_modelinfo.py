@@ -42,6 +42,17 @@ def test_shipped_model_matches_its_manifest_entry(name: str) -> None:
     assert not info.is_edgetpu
 
 
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_operators_are_the_nodes_litert_plans_to_run(name: str) -> None:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    path = MODELS / MANIFEST[name]["file"]
+    builtin = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES  # one entry per original node
+    interpreter = Interpreter(model_path=str(path), experimental_op_resolver_type=builtin)
+    info = inspect_model(path)
+    assert info.operators == len(interpreter._get_ops_details()) == sum(info.op_histogram.values())
+
+
 def test_image_classifier_is_convolutions_ending_in_softmax() -> None:
     info = shipped("mobilenet_v2", "fp32")
     assert info.op_histogram["CONV_2D"] > 10

@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from farm.config import file_sha256
-from farm.errors import RunnerError, TargetError
+from farm.errors import ConfigError, RunnerError, TargetError
+from farm.modelinfo import ModelInfo, inspect_model
+from farm.orchestrator.native_io import input_file, raw_inputs, read_raw_outputs
+from farm.parity import save_arrays
 from farm.runners.benchmark_model import (
+    InputFile,
     benchmark_outcome,
     build_benchmark_model_argv,
     parse_benchmark_model_output,
@@ -47,6 +51,7 @@ class CellMeasurer:
         self.abi: str | None = None  # the device's ABI, once described (picks benchmark_model)
         self._staged: dict[str, str] = {}
         self._native: tuple[str, str] | None = None
+        self._models: dict[str, ModelInfo | None] = {}
 
     def measure(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
         """The runner's outcome and how long its processes ran (s). Raises TargetError or
@@ -68,7 +73,7 @@ class CellMeasurer:
     def _measure_once(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
         model = self.stage(cell.model.path, "models", cell.model.sha256, ".tflite")
         if cell.device.runner == "benchmark_model":
-            return self._run_native(cell, model)
+            return self._run_native(cell, model, index)
         return self._python(cell, model, index)
 
     def stage(self, local: str, folder: str, sha256: str | None = None, suffix: str = "") -> str:
@@ -80,13 +85,17 @@ class CellMeasurer:
             self._staged[sha256] = remote
         return self._staged[sha256]
 
-    def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
-        runner = self.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+    def _out(self, cell: Cell, index: int) -> str:
+        """The device path (no suffix) of this cell's result files, in the run's folder."""
         out_dir = f"{self.target.workdir}/out/{self.run_id}"
         if out_dir not in self._staged:
             self.target.run(["mkdir", "-p", out_dir], timeout_s=60)
             self._staged[out_dir] = out_dir
-        out = f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
+        return f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
+
+    def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
+        runner = self.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+        out = self._out(cell, index)
         local_inputs = self.inputs.get(cell.model.sha256)
         inputs = self.stage(str(local_inputs), "inputs", suffix=".npz") if local_inputs else None
         library = self._delegate_library(cell)
@@ -108,21 +117,56 @@ class CellMeasurer:
             self.target.pull(f"{out}.npz", str(outputs_path(self.run_dir, cell)))
         return outcome, command.wall_s
 
-    def _run_native(self, cell: Cell, model: str) -> tuple[RunnerOutcome, float]:
+    def _run_native(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
         binary_path, sha256 = self.native_binary(cell.device)
         binary = self.stage(binary_path, "bin", sha256)
         self.target.run(["chmod", "755", binary], timeout_s=60)
-        command = self.target.run(self._native_argv(cell, binary, model), self.settings.timeout_s)
+        info = self._model_info(cell)
+        inputs = self._native_inputs(cell, info)
+        output = f"{self._out(cell, index)}.bin" if inputs else None
+        argv = self._native_argv(cell, binary, model, inputs, output)
+        command = self.target.run(argv, self.settings.timeout_s)
         text = command.stdout + command.stderr
         self._raw(cell, ".log").write_text(text)
         if command.returncode in (126, 127):  # the device's shell could not start it
             raise RunnerError(not_started(self.target.name, binary, command))
-        outcome = benchmark_outcome(
-            parse_benchmark_model_output(text), cell.delegate, command.tail(), command.returncode
-        )
+        nodes = info.operators if info else None
+        parse = parse_benchmark_model_output(text)
+        outcome = benchmark_outcome(parse, cell.delegate, command.tail(), command.returncode, nodes)
+        if output and info and outcome.status == "ok":
+            self._native_outputs(cell, info, output)
         runtime = {"runtime": "benchmark_model", "runtime_version": f"sha256:{sha256[:12]}"}
         outcome.metrics.update(runtime)
         return outcome, command.wall_s
+
+    def _model_info(self, cell: Cell) -> ModelInfo | None:
+        """What the flatbuffer says, read on the host once per model (None: unreadable)."""
+        sha256 = cell.model.sha256
+        if sha256 not in self._models:
+            try:
+                self._models[sha256] = inspect_model(cell.model.path)
+            except ConfigError:
+                self._models[sha256] = None
+        return self._models[sha256]
+
+    def _native_inputs(self, cell: Cell, info: ModelInfo | None) -> list[InputFile]:
+        """The run's inputs for this model as raw files on the device (none: no parity)."""
+        local = self.inputs.get(cell.model.sha256)
+        if local is None or info is None or not info.inputs:
+            return []
+        return [
+            input_file(tensor, self.stage(str(path), "inputs", suffix=".bin"))
+            for tensor, path in raw_inputs(local, info)
+        ]
+
+    def _native_outputs(self, cell: Cell, info: ModelInfo, remote: str) -> None:
+        raw = self._raw(cell, ".out")
+        self.target.pull(remote, str(raw))
+        try:
+            arrays = read_raw_outputs(raw.read_bytes(), info)
+        except ValueError as exc:
+            raise RunnerError(f"benchmark_model's output file {remote}: {exc}") from exc
+        save_arrays(outputs_path(self.run_dir, cell), arrays)
 
     def native_binary(self, device: Device) -> tuple[str, str]:
         """The host path and sha256 of the device's benchmark_model (for its ABI), found once;
@@ -149,7 +193,9 @@ class CellMeasurer:
         path = self.stage(library["path"], "delegates", suffix=".so")
         return DelegateLibrary(path, dict(library.get("options") or {}))
 
-    def _native_argv(self, cell: Cell, binary: str, model: str) -> list[str]:
+    def _native_argv(
+        self, cell: Cell, binary: str, model: str, inputs: list[InputFile], output: str | None
+    ) -> list[str]:
         options, s = cell.device.options, self.settings
         library = self._delegate_library(cell)
         try:
@@ -165,6 +211,8 @@ class CellMeasurer:
                 cpu_mask=options.get("cpu_mask"),
                 external_delegate_path=library.path if library else None,
                 delegate_options=library.options if library else {},
+                input_files=inputs,
+                output_file=output,
             )
         except ValueError as exc:
             raise RunnerError(f"cannot build the benchmark_model command: {exc}") from exc

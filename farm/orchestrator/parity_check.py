@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.orchestrator.plan import RunPlan
-from farm.parity import compare, default_tolerance, make_inputs, verdict
+from farm.parity import compare, default_tolerance, make_inputs, save_arrays, verdict
 from farm.spec import CellResult, Model, Tolerance
 
 
@@ -33,16 +33,9 @@ def write_inputs(plan: RunPlan) -> dict[str, Path]:
         path = folder / f"{key}.npz"
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            _save(path, make_inputs(model.inputs, plan.settings.seed))
+            save_arrays(path, make_inputs(model.inputs, plan.settings.seed))
         files[sha256] = path
     return files
-
-
-def _save(path: Path, arrays: dict[str, Any]) -> None:
-    import numpy as np
-
-    with open(path, "wb") as out:
-        np.savez(out, **arrays)
 
 
 def check_parity(

@@ -188,7 +188,7 @@ def make_inputs(interpreter: object, seed: int, inputs_file: str | None) -> list
     details = interpreter.get_input_details()
     if inputs_file:
         stored = np.load(inputs_file)
-        return [_as_input(stored[f"input_{i}"], d) for i, d in enumerate(details)]
+        return [as_input(stored[f"input_{i}"], d) for i, d in enumerate(details)]
     rng = np.random.default_rng(seed)
     return [_random_tensor(rng, d["shape"], np.dtype(d["dtype"])) for d in details]
 
@@ -207,10 +207,11 @@ def _random_tensor(rng: object, shape: object, dtype: object) -> object:
     raise CellOutcome("failed", "model", f"cannot make a random input of dtype {dtype}")
 
 
-def _as_input(value: object, detail: dict) -> object:
+def as_input(value: object, detail: dict) -> object:
     """A given input in the tensor's own type. Float values for a quantized (int8/uint8)
     input are quantized with its scale and zero point, so every variant of a model family
-    sees the same real-valued input and their outputs can be compared."""
+    sees the same real-valued input and their outputs can be compared. The host makes
+    benchmark_model's input files with it too (``detail`` as LiteRT's input details)."""
     import numpy as np
 
     dtype = np.dtype(detail["dtype"])
@@ -258,14 +259,21 @@ def save_outputs(interpreter: object, path: str) -> None:
 
     tensors = {}
     for i, detail in enumerate(interpreter.get_output_details()):
-        value = interpreter.get_tensor(detail["index"])
-        scale, zero_point = detail.get("quantization", (0.0, 0))
-        if scale and value.dtype.kind in "iu":
-            value = (value.astype(np.float32) - zero_point) * np.float32(scale)
-            tensors[f"scale_{i}"] = np.float32(scale)  # one quantization step, for parity
-        tensors[f"output_{i}"] = value
+        tensors.update(output_arrays(i, interpreter.get_tensor(detail["index"]), detail))
     with open(path, "wb") as out:  # np.savez appends .npz to a bare path; a file object not
         np.savez(out, **tensors)
+
+
+def output_arrays(i: int, value: object, detail: dict) -> dict:
+    """``output_i`` as parity reads it (and ``scale_i``, one quantization step, when it was
+    quantized); the host reads benchmark_model's raw outputs with it too."""
+    import numpy as np
+
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    if not (scale and value.dtype.kind in "iu"):
+        return {f"output_{i}": value}
+    real = (value.astype(np.float32) - zero_point) * np.float32(scale)
+    return {f"output_{i}": real, f"scale_{i}": np.float32(scale)}
 
 
 def delegation_coverage(interpreter: object) -> dict:

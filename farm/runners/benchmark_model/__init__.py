@@ -7,7 +7,11 @@ turns a parse into the orchestrator's outcome. Callers need only this package.
 
 from __future__ import annotations
 
-from farm.runners.benchmark_model.argv import BENCHMARK_MODEL_DELEGATES, build_benchmark_model_argv
+from farm.runners.benchmark_model.argv import (
+    BENCHMARK_MODEL_DELEGATES,
+    InputFile,
+    build_benchmark_model_argv,
+)
 from farm.runners.benchmark_model.outcome import benchmark_outcome
 from farm.runners.benchmark_model.parse import parse_benchmark_model_output
 from farm.runners.benchmark_model.records import (
@@ -21,6 +25,7 @@ __all__ = [
     "BENCHMARK_MODEL_DELEGATES",
     "BenchmarkParse",
     "DelegateCoverage",
+    "InputFile",
     "OpProfileRow",
     "StatLine",
     "benchmark_outcome",

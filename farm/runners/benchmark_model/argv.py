@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 BENCHMARK_MODEL_DELEGATES = frozenset({"cpu", "xnnpack", "gpu", "nnapi", "hexagon", "external"})
 
 _CPU_MASK = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 _NO_OPTIONS: Mapping[str, str] = {}
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input tensor's values for the tool: a raw file of exactly the tensor's bytes."""
+
+    layer: str  # the tensor's name ("serving_default_input:0")
+    shape: tuple[int, ...]
+    path: str
 
 
 def build_benchmark_model_argv(
@@ -30,7 +40,7 @@ def build_benchmark_model_argv(
     external_delegate_path: str | None = None,
     report_peak_memory: bool = True,
     op_profiling: bool = False,
-    input_files: Mapping[str, str] | None = None,
+    input_files: Sequence[InputFile] = (),
     output_file: str | None = None,
     extra_flags: Sequence[str] = (),
     cpu_mask: str | None = None,
@@ -38,8 +48,9 @@ def build_benchmark_model_argv(
     """The argv of one ``benchmark_model`` run of one cell; the caller quotes it (shlex.join).
 
     Options that belong to another delegate (``nnapi_accelerator`` on a gpu cell, say) are
-    ignored, so one device's settings can be passed to all its cells. Raises ValueError for an
-    unknown delegate, an external cell without a library, or a value the tool would misread.
+    ignored, so one device's settings can be passed to all its cells. ``input_files``, when
+    given, must be every input of the model in its order. Raises ValueError for an unknown
+    delegate, an external cell without a library, or a value the tool would misread.
     """
     delegate_flags = _delegate_flags(
         delegate,
@@ -129,22 +140,32 @@ def _report_flags(report_peak_memory: bool, op_profiling: bool) -> list[str]:
     return flags + (["--enable_op_profiling=true"] if op_profiling else [])
 
 
-def _io_flags(input_files: Mapping[str, str] | None, output_file: str | None) -> list[str]:
-    flags = [f"--input_layer_value_files={_value_files(input_files)}"] if input_files else []
+def _io_flags(input_files: Sequence[InputFile], output_file: str | None) -> list[str]:
+    flags = _input_flags(input_files) if input_files else []
     return flags + ([f"--output_filepath={output_file}"] if output_file else [])
 
 
-def _value_files(input_files: Mapping[str, str]) -> str:
-    # "input1:file1,input2:file2"; a ':' inside a layer name ("input:0") is escaped as "\:"
-    # (benchmark_tflite_model.cc). A ',' anywhere, or a ':' in a path, cannot be expressed.
-    for layer, path in input_files.items():
-        if "," in layer + path or ":" in path:
-            raise ValueError(f"input file {layer!r}: {path!r}: ',' or ':' cannot be passed")
-    return ",".join(f"{_escape_layer(layer)}:{path}" for layer, path in input_files.items())
+def _input_flags(files: Sequence[InputFile]) -> list[str]:
+    """The tool matches value files to --input_layer's names, which must list every input, in
+    the model's order, each with its --input_layer_shape (benchmark_tflite_model.cc)."""
+    for file in files:
+        # The tool splits at the first lone ':', so "a:" + ":x" would read as "a::" + "x".
+        if "," in file.layer + file.path or file.layer.endswith(":") or file.path[:1] == ":":
+            raise ValueError(
+                f"input file {file.layer!r}: {file.path!r} cannot be passed (a ',', a name "
+                "ending in ':' or a path starting with one)"
+            )
+    # "name:file,..."; a ':' in a name or a path is written "::" (SplitInputLayerNameAndValueFile)
+    values = ",".join(f"{_escape(f.layer)}:{_escape(f.path)}" for f in files)
+    return [
+        f"--input_layer={','.join(file.layer for file in files)}",
+        f"--input_layer_shape={':'.join(','.join(map(str, f.shape)) for f in files)}",
+        f"--input_layer_value_files={values}",
+    ]
 
 
-def _escape_layer(layer: str) -> str:
-    return layer.replace(":", "\\:")
+def _escape(text: str) -> str:
+    return text.replace(":", "::")
 
 
 def _taskset(cpu_mask: str | None) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from farm.runners.benchmark_model.records import BenchmarkParse, DelegateCoverage
@@ -11,13 +12,20 @@ from farm.runners.outcome import RunnerOutcome
 
 
 def benchmark_outcome(
-    parse: BenchmarkParse, delegate: str, output_tail: str, returncode: int = 0
+    parse: BenchmarkParse,
+    delegate: str,
+    output_tail: str,
+    returncode: int = 0,
+    graph_nodes: int | None = None,
 ) -> RunnerOutcome:
     """A parsed ``benchmark_model`` output as the orchestrator's outcome for one cell.
 
     A run killed by a signal before its summary (a delegate's SIGSEGV, as in the Edge TPU
     client's) fails like a failure the tool reported: it is the model's or the delegate's, and
-    running it again gives the same crash, so it is not an infra failure to retry."""
+    running it again gives the same crash, so it is not an infra failure to retry.
+
+    ``graph_nodes`` (the main subgraph's operators, read from the model on the host) counts a
+    delegate the tool says runs the "complete" graph, where the log has no runtime counts."""
     kind = "model" if delegate in ("cpu", "xnnpack") else "delegate"
     crash = _signal_name(returncode)
     if parse.status != "ok" and crash:
@@ -28,10 +36,11 @@ def benchmark_outcome(
         return RunnerOutcome("failed", kind, parse.error or output_tail)
     if parse.status != "ok":
         return RunnerOutcome("failed", "infra", f"no timing summary in the output: {output_tail}")
-    return RunnerOutcome("ok", None, None, (), _metrics(parse, delegate), _latency(parse))
+    metrics = _metrics(parse, delegate, graph_nodes)
+    return RunnerOutcome("ok", None, None, (), metrics, _latency(parse))
 
 
-def _metrics(parse: BenchmarkParse, delegate: str) -> dict[str, Any]:
+def _metrics(parse: BenchmarkParse, delegate: str, graph_nodes: int | None) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "init_ms": _ms(parse.init_us),
         "first_inference_ms": _ms(parse.first_inference_us),
@@ -40,7 +49,11 @@ def _metrics(parse: BenchmarkParse, delegate: str) -> dict[str, Any]:
         "peak_rss_mb": parse.memory_peak_mb,
     }
     coverage = _coverage_of(parse.delegates, delegate)
+    if coverage is None and delegate == "cpu" and not parse.delegates and graph_nodes:
+        # --use_xnnpack=false and no delegate flag: the builtin kernels run every node
+        coverage = DelegateCoverage("cpu", 0, graph_nodes, 0, 0, False)
     if coverage is not None:
+        coverage = _counted(coverage, graph_nodes)
         metrics.update(
             nodes_delegated=coverage.nodes_delegated,
             nodes_total=coverage.nodes_total,
@@ -48,6 +61,19 @@ def _metrics(parse: BenchmarkParse, delegate: str) -> dict[str, Any]:
             fully_delegated=coverage.fully_delegated,
         )
     return metrics
+
+
+def _counted(coverage: DelegateCoverage, graph_nodes: int | None) -> DelegateCoverage:
+    """Release builds off Android log no "Replacing N out of M node(s)" line (it is VERBOSE,
+    below their INFO floor), so the tool's verdict is all there is: its delegate kernels are the
+    partitions, and "completely executed" means one kernel took every node of the main subgraph
+    (benchmark_tflite_model.cc), so the model's count is the delegate's. A partial verdict
+    gives no node counts: they stay unknown."""
+    if coverage.nodes_total is not None:
+        return coverage
+    if coverage.fully_delegated and graph_nodes:
+        return replace(coverage, nodes_delegated=graph_nodes, nodes_total=graph_nodes, partitions=1)
+    return replace(coverage, partitions=coverage.kernels)
 
 
 def _latency(parse: BenchmarkParse) -> dict[str, float | None]:
