@@ -89,7 +89,7 @@ def summary_table(results: list[CellResult]) -> Table:
             _ms(r.latency_median_ms),
             _spread(r),
             _ms(r.latency_std_ms),
-            str(len(r.samples_ms) or ""),
+            str(r.latency_count or ""),
             _ms(r.init_ms),
         )
     return table

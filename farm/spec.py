@@ -153,6 +153,7 @@ class CellResult:
     latency_min_ms: float | None = None
     latency_max_ms: float | None = None
     latency_std_ms: float | None = None
+    latency_count: int | None = None  # timed runs the latency numbers stand for
     samples_ms: tuple[float, ...] = ()
     process_samples: tuple[int, ...] = ()  # samples of each runner process, in order (repeats)
     peak_rss_mb: float | None = None

@@ -61,6 +61,7 @@ def test_a_native_cell_is_stored_in_the_common_schema(tmp_path: Path) -> None:
     assert row.latency_median_ms == pytest.approx(899.281)
     assert row.init_ms == pytest.approx(614.333)
     assert len(row.samples_ms) == 0  # the tool prints statistics, not samples
+    assert row.latency_count == 50  # ... and how many runs they stand for
     argv = (tmp_path / "argv.txt").read_text().split()
     assert "--use_xnnpack=false" in argv and "--num_runs=7" in argv and "--warmup_runs=2" in argv
     staged = list((tmp_path / "work" / "bin").iterdir())

@@ -112,6 +112,7 @@ def test_every_cell_is_journaled_with_statistics_from_its_samples(
     ok = [r for r in rows if r.status == "ok"]
     assert len(ok) == 4
     assert ok[0].latency_median_ms == pytest.approx(1.15)
+    assert ok[0].latency_count == 4  # the samples the numbers stand for
     assert ok[0].runtime_version == "9.9" and ok[0].device_fingerprint
     skipped = [r for r in rows if r.status == "skipped"]
     assert {(r.delegate, r.threads) for r in skipped} == {("gpu", 1), ("gpu", 2)}

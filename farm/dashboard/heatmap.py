@@ -151,7 +151,7 @@ def parity_hover(row: Record) -> list[str]:
 
 
 def timed_hover(row: Record) -> list[str]:
-    n_samples = len(samples_of(row["samples_ms"])) or None
+    n_samples = len(samples_of(row["samples_ms"])) or row.get("latency_count")
     return [
         f"median {format_ms(row['latency_median_ms'])} · {speedup_phrase(row)}",
         f"p5 {format_ms(row['latency_p5_ms'])} · p95 {format_ms(row['latency_p95_ms'])}",

@@ -41,8 +41,11 @@ def outcome_result(
         **outcome.metrics,
     }
     if outcome.status == "ok":
-        values.update(summarize_latency(outcome.samples_ms) if outcome.samples_ms else {})
-        values.update({k: v for k, v in outcome.latency.items() if not outcome.samples_ms})
+        if outcome.samples_ms:
+            values.update(summarize_latency(outcome.samples_ms))
+            values["latency_count"] = len(outcome.samples_ms)
+        else:  # a native runner's summary: its numbers, and the runs it says they stand for
+            values.update(outcome.latency)
     return CellResult(**values)
 
 

@@ -12,7 +12,8 @@ class RunnerOutcome:
 
     ``samples_ms`` holds every timed invoke when the runner keeps them (the Python runner);
     a runner that prints only statistics (``benchmark_model``) fills ``latency`` instead, with
-    the ``latency_*_ms`` keys it really printed. ``metrics`` maps result columns to values.
+    the ``latency_*_ms`` keys it really printed (and ``latency_count``, its runs). ``metrics``
+    maps result columns to values.
     """
 
     status: str
@@ -20,4 +21,4 @@ class RunnerOutcome:
     reason: str | None
     samples_ms: tuple[float, ...] = ()
     metrics: dict[str, Any] = field(default_factory=dict)
-    latency: dict[str, float | None] = field(default_factory=dict)
+    latency: dict[str, float | int | None] = field(default_factory=dict)

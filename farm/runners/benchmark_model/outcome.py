@@ -76,7 +76,7 @@ def _counted(coverage: DelegateCoverage, graph_nodes: int | None) -> DelegateCov
     return replace(coverage, partitions=coverage.kernels)
 
 
-def _latency(parse: BenchmarkParse) -> dict[str, float | None]:
+def _latency(parse: BenchmarkParse) -> dict[str, float | int | None]:
     stat = parse.inference
     if stat is None:
         return {"latency_mean_ms": _ms(parse.inference_avg_us)}
@@ -88,6 +88,7 @@ def _latency(parse: BenchmarkParse) -> dict[str, float | None]:
         "latency_min_ms": _ms(stat.min_us),
         "latency_max_ms": _ms(stat.max_us),
         "latency_std_ms": _ms(stat.std_us),
+        "latency_count": stat.count,
     }
 
 
