@@ -21,6 +21,8 @@ from farm.cluster.resources import (
     cell_resources,
     host_resources,
     ray_start_argv,
+    unmet,
+    unplaceable,
 )
 from farm.spec import Device
 
@@ -47,6 +49,29 @@ def test_a_lab_host_advertises_each_device_once_and_one_host_cpu() -> None:
 def test_advertised_devices_are_read_from_cluster_resources() -> None:
     resources = {"CPU": 8.0, "device:a": 1.0, "device:b": 0.0, HOST_CPU: 2.0, "node:1.2": 1.0}
     assert advertised_devices(resources) == {"a"}
+
+
+def test_a_cell_needs_one_node_with_all_its_resources() -> None:
+    needs = cell_resources(HOST)
+    hand_started = {"CPU": 2.0, "device:host": 1.0}  # ray start --resources '{"device:host": 1}'
+    phone_host = {"CPU": 2.0, "device:pixel": 1.0, HOST_CPU: 1.0}
+    assert unmet(needs, [phone_host, hand_started]) == [HOST_CPU]  # the node with the device
+    assert unmet(needs, [phone_host]) == ["device:host"]
+    assert unmet(needs, []) == ["device:host", HOST_CPU]
+    assert unmet(needs, [phone_host, {**hand_started, HOST_CPU: 1.0}]) == []
+    assert unmet(cell_resources(PHONE), [phone_host]) == []
+
+
+def test_an_unplaceable_cell_says_what_is_missing_and_the_join_that_provides_it() -> None:
+    join = "`farm lab join --address head:6379 --only host`"
+    assert unplaceable("host", [HOST_CPU], "head:6379") == (
+        f"the host advertising device host lacks {HOST_CPU}, which its cells need too (a "
+        f"hand-written `ray start --resources`?): restart it with {join}, or a head with "
+        f"""`ray start --head --resources='{{"device:host": 1.0, "{HOST_CPU}": 1.0}}'`"""
+    )
+    assert unplaceable("host", ["device:host", HOST_CPU], "head:6379") == (
+        f"no host advertises device host (run {join} on its host)"
+    )
 
 
 class Clock:

@@ -255,7 +255,25 @@ def test_a_device_no_host_advertises_fails_at_once(lab: RayLab) -> None:
     frame = run(lab.devices("ghost", ghost), stub_models(lab, "m"), lab.root / "ghost")
 
     assert set(frame.status) == {"failed"} and set(frame.failure_kind) == {"infra"}
-    assert set(frame.reason) == {"no host advertises device ghost (farm lab join on its host)"}
+    join = f"farm lab join --address {lab.cluster.address} --only ghost"
+    assert set(frame.reason) == {f"no host advertises device ghost (run `{join}` on its host)"}
+    assert frame.wall_s.isna().all()  # no cell started
+
+
+def test_a_hand_started_host_without_the_host_cpu_unit_fails_in_seconds(lab: RayLab) -> None:
+    """`ray start --resources '{"device:lonely": 1}'`: the device's unit, but not the host-CPU
+    unit a local device's cells also hold. No node could ever take them: they fail at once."""
+    node = lab.cluster.add_node(num_cpus=1, resources={"device:lonely": 1.0})
+    lab.cluster.wait_for_nodes()
+    lonely = "  lonely:\n    transport: local\n    delegates: [cpu]\n    threads: [1]\n"
+    try:
+        frame = run(lab.devices("lonely", lonely), stub_models(lab, "m"), lab.root / "lonely")
+    finally:
+        lab.cluster.remove_node(node)
+    (reason,) = set(frame.reason)
+    assert set(frame.failure_kind) == {"infra"} and frame.wall_s.isna().all()
+    assert "lacks farm_host_cpu" in reason
+    assert f"farm lab join --address {lab.cluster.address} --only lonely" in reason
 
 
 def test_the_result_set_equals_the_local_executors(lab: RayLab) -> None:

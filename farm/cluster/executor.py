@@ -10,9 +10,10 @@ parity and writes results like a local run.
 Failures: an ``infra`` attempt with attempts left raises ``InfraFailure``, which Ray retries
 (``retry_exceptions``, at most ``settings.retries`` times; a dead worker or node is retried
 by Ray too); model, delegate and parity failures are rows, never retried. Every wait has a
-deadline: a device no host advertises fails its cells at once, a device whose host left fails
-them after ``GONE_GRACE_S``, and a device with no finished cell for longer than its cells may
-take fails the rest as ``infra`` instead of hanging.
+deadline: a cell no alive node can take (its device's unit or the host-CPU unit advertised
+nowhere) fails at once, naming what is missing and the `farm lab join` that provides it; a
+device whose host left fails its cells after ``GONE_GRACE_S``, and a device with no finished
+cell for longer than its cells may take fails the rest as ``infra`` instead of hanging.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from farm.cluster.lab import connected, lab_health
-from farm.cluster.resources import advertised_devices, cell_resources
+from farm.cluster.resources import cell_resources, unmet, unplaceable
 from farm.config import file_sha256
 from farm.orchestrator.execute import (
     Recorder,
@@ -160,12 +160,18 @@ class Driver:
         self.idle_deadline_s = attempts * s.timeout_s + backoff + s.lock_timeout_s + SLACK_S
 
     def submit(self, shipment: Shipment) -> None:
-        advertised = advertised_devices(ray.cluster_resources())
+        """A task per cell that some node can take; a cell no node can take (its device's
+        unit, or the host-CPU unit, advertised nowhere) fails at once instead of waiting."""
+        nodes = alive_nodes()
+        address = self.plan.address
+        if address in (None, "auto"):  # the head's own HOST:PORT, which a join needs
+            address = ray.get_runtime_context().gcs_address
         plan_ref = ray.put(dataclasses.replace(self.plan, cells=(), skips=(), done=()))
         for index, cell in enumerate(self.plan.cells):
             name = cell.device.name
-            if name not in advertised:
-                self._fail(cell, f"no host advertises device {name} (farm lab join on its host)")
+            missing = unmet(cell_resources(cell.device), nodes)
+            if missing:
+                self._fail(cell, unplaceable(name, missing, address))
                 continue
             task = cell_task.options(
                 num_cpus=0,
@@ -210,10 +216,13 @@ class Driver:
 
     def _expire(self, now: float) -> None:
         """Fail the cells of devices whose host left, or that made no progress in time."""
-        advertised = advertised_devices(ray.cluster_resources())
-        for name in self._devices(self.pending.values()):
-            since = self.missing.setdefault(name, now) if name not in advertised else None
-            if name in advertised:
+        nodes = alive_nodes()
+        devices = {cell.device.name: cell.device for cell in self.pending.values()}
+        for name, device in sorted(devices.items()):
+            since: float | None = None
+            if unmet(cell_resources(device), nodes):
+                since = self.missing.setdefault(name, now)
+            else:
                 self.missing.pop(name, None)
             if since is not None and now - since > GONE_GRACE_S:
                 self._fail_device(name, f"no host advertises device {name} any more")
@@ -237,9 +246,10 @@ class Driver:
             self.recorder.record(row)
         self.recorder.record(final)
 
-    @staticmethod
-    def _devices(cells: Iterable[Cell]) -> list[str]:
-        return sorted({cell.device.name for cell in cells})
+
+def alive_nodes() -> list[dict[str, float]]:
+    """The total resources of each alive node of the cluster."""
+    return [dict(node.get("Resources", {})) for node in ray.nodes() if node.get("Alive")]
 
 
 def _why(exc: RayError) -> str:

@@ -10,7 +10,7 @@ does. A task gets all its resources on one node, so it takes the unit of its dev
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from farm.spec import Device
 
@@ -43,6 +43,33 @@ def advertised_devices(cluster_resources: Mapping[str, float]) -> set[str]:
         for key, amount in cluster_resources.items()
         if key.startswith(DEVICE_PREFIX) and amount > 0
     }
+
+
+def unmet(needs: Mapping[str, float], nodes: Sequence[Mapping[str, float]]) -> list[str]:
+    """The resources of ``needs`` that keep a task off every node (``[]``: a node has them
+    all), as seen from the node closest to taking it: one with the device's unit if any (a
+    task takes all its resources on one node). ``nodes``: the alive nodes' total resources."""
+
+    def lacking(node: Mapping[str, float]) -> list[str]:
+        return sorted(key for key, amount in needs.items() if node.get(key, 0.0) < amount)
+
+    def rank(missing: list[str]) -> tuple[bool, int]:
+        return any(key.startswith(DEVICE_PREFIX) for key in missing), len(missing)
+
+    return min((lacking(node) for node in nodes), key=rank, default=sorted(needs))
+
+
+def unplaceable(device: str, missing: Sequence[str], address: str) -> str:
+    """Why a cell of ``device`` can run on no node, and the command that would let it."""
+    join = f"farm lab join --address {address} --only {device}"
+    if device_resource(device) in missing:
+        return f"no host advertises device {device} (run `{join}` on its host)"
+    head = json.dumps({device_resource(device): 1.0, HOST_CPU: 1.0})
+    return (
+        f"the host advertising device {device} lacks {', '.join(missing)}, which its cells "
+        f"need too (a hand-written `ray start --resources`?): restart it with `{join}`, or a "
+        f"head with `ray start --head --resources='{head}'`"
+    )
 
 
 def ray_start_argv(address: str, devices: Iterable[Device]) -> list[str]:
