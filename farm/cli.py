@@ -1,5 +1,6 @@
 """The `farm` command. Exit codes live here: 0 all cells ok or skipped, 1 a cell failed,
-2 invalid input (``FarmError.exit_code``), 130 interrupted."""
+2 invalid input (``FarmError.exit_code``), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM,
+handled exactly as Ctrl-C: no new cell starts, what finished is written)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib
 import json
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -20,7 +22,7 @@ from farm.cluster.address import ray_missing
 from farm.errors import ConfigError, FarmError
 from farm.spec import Device
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 class FarmGroup(TyperGroup):
@@ -402,5 +404,17 @@ def _only(devices: Sequence[Device], names: list[str] | None, path: Path) -> lis
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. SIGTERM (a CI job cancelled, `kill`, systemd) is Ctrl-C."""
+    terminated: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        app()
+    except SystemExit as exc:
+        if terminated and exc.code == EXIT_INTERRUPTED:
+            raise SystemExit(EXIT_TERMINATED) from None
+        raise

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from farm.cli import app
@@ -79,12 +80,15 @@ def test_sigkill_loses_no_finished_cell_and_resume_runs_only_the_rest(
     assert (settings["retries"], settings["lock_timeout_s"]) == (0, 30)  # resumed as given
 
 
-def test_sigint_writes_what_it_has_and_exits_130(host_lab: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_or_sigterm_writes_what_it_has_and_exits_130_or_143(
+    host_lab: Path, tmp_path: Path, signum: signal.Signals, code: int
+) -> None:
     run_dir = tmp_path / "run"
     process = start_run(host_lab, run_dir)
     wait_for(lambda: journal_rows(run_dir) >= 2, "two finished cells", timeout_s=120)
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=120) == 130
+    process.send_signal(signum)
+    assert process.wait(timeout=120) == code
     frame = pd.read_parquet(run_dir / "results.parquet")
     assert 2 <= len(frame) < CELLS and set(frame.status) == {"ok"}
     assert (run_dir / "dashboard.html").exists()
