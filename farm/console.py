@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -15,7 +18,7 @@ from farm.compare import Comparison, to_json, to_markdown, to_table
 from farm.config import device_summary
 from farm.dashboard.cells import cell_ids
 from farm.job import run_nightly, run_plan
-from farm.orchestrator import RunPlan
+from farm.orchestrator import ResultCallback, RunPlan
 from farm.orchestrator.probe import DeviceProbe
 from farm.spec import CellResult, Device
 
@@ -48,14 +51,8 @@ def print_plan(plan: RunPlan, console: Console | None = None) -> None:
 
 def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     """Run the plan under a progress bar, print the summary and where the files are."""
-    console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-    total = len(plan.cells) + len(plan.skips)
-    with Progress(*_COLUMNS, console=console, transient=False) as progress:
-        task = progress.add_task(f"run {plan.run_id}", total=total, last="")
-
-        def advance(result: CellResult) -> None:
-            progress.update(task, advance=1, last=_last_line(result))
-
+    console = console or _stderr_console()
+    with _progress(plan, "run", console) as advance:
         outcome = run_plan(plan, on_result=advance)
     console.print(summary_table(outcome.results))
     print_reasons(outcome.results, console)
@@ -63,6 +60,26 @@ def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     if outcome.interrupted:
         console.print("[yellow]interrupted: finished cells are in the journal; rerun to complete")
     return outcome.exit_code
+
+
+def _stderr_console() -> Console:
+    return Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+@contextlib.contextmanager
+def _progress(plan: RunPlan, title: str, console: Console) -> Iterator[ResultCallback]:
+    """A bar over the plan's cells (the callback advances it), with the farm's log lines
+    printed above it as they come: a device lock another run holds, with its holder, while
+    the run waits for it; a stale lock taken over."""
+    log, handler = logging.getLogger("farm"), RichHandler(console=console, show_path=False)
+    with Progress(*_COLUMNS, console=console, transient=False) as progress:
+        total = len(plan.cells) + len(plan.skips)
+        task = progress.add_task(f"{title} {plan.run_id}", total=total, last="")
+        log.addHandler(handler)
+        try:
+            yield lambda result: progress.update(task, advance=1, last=_last_line(result))
+        finally:
+            log.removeHandler(handler)
 
 
 def _last_line(result: CellResult) -> str:
@@ -218,14 +235,9 @@ def print_comparison(comparison: Comparison, output: str = "table") -> None:
 
 def run_nightly_with_progress(plan: RunPlan, threshold: float) -> int:
     """`farm nightly`: the run under a progress bar, then its comparison with the baseline."""
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-    with Progress(*_COLUMNS, console=console) as progress:
-        task = progress.add_task(
-            f"nightly {plan.run_id}", total=len(plan.cells) + len(plan.skips), last=""
-        )
-        nightly = run_nightly(
-            plan, threshold, lambda r: progress.update(task, advance=1, last=_last_line(r))
-        )
+    console = _stderr_console()
+    with _progress(plan, "nightly", console) as advance:
+        nightly = run_nightly(plan, threshold, advance)
     console.print(summary_table(nightly.run.results))
     print_reasons(nightly.run.results, console)
     if nightly.comparison is None:

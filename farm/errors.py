@@ -7,7 +7,9 @@
     │   ├── TargetTimeout                        a command ran past its budget and was killed
     │   ├── DeviceUnavailable                    offline, unauthorized, serial not found, host down
     │   └── HostKeyError                         host key unknown or changed (never retried)
-    └── RunnerError                exit_code 1   the runner ran but its output is unusable
+    ├── RunnerError                exit_code 1   the runner ran but its output is unusable
+    └── RunDirFull                 exit_code 1   the host's run folder is on a full disk: the run
+                                                 stops, its journal keeps what finished
 
 A failed *cell* is never an exception that escapes the orchestrator: it is a result row with a
 ``failure_kind`` and a ``reason``. These exceptions cross module boundaries; the orchestrator turns
@@ -15,6 +17,10 @@ them into rows and the CLI turns what reaches it into exit codes (``exit_code`` 
 """
 
 from __future__ import annotations
+
+import errno
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class FarmError(Exception):
@@ -67,3 +73,23 @@ class RunnerError(FarmError):
     def __init__(self, message: str, output: str = "") -> None:
         self.output = output
         super().__init__(message)
+
+
+class RunDirFull(FarmError):
+    """The disk holding the run folder is full: the run stopped, no new cell started. The
+    journal holds every cell that finished before; `farm run --resume` runs the rest."""
+
+    def __init__(self, path: str | None, run_dir: str, free_mb: float | None) -> None:
+        self.path, self.run_dir, self.free_mb = path, run_dir, free_mb
+        free = f"{free_mb:.1f} MB free" if free_mb is not None else "free space unknown"
+        writing = f" writing {path}" if path else ""
+        super().__init__(
+            f"no space left on the disk of {run_dir} ({free}){writing}: the run stopped "
+            f"and its journal keeps every finished cell; free some space, then "
+            f"`farm run --resume {run_dir}`"
+        )
+
+
+def disk_full(exc: BaseException) -> bool:
+    """An OSError for a full disk (or a used-up quota)."""
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL

@@ -19,7 +19,7 @@ from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
-from farm.errors import ConfigError, RunnerError, TargetError
+from farm.errors import ConfigError, RunDirFull, RunnerError, TargetError, disk_full
 from farm.matrix import Order, expand, order_cells
 from farm.orchestrator import (
     Executor,
@@ -148,6 +148,7 @@ def plan_run(request: RunRequest) -> RunPlan:
         request=replay,
         executor=request.executor,
         address=request.address,
+        models=models,
     )
 
 
@@ -209,7 +210,27 @@ def _replay(request: RunRequest, run_id: str, seed: int) -> dict[str, Any]:
 def run_plan(
     plan: RunPlan, on_result: ResultCallback | None = None, stop: threading.Event | None = None
 ) -> JobOutcome:
-    """Run every cell, then write results.parquet, run.json and the dashboard."""
+    """Run every cell, then write results.parquet, run.json and the dashboard. A full disk
+    under the run folder stops the run (RunDirFull): the journal keeps what finished."""
+    try:
+        return _run_and_write(plan, on_result, stop)
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        path = str(exc.filename) if exc.filename else None
+        raise RunDirFull(path, str(plan.run_dir), _free_mb(plan)) from exc
+
+
+def _free_mb(plan: RunPlan) -> float | None:
+    try:
+        return shutil.disk_usage(plan.run_dir).free / 2**20
+    except OSError:
+        return None
+
+
+def _run_and_write(
+    plan: RunPlan, on_result: ResultCallback | None, stop: threading.Event | None
+) -> JobOutcome:
     started = utc_now()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     if not (plan.run_dir / PLAN_FILE).exists():

@@ -30,7 +30,10 @@ class Journal:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        torn = self.path.exists() and _last_byte(self.path) not in (b"", b"\n")
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the run
+        if torn:  # the last run died mid-line: the next row must not be glued to that fragment
+            self._file.write("\n")
 
     def append(self, result: CellResult) -> None:
         self._file.write(json.dumps(result.to_row(), allow_nan=False) + "\n")
@@ -45,6 +48,15 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        if file.tell() == 0:
+            return b""
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
 
 
 def read_journal(path: str | Path) -> list[CellResult]:

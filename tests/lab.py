@@ -14,8 +14,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -32,10 +33,28 @@ def require_tool(name: str, path: str | None = None) -> str:
     found = path if path and os.access(path, os.X_OK) else shutil.which(name)
     if found:
         return found
-    reason = f"{name} is not installed (apt-get install {_PACKAGES.get(name, name)})"
+    lab_missing(f"{name} is not installed (apt-get install {_PACKAGES.get(name, name)})")
+
+
+def lab_missing(reason: str) -> NoReturn:
+    """Skip a test for a part of the lab this host lacks; in CI (FARM_REQUIRE_LAB=1) fail."""
     if os.environ.get("FARM_REQUIRE_LAB") == "1":
         pytest.fail(f"FARM_REQUIRE_LAB=1 but {reason}")
     pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs mounted on ``path`` (``options``: "size=1m", "noexec,size=64m"); needs root."""
+    path.mkdir(parents=True, exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)]
+    done = subprocess.run(mount, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lab_missing(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 _PACKAGES = {"sshd": "openssh-server", "ssh": "openssh-client", "cc": "gcc"}

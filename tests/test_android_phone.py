@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import shlex
 import subprocess
@@ -39,7 +38,7 @@ from farm.targets.adb import WRAPPER, AdbTarget
 from farm.targets.lock import DeviceLock
 from farm.targets.staging import remote_sha256
 
-from .lab import MODELS, LoopbackSshd, phone_entry
+from .lab import MODELS, LoopbackSshd, phone_entry, tmpfs
 from .native.programs import (
     CRASHING,
     HOST_ABI,
@@ -238,21 +237,9 @@ def test_a_crashing_benchmark_model_fails_its_cells_with_the_signal(
     assert (cells.attempt == 1).all()  # a crash is not an infra failure: no retry
 
 
-@contextlib.contextmanager
-def noexec_sdcard(phone: VirtualDevice) -> Iterator[None]:
+def noexec_sdcard(phone: VirtualDevice) -> contextlib.AbstractContextManager[Path]:
     """The phone's /sdcard on a real noexec tmpfs, as Android mounts it (needs root)."""
-    storage = phone.root / "storage" / "emulated" / "0"
-    mount = ["mount", "-t", "tmpfs", "-o", "noexec,size=64m", "tmpfs", str(storage)]
-    done = subprocess.run(mount, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        reason = f"cannot mount a noexec tmpfs here (needs root): {done.stderr.strip()}"
-        if os.environ.get("FARM_REQUIRE_LAB") == "1":
-            pytest.fail(f"FARM_REQUIRE_LAB=1 but {reason}")
-        pytest.skip(reason)
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(storage)], check=False)
+    return tmpfs(phone.root / "storage" / "emulated" / "0", "noexec,size=64m")
 
 
 def test_a_binary_on_a_noexec_mount_fails_with_the_fix(

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from farm.cli import app
 from farm.config import load_models
 from farm.store import read_journal
 
-from .lab import DATA, MODELS
+from .lab import MODELS
 
 FAST = ["--runs", "5", "--warmup", "1", "--seed", "3"]
 
@@ -54,57 +52,6 @@ def test_a_run_on_the_shipped_manifest_measures_every_cell(host_lab: Path, tmp_p
     assert (xnnpack.nodes_delegated > 0).all()
     assert frame[frame.model_variant != "fp32"].drift_cosine.notna().all()
     assert (run_dir / "dashboard.html").stat().st_size > 100_000
-
-
-def test_a_corrupt_model_fails_its_cells_and_the_others_still_run(
-    host_lab: Path, model_folder: Path, tmp_path: Path
-) -> None:
-    (model_folder / "broken.tflite").write_bytes(b"\x00garbage" * 50)
-    code, _ = farm(
-        "run", "--devices", host_lab, "--models", model_folder, "--run-dir", tmp_path / "run", *FAST
-    )
-    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
-    assert code == 1
-    broken = frame[frame.model == "broken"]
-    assert set(broken.status) == {"failed"} and set(broken.failure_kind) == {"model"}
-    assert broken.reason.str.contains("Flatbuffer|flatbuffer|model", regex=True).all()
-    assert set(frame[frame.model != "broken"].status) == {"ok"}
-
-
-def test_a_model_needing_a_missing_custom_op_fails_with_the_ops_name(
-    host_lab: Path, tmp_path: Path
-) -> None:
-    folder = tmp_path / "custom"
-    folder.mkdir()
-    shutil.copyfile(DATA / "custom_op.tflite", folder / "custom_op.tflite")
-    code, _ = farm(
-        "run", "--devices", host_lab, "--models", folder, "--run-dir", tmp_path / "run", *FAST
-    )
-    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
-    assert code == 1
-    assert set(frame.failure_kind) == {"model"}
-    assert frame.reason.str.contains("FarmTestCustomOp").all()
-
-
-@pytest.mark.parametrize(
-    ("devices_yaml", "message"),
-    [
-        (
-            "devices:\n  host: {transport: local, delegats: [cpu]}",
-            "devices.host.delegats: unknown key (did you mean 'delegates'?)",
-        ),
-        ("devices:\n  host: {transport: local, delegates: [tpu]}", "devices.host.delegates.0"),
-    ],
-)
-def test_invalid_devices_yaml_exits_2_with_one_line(
-    tmp_path: Path, devices_yaml: str, message: str
-) -> None:
-    path = tmp_path / "devices.yaml"
-    path.write_text(devices_yaml)
-    code, output = farm("run", "--devices", path, "--models", MODELS, "--run-dir", tmp_path / "r")
-    assert code == 2
-    assert message in output and str(path) in output
-    assert not (tmp_path / "r").exists()
 
 
 def test_a_missing_models_path_exits_2(host_lab: Path, tmp_path: Path) -> None:

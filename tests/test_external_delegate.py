@@ -74,8 +74,3 @@ def test_a_library_without_the_plugin_entry_points_fails_the_cell_clearly(
     assert (row.status, row.failure_kind) == ("failed", "delegate")
     assert "tflite_plugin_create_delegate" in row.reason
     assert frame.loc["cpu"].status == "ok"
-
-
-def test_a_missing_library_names_the_devices_yaml_key(tmp_path: Path) -> None:
-    row = run_with_delegate(tmp_path, tmp_path / "absent.so", "{}").loc["external"]
-    assert row.status == "failed" and "devices.host.external_delegate.path" in row.reason

@@ -12,8 +12,6 @@ import pytest
 
 from farm.errors import HostKeyError, TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
-from farm.spec import CellResult
-from farm.store import read_journal
 from farm.targets.ssh import SshTarget
 
 from .lab import DATA, MODELS, LoopbackSshd
@@ -149,28 +147,6 @@ def test_an_edgetpu_model_without_the_edgetpu_runtime_is_skipped_with_the_reason
     assert frame.loc[("stub_edgetpu", "cpu"), "status"] == "skipped"
     assert frame.loc[("plain", "edgetpu"), "status"] == "skipped"
     assert "no Edge TPU runtime on board" in (tmp_path / "run" / "dashboard.html").read_text()
-
-
-def test_sshd_dying_mid_run_fails_the_rest_of_that_device_as_infra(
-    sshd: LoopbackSshd, tmp_path: Path
-) -> None:
-    devices = lab_file(tmp_path, sshd.devices_yaml(threads="[1, 2, 3]"), host_entry(tmp_path))
-    models = one_model(tmp_path, "a.tflite")
-
-    def kill_after_first_board_cell(result: CellResult) -> None:
-        if result.device == "board":
-            sshd.kill_all()
-
-    frame = run(devices, models, tmp_path, on_result=kill_after_first_board_cell)
-    board = frame[frame.device == "board"].sort_values("started_at")
-    assert list(board.status) == ["ok", "failed", "failed", "failed", "failed", "failed"]
-    assert set(board.failure_kind.dropna()) == {"infra"}
-    assert board.reason.dropna().str.contains("cannot reach 127.0.0.1 over ssh").all()
-    # Each infra failure is retried once; after two failed cells the device is quarantined.
-    assert list(board.attempt) == [1, 2, 2, 1, 1, 1]
-    assert board.reason.iloc[3:].str.startswith("quarantined after 2 infra failures").all()
-    assert set(frame[frame.device == "host"].status) == {"ok"}
-    assert len(read_journal(tmp_path / "run" / "journal.jsonl")) == len(frame)
 
 
 def test_probe_reports_what_the_board_has(sshd: LoopbackSshd, tmp_path: Path) -> None:

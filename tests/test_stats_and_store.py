@@ -45,6 +45,20 @@ def test_journal_rows_survive_a_torn_last_line(tmp_path: Path) -> None:
     assert rows[0].samples_ms == (1.0, 2.0)
 
 
+def test_a_journal_reopened_after_a_torn_line_loses_no_later_row(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    with Journal(path) as journal:
+        journal.append(result("cpu"))
+    with open(path, "a") as fh:
+        fh.write('{"run_id": "run", "device": "ho')  # died mid-write; --resume reopens it
+    with Journal(path) as journal:
+        journal.append(result("xnnpack"))
+    assert [r.delegate for r in read_journal(path)] == ["cpu", "xnnpack"]
+    with Journal(path):  # a whole last line: nothing added
+        pass
+    assert path.read_text().endswith("}\n") and "\n\n" not in path.read_text()
+
+
 def test_a_retried_cell_keeps_its_last_attempt(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     with Journal(path) as journal:

@@ -166,7 +166,8 @@ class Driver:
         address = self.plan.address
         if address in (None, "auto"):  # the head's own HOST:PORT, which a join needs
             address = ray.get_runtime_context().gcs_address
-        plan_ref = ray.put(dataclasses.replace(self.plan, cells=(), skips=(), done=()))
+        bare = dataclasses.replace(self.plan, cells=(), skips=(), done=(), models=())
+        plan_ref = ray.put(bare)
         for index, cell in enumerate(self.plan.cells):
             name = cell.device.name
             missing = unmet(cell_resources(cell.device), nodes)
@@ -195,8 +196,9 @@ class Driver:
                 self._expire(time.monotonic())
         except KeyboardInterrupt:
             self.recorder.interrupted = True
-        for ref in self.pending:
-            ray.cancel(ref)
+        finally:  # also when the run folder's disk is full: nothing more could be kept
+            for ref in self.pending:
+                ray.cancel(ref)
 
     def _receive(self, ref: Any) -> None:
         cell = self.pending.pop(ref)

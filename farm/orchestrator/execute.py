@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from farm.errors import RunnerError, TargetError, TargetTimeout
+from farm.errors import RunnerError, TargetError, TargetTimeout, disk_full
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
@@ -210,6 +210,10 @@ class DeviceWorker:
             return
         try:
             self._run_cells(target, cells, first_index)
+        except OSError as exc:
+            if disk_full(exc):  # the host's run folder: nothing more can be kept, so stop all
+                self.stop.set()
+            raise
         finally:
             lock.release()
             target.close()

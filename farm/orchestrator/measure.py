@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.config import file_sha256
-from farm.errors import ConfigError, RunnerError, TargetError
+from farm.errors import ConfigError, RunnerError, TargetError, disk_full
 from farm.modelinfo import ModelInfo, inspect_model
 from farm.orchestrator.native_io import input_file, raw_inputs, read_raw_outputs
 from farm.parity import save_arrays
@@ -244,6 +244,8 @@ def fetch_json(target: Target, remote: str, local: Path, command: CommandResult)
         target.pull(remote, str(local))
         return dict(json.loads(local.read_text()))
     except (TargetError, ValueError, OSError) as exc:
+        if disk_full(exc):  # the host's run folder: the run stops, this cell gets no row
+            raise
         how = how_it_ended(command.returncode)
         raise RunnerError(f"runner wrote no result ({how}): {command.tail()}") from exc
 

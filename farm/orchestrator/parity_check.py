@@ -42,7 +42,7 @@ def check_parity(
     plan: RunPlan, results: Sequence[CellResult], host_devices: Collection[str]
 ) -> list[CellResult]:
     """The rows whose parity or drift columns changed (to be journaled again)."""
-    models = {cell.model.name: cell.model for cell in plan.cells}
+    models = plan.all_models()
     outputs = _OutputCache(plan.run_dir / "outputs")
     changed = []
     for row in results:

@@ -33,6 +33,11 @@ class RunPlan:
     request: dict[str, Any] = dataclasses.field(default_factory=dict)  # to plan it again
     executor: Executor = "local"  # "ray": cells are tasks on a Ray cluster (farm.cluster)
     address: str | None = None  # the Ray cluster's head, for executor "ray"
+    models: tuple[Model, ...] = ()  # every model of the run; a resumed run's cells have fewer
+
+    def all_models(self) -> dict[str, Model]:
+        """Every model of the run by name (those of its cells where ``models`` is not set)."""
+        return {m.name: m for m in (*self.models, *(cell.model for cell in self.cells))}
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:

@@ -10,7 +10,7 @@ import socket
 import time
 from typing import Any
 
-from farm.errors import DeviceUnavailable, TargetError, TargetTimeout
+from farm.errors import DeviceUnavailable, TargetError, TargetTimeout, disk_full
 from farm.targets.base import CommandResult
 
 DEFAULT_WORKDIR = "/data/local/tmp/farm"
@@ -141,6 +141,8 @@ class AdbTarget:
                 raise TargetTimeout(self.name, argv, timeout_s) from exc
             raise TargetError(self.name, f"adb timed out talking to {self.serial}") from exc
         except (adbutils.AdbError, OSError) as exc:
+            if disk_full(exc):  # writing a pulled file on this host: the run folder is full
+                raise
             raise _translate(self.name, self.serial, self._where, exc) from exc
 
 

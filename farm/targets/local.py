@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from farm.errors import TargetError, TargetTimeout
+from farm.errors import TargetError, TargetTimeout, disk_full
 from farm.targets.base import CommandResult
 from farm.targets.local_commands import run_in_process
 
@@ -36,7 +36,13 @@ class LocalTarget:
             raise TargetError(self.name, f"cannot copy {local} to {remote}: {exc}") from exc
 
     def pull(self, remote: str, local: str) -> None:
-        self.push(remote, local)
+        try:
+            Path(local).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(remote, local)
+        except OSError as exc:
+            if disk_full(exc):  # the host's run folder, not the device: the run stops
+                raise
+            raise TargetError(self.name, f"cannot copy {remote} to {local}: {exc}") from exc
 
     def run(self, argv: list[str], timeout_s: float) -> CommandResult:
         if argv and argv[0] == "python3":
