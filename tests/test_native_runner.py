@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from farm.cli import app
 from farm.job import RunRequest, plan_run, run_plan
 
-from .lab import DATA
+from .lab import DATA, MODELS
 
 LOGS = DATA / "benchmark_model_logs"
 
@@ -104,3 +104,21 @@ def test_parse_log_of_garbage_is_incomplete_and_of_nothing_exits_2(tmp_path: Pat
     assert garbage.exit_code == 0 and json.loads(garbage.output)["status"] == "incomplete"
     missing = CliRunner().invoke(app, ["parse-log", str(tmp_path / "absent.log")])
     assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
+def test_a_tool_that_writes_no_output_file_is_timed_and_says_its_outputs_were_not_checked(
+    tmp_path: Path,
+) -> None:
+    """A build too old for --output_filepath only warns about the flag: no outputs, no parity."""
+    binary = fake_build(tmp_path, "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt")
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "kws.tflite").write_bytes((MODELS / "kws_dscnn_int8.tflite").read_bytes())
+    devices = native_lab(tmp_path, str(binary))
+    run_plan(plan_run(RunRequest(devices, models, runs=7, warmup=2, run_dir=tmp_path / "run")))
+    row = pd.read_parquet(tmp_path / "run" / "results.parquet").iloc[0]
+    assert row.status == "ok" and row.latency_count == 50
+    assert row.reason.startswith("outputs not checked: benchmark_model wrote no --output_filepath")
+    assert pd.isna(row.parity_ok)
+    argv = (tmp_path / "argv.txt").read_text().split()
+    assert "--input_layer=serving_default_mfcc:0" in argv  # the farm did ask for them

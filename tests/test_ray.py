@@ -25,7 +25,9 @@ import pandas as pd
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from typer.testing import CliRunner
 
+from farm.cli import app
 from farm.cluster.resources import NAMESPACE, host_resources
 from farm.config import load_devices
 from farm.job import RunRequest, plan_run, run_plan
@@ -214,10 +216,10 @@ class SlowRun:
         return self.frames[0]
 
 
-def start_slow_run(lab: RayLab, name: str) -> SlowRun:
+def start_slow_run(lab: RayLab, name: str, sleep_s: float = 2) -> SlowRun:
     """Start the run on a phone behind its own lab host; return once its first cell runs."""
     started = lab.root / f"{name}-started"
-    binary = lab.stand_in(f"slow-{name}", f"touch {started}\nsleep 2")
+    binary = lab.stand_in(f"slow-{name}", f"touch {started}\nsleep {sleep_s}")
     devices = lab.devices(name, lab.phone_yaml(name, lab.phones[2], binary))
     node = lab.add_node(devices)
     frames: list[pd.DataFrame] = []
@@ -239,6 +241,31 @@ def test_a_lab_host_removed_mid_cell_loses_nothing(lab: RayLab) -> None:
 
     assert len(frame) == 2 and set(frame.status) == {"ok"}, frame.reason.tolist()
     assert max(frame.attempt) == 2  # the interrupted cell ran again on the new host
+
+
+def test_a_driver_waiting_on_a_device_another_run_holds_says_so_with_progress_and_table(
+    lab: RayLab,
+) -> None:
+    """Two drivers, one phone: the second waits longer than its cells may take, says so on
+    the console, then runs; its console is the local run's (progress bar, summary table)."""
+    held = start_slow_run(lab, "held", sleep_s=6)  # two cells of 6.6 s, holding the phone
+    fast = lab.devices("held-fast", lab.phone_yaml("held", lab.phones[2], lab.stand_in("bm")))
+    argv = ["run", "--devices", str(fast), "--models", str(stub_models(lab, "f")), "--runs", "5"]
+    argv += ["--executor", "ray", "--address", lab.cluster.address, "--timeout", "2"]
+    argv += ["--retries", "0", "--delegates", "cpu", "--threads", "1"]
+    argv += ["--run-dir", str(lab.root / "held-second")]
+    second = CliRunner(env={"COLUMNS": "250"}).invoke(app, argv)
+    first = held.result()
+    lab.cluster.remove_node(held.node)
+
+    assert second.exit_code == 0, second.output
+    assert (
+        "held: no cell ended in" in second.output
+        and "longer than one cell may take" in second.output
+    )
+    assert "run " in second.output and "1/1" in second.output  # the progress bar, done
+    assert "median ms" in second.output and "p5–p95 ms" in second.output  # the summary table
+    assert set(first.status) == {"ok"}
 
 
 def test_a_device_whose_host_left_fails_its_cells_as_infra(lab: RayLab) -> None:

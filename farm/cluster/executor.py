@@ -19,6 +19,7 @@ cell for longer than its cells may take fails the rest as ``infra`` instead of h
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import platform
 import threading
@@ -45,9 +46,11 @@ from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.results import failed_result
 from farm.spec import Cell, CellResult
 
+LOG = logging.getLogger("farm")
 POLL_S = 0.5
 GONE_GRACE_S = 10.0  # a host restarting its raylet is back within this
 SLACK_S = 60.0
+STALL_SLACK_S = 5.0
 
 
 class InfraFailure(Exception):
@@ -158,6 +161,8 @@ class Driver:
         attempts = s.retries + 1
         backoff = s.retry_backoff_s * (2**s.retries - 1)
         self.idle_deadline_s = attempts * s.timeout_s + backoff + s.lock_timeout_s + SLACK_S
+        self.stall_after_s = attempts * s.timeout_s + backoff + STALL_SLACK_S  # say so, once
+        self.stalled: set[str] = set()
 
     def submit(self, shipment: Shipment) -> None:
         """A task per cell that some node can take; a cell no node can take (its device's
@@ -203,6 +208,7 @@ class Driver:
     def _receive(self, ref: Any) -> None:
         cell = self.pending.pop(ref)
         self.progress[cell.device.name] = time.monotonic()
+        self.stalled.discard(cell.device.name)
         try:
             report: CellReport = ray.get(ref)
         except InfraFailure as exc:  # raised on what Ray counted as the last attempt
@@ -231,6 +237,15 @@ class Driver:
             elif now - self.progress[name] > self.idle_deadline_s:
                 waited = now - self.progress[name]
                 self._fail_device(name, f"no cell of device {name} ended in {waited:.0f} s")
+            elif now - self.progress[name] > self.stall_after_s and name not in self.stalled:
+                self.stalled.add(name)
+                LOG.warning(
+                    "%s: no cell ended in %.0f s, longer than one cell may take (another run "
+                    "holds the device, or its host is busy); its cells fail at %.0f s",
+                    name,
+                    now - self.progress[name],
+                    self.idle_deadline_s,
+                )
 
     def _fail_device(self, name: str, reason: str) -> None:
         for ref, cell in list(self.pending.items()):

@@ -134,7 +134,7 @@ class CellMeasurer:
         parse = parse_benchmark_model_output(text)
         outcome = benchmark_outcome(parse, cell.delegate, command.tail(), command.returncode, nodes)
         if output and info and outcome.status == "ok":
-            self._native_outputs(cell, info, output)
+            outcome = self._native_outputs(cell, info, output, outcome)
         runtime = {"runtime": "benchmark_model", "runtime_version": f"sha256:{sha256[:12]}"}
         outcome.metrics.update(runtime)
         return outcome, command.wall_s
@@ -159,14 +159,23 @@ class CellMeasurer:
             for tensor, path in raw_inputs(local, info)
         ]
 
-    def _native_outputs(self, cell: Cell, info: ModelInfo, remote: str) -> None:
+    def _native_outputs(
+        self, cell: Cell, info: ModelInfo, remote: str, outcome: RunnerOutcome
+    ) -> RunnerOutcome:
+        """Keep the outputs the tool wrote, for parity. A tool too old for --output_filepath
+        warns about the flag and writes none: the cell stays ok, saying it was not checked."""
         raw = self._raw(cell, ".out")
-        self.target.pull(remote, str(raw))
+        try:
+            self.target.pull(remote, str(raw))
+        except TargetError as exc:
+            note = f"outputs not checked: benchmark_model wrote no --output_filepath ({exc})"
+            return dataclasses.replace(outcome, reason=outcome.reason or note)
         try:
             arrays = read_raw_outputs(raw.read_bytes(), info)
         except ValueError as exc:
             raise RunnerError(f"benchmark_model's output file {remote}: {exc}") from exc
         save_arrays(outputs_path(self.run_dir, cell), arrays)
+        return outcome
 
     def native_binary(self, device: Device) -> tuple[str, str]:
         """The host path and sha256 of the device's benchmark_model (for its ABI), found once;
