@@ -44,6 +44,7 @@ from farm.orchestrator.one_cell import CellReport, run_one_cell
 from farm.orchestrator.parity_check import write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.results import failed_result
+from farm.orchestrator.retry import retry_pause_s, total_backoff_s
 from farm.spec import Cell, CellResult
 
 LOG = logging.getLogger("farm")
@@ -119,9 +120,10 @@ def cell_task(plan: RunPlan, cell: Cell, index: int, shipment: Shipment, health:
     result = dataclasses.replace(report.result, attempt=attempt)
     report = dataclasses.replace(report, result=result)
     settings = plan.settings
-    if result.failure_kind == "infra" and attempt <= settings.retries:
+    pause_s = retry_pause_s(settings, result.failure_kind, attempt)
+    if pause_s is not None:
         ray.get(health.retried.remote(plan.run_id, cell.cell_id, result))  # for the journal
-        time.sleep(settings.retry_backoff_s * 2 ** (attempt - 1))  # still holding the device
+        time.sleep(pause_s)  # still holding the device
         raise InfraFailure(report)
     limit = settings.quarantine_after
     health.observe.remote(cell.device.name, result.failure_kind, result.reason or "", limit)
@@ -159,7 +161,7 @@ class Driver:
         self.missing: dict[str, float] = {}  # device -> since when no host advertises it
         s = plan.settings
         attempts = s.retries + 1
-        backoff = s.retry_backoff_s * (2**s.retries - 1)
+        backoff = total_backoff_s(s)
         self.idle_deadline_s = attempts * s.timeout_s + backoff + s.lock_timeout_s + SLACK_S
         self.stall_after_s = attempts * s.timeout_s + backoff + STALL_SLACK_S  # say so, once
         self.stalled: set[str] = set()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from farm.spec import INFRA_KINDS, quarantine_reason
+from farm.orchestrator.retry import FailureStreak
 
 QUARANTINE_S = 600.0
 
@@ -32,7 +32,7 @@ class LabHealth:
         self, quarantine_s: float = QUARANTINE_S, clock: Callable[[], float] = time.time
     ) -> None:
         self.quarantine_s, self.clock = quarantine_s, clock
-        self.streaks: dict[str, int] = {}
+        self.streaks: dict[str, FailureStreak] = {}
         self.quarantines: dict[str, Quarantine] = {}
         self.attempts: dict[str, dict[str, int]] = {}  # run id -> cell id -> attempts so far
         self.failed: dict[str, dict[str, list[Any]]] = {}  # run id -> cell id -> retried rows
@@ -54,13 +54,11 @@ class LabHealth:
 
     def observe(self, device: str, failure_kind: str | None, reason: str, limit: int) -> None:
         """A cell's last attempt ended: count infra failures in a row, quarantine at ``limit``."""
-        if failure_kind not in INFRA_KINDS:
-            self.streaks[device] = 0
-            return
-        self.streaks[device] = streak = self.streaks.get(device, 0) + 1
-        if streak >= limit and device not in self.quarantines:
-            message = quarantine_reason(streak, reason)
-            self.quarantines[device] = Quarantine(message, self.clock() + self.quarantine_s)
+        streak = self.streaks.setdefault(device, FailureStreak(limit))
+        streak.limit = limit
+        streak.observe(failure_kind, reason)
+        if streak.quarantined and device not in self.quarantines:
+            self.quarantines[device] = Quarantine(streak.reason, self.clock() + self.quarantine_s)
 
     def release(self, device: str) -> bool:
         """Lift a quarantine (True if there was one); the device's streak starts over."""

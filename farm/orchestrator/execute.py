@@ -20,16 +20,9 @@ from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.probe import preflight_problem, probe_device, runner_probe_needed
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
+from farm.orchestrator.retry import FailureStreak, retry_pause_s
 from farm.runners.benchmark_model.provision import device_abi
-from farm.spec import (
-    INFRA_KINDS,
-    Cell,
-    CellResult,
-    Device,
-    FailureKind,
-    Skip,
-    quarantine_reason,
-)
+from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
 from farm.targets.lock import DeviceLock
@@ -126,25 +119,6 @@ def _wait_or_stop(jobs: list[Future[None]], stop: threading.Event, recorder: Rec
         job.result()
 
 
-class DeviceHealth:
-    """After ``limit`` cells in a row failed for infra reasons, the device is quarantined: its
-    remaining cells fail at once with the last reason instead of each waiting to fail."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.streak, self.reason = limit, 0, ""
-
-    @property
-    def quarantined(self) -> bool:
-        return self.streak >= self.limit
-
-    def observe(self, result: CellResult) -> None:
-        if result.failure_kind in INFRA_KINDS:
-            self.streak += 1
-            self.reason = quarantine_reason(self.streak, result.reason)
-        else:
-            self.streak = 0
-
-
 class Telemetry:
     """Temperature and CPU frequency around each cell, and the optional cooldown before it,
     for devices that report them (checked once per device, so others pay nothing)."""
@@ -233,7 +207,7 @@ class DeviceWorker:
         if problem:
             self._fail_all(cells, problem)
             return
-        health = DeviceHealth(plan.settings.quarantine_after)
+        health = FailureStreak(plan.settings.quarantine_after)
         for index, cell in enumerate(cells, first_index):
             if self.stop.is_set():
                 return
@@ -243,7 +217,7 @@ class DeviceWorker:
                 result = skipped_result(self.plan.run_id, Skip(cell, absent[cell.delegate]))
             else:
                 result = self._with_retries(measurer, cell, index, fingerprint)
-                health.observe(result)
+                health.observe(result.failure_kind, result.reason)
             self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
 
     def _with_retries(
@@ -254,10 +228,11 @@ class DeviceWorker:
         settings = self.plan.settings
         for attempt in range(1, settings.retries + 2):
             result = dataclasses.replace(self.run_cell(measurer, cell, index), attempt=attempt)
-            if result.failure_kind != "infra" or attempt > settings.retries:
+            pause_s = retry_pause_s(settings, result.failure_kind, attempt)
+            if pause_s is None:
                 return result
             self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
-            if self.stop.wait(settings.retry_backoff_s * 2 ** (attempt - 1)):
+            if self.stop.wait(pause_s):
                 return result
         raise AssertionError("unreachable")
 
