@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from farm.errors import TargetError
 from farm.orchestrator.measure import CellMeasurer
 from farm.runners.python import RUNNER_SCRIPT
 from farm.spec import Device
 from farm.targets import Target
+from farm.targets.space import free_mb
 from farm.targets.thermal import THERMAL_ZONES
 
 
@@ -47,7 +47,7 @@ def probe_device(
         runtime_errors={name: r["error"] for name, r in answers.items() if "error" in r},
         python=facts.get("python"),
         no_python=facts.get("no_python"),
-        free_mb=_free_mb(target),
+        free_mb=free_mb(target, target.workdir),
         absent=_absent(device, facts),
     )
 
@@ -104,16 +104,6 @@ def _absent(device: Device, facts: dict[str, Any]) -> dict[str, str]:
     if "edgetpu" in device.delegates and "error" in edgetpu:
         absent["edgetpu"] = f"no Edge TPU runtime on {device.name}: {edgetpu['error']}"
     return absent
-
-
-def _free_mb(target: Target) -> float | None:
-    try:
-        result = target.run(["df", "-Pk", target.workdir], timeout_s=30)
-    except TargetError:
-        return None
-    lines = result.stdout.strip().splitlines()
-    fields = lines[-1].split() if result.ok and len(lines) > 1 else []
-    return int(fields[3]) / 1024 if len(fields) > 3 and fields[3].isdigit() else None
 
 
 def temperature_source(target: Target) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from farm.errors import DeviceUnavailable, TargetError, TargetTimeout, disk_full
 from farm.targets.base import CommandResult
+from farm.targets.space import free_mb
 
 DEFAULT_WORKDIR = "/data/local/tmp/farm"
 # What `describe` reads; ro.soc.model exists from Android 12, ro.board.platform before it.
@@ -83,13 +84,8 @@ class AdbTarget:
             ) from exc
 
     def _free_space(self, remote: str) -> str:
-        try:
-            result = self.run(["df", "-k", posixpath.dirname(remote)], timeout_s=30)
-        except TargetError:
-            return ""
-        fields = result.stdout.strip().splitlines()[-1].split() if result.ok else []
-        free = fields[3] if len(fields) > 3 else ""
-        return f"; {int(free) // 1024} MB free there" if free.isdigit() else ""
+        free = free_mb(self, posixpath.dirname(remote))
+        return f"; {int(free)} MB free there" if free is not None else ""
 
     def pull(self, remote: str, local: str) -> None:
         # adbutils' pull of a missing path creates an empty folder instead of failing.
