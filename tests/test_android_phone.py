@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 from farm.cli import app
 from farm.errors import TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
-from farm.orchestrator.probe import _free_mb
 from farm.runners.benchmark_model import (
     InputFile,
     build_benchmark_model_argv,
@@ -36,6 +35,7 @@ from farm.sim.device import VirtualDevice
 from farm.store import read_journal
 from farm.targets.adb import WRAPPER, AdbTarget
 from farm.targets.lock import DeviceLock
+from farm.targets.space import free_mb
 from farm.targets.staging import remote_sha256
 
 from .lab import MODELS, LoopbackSshd, phone_entry, tmpfs
@@ -141,7 +141,7 @@ def test_what_toybox_prints_is_read_right(adb_server: AdbServer, phone: VirtualD
     assert remote_sha256(target, "/data/local/tmp/blob") == hashlib.sha256(blob).hexdigest()
     assert remote_sha256(target, "/data/local/tmp/absent") is None
     target.run(["mkdir", "-p", target.workdir], timeout_s=30)
-    free = _free_mb(target)  # toybox df -Pk: 1024-blocks, Available in the fourth column
+    free = free_mb(target, target.workdir)  # toybox df -Pk: Available in the fourth column
     assert free is not None and free > 0
     with DeviceLock(target, "run-a") as lock:
         holder, age = lock._holder()  # toybox stat -c %Y, mksh arithmetic
