@@ -3,6 +3,7 @@ results, run.json and the dashboard. Shared by the CLI and the pytest plugin."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -11,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,7 @@ class JobOutcome:
     interrupted: bool
     dashboard: Path | None = None
     files: list[Path] = field(default_factory=list)
+    started: float = 0.0  # time.perf_counter() when the cells began
     execute_s: float = 0.0  # running the cells (orchestration included)
     report_s: float = 0.0  # writing results.parquet, run.json and the dashboard
 
@@ -208,12 +211,27 @@ def _replay(request: RunRequest, run_id: str, seed: int) -> dict[str, Any]:
 
 
 def run_plan(
-    plan: RunPlan, on_result: ResultCallback | None = None, stop: threading.Event | None = None
+    plan: RunPlan,
+    on_result: ResultCallback | None = None,
+    stop: threading.Event | None = None,
+    *,
+    report: bool = True,
 ) -> JobOutcome:
-    """Run every cell, then write results.parquet, run.json and the dashboard. A full disk
-    under the run folder stops the run (RunDirFull): the journal keeps what finished."""
+    """Run every cell, then write results.parquet, run.json and (``report``) the dashboard. A
+    full disk under the run folder stops the run (RunDirFull): the journal keeps what finished."""
+    with stops_on_a_full_disk(plan):
+        outcome = _run_and_write(plan, on_result, stop)
+        if report:
+            outcome.dashboard = write_report(plan.run_dir)
+            outcome.report_s = time.perf_counter() - outcome.started - outcome.execute_s
+        return outcome
+
+
+@contextlib.contextmanager
+def stops_on_a_full_disk(plan: RunPlan) -> Iterator[None]:
+    """A full disk under the run folder, while this writes there, as RunDirFull."""
     try:
-        return _run_and_write(plan, on_result, stop)
+        yield
     except OSError as exc:
         if not disk_full(exc):
             raise
@@ -237,13 +255,11 @@ def _run_and_write(
         (plan.run_dir / PLAN_FILE).write_text(json.dumps(plan.request, indent=2) + "\n")
     start = time.perf_counter()
     recorder = _execute(plan, on_result, stop)
-    outcome = JobOutcome(plan, recorder.results, recorder.interrupted)
+    outcome = JobOutcome(plan, recorder.results, recorder.interrupted, started=start)
     outcome.execute_s = time.perf_counter() - start
     outcome.files.append(write_results(plan.run_dir, recorder.results))
     info = provenance(plan, recorder.results, recorder.fingerprints, started, recorder.executor)
     outcome.files.append(write_run_info(plan.run_dir, info))
-    outcome.dashboard = write_report(plan.run_dir)
-    outcome.report_s = time.perf_counter() - start - outcome.execute_s
     return outcome
 
 
@@ -345,11 +361,12 @@ def run_nightly(
     comparison is written next to the results (compare.json, compare.md)."""
     reports = plan.run_dir.resolve().parent.parent
     baseline = last_good_run(reports, before=plan.run_dir.name)
-    outcome = run_plan(plan, on_result)
-    if baseline is None:
-        return NightlyOutcome(outcome, None, None)
-    comparison = compare_runs(load_results(baseline), load_results(plan.run_dir), threshold)
-    (plan.run_dir / "compare.json").write_text(to_json(comparison))
-    (plan.run_dir / "compare.md").write_text(to_markdown(comparison))
-    write_report(plan.run_dir)  # again: the page shows this comparison, at this threshold
+    outcome = run_plan(plan, on_result, report=False)
+    comparison = None
+    with stops_on_a_full_disk(plan):
+        if baseline is not None:
+            comparison = compare_runs(load_results(baseline), load_results(plan.run_dir), threshold)
+            (plan.run_dir / "compare.json").write_text(to_json(comparison))
+            (plan.run_dir / "compare.md").write_text(to_markdown(comparison))
+        outcome.dashboard = write_report(plan.run_dir)  # once, showing this comparison
     return NightlyOutcome(outcome, baseline, comparison)
