@@ -20,6 +20,7 @@ import platform
 import resource
 import sys
 import time
+from collections import Counter
 
 RUNTIMES = (
     ("ai_edge_litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
@@ -49,8 +50,7 @@ def load_runtime(preferred: str | None) -> tuple[str, str, object]:
             errors.append(f"{name}: {exc}")  # or AttributeError ("_ARRAY_API not found")
             continue
         return name, _dist_version(dist, module), module
-    reason = "no TFLite runtime importable (" + "; ".join(errors) + ")"
-    raise CellOutcome("failed", "infra", reason)
+    raise CellOutcome("failed", "infra", "no TFLite runtime importable (" + "; ".join(errors) + ")")
 
 
 def _dist_version(dist: str, module: object) -> str:
@@ -86,34 +86,23 @@ def gpu_accelerator_outcome(model: str) -> CellOutcome:
         from ai_edge_litert import compiled_model, hardware_accelerator
     except ImportError as exc:
         return CellOutcome("skipped", None, f"no LiteRT GPU accelerator in this runtime ({exc})")
-    gpu = hardware_accelerator.HardwareAccelerator.GPU
+    gpu, error = hardware_accelerator.HardwareAccelerator.GPU, None
     with NativeStderr() as stderr:
         try:
             compiled_model.CompiledModel.from_file(model, hardware_accel=gpu)
         except RuntimeError as exc:
-            created, error = False, str(exc)
-        else:
-            created, error = True, ""
-    if not created:
-        return CellOutcome(
-            "skipped",
-            None,
-            "LiteRT GPU accelerator unavailable: "
-            + (_gpu_reason(stderr.text) or _reason(Exception(error))),
-        )
+            error = str(exc)
+    if error is not None:
+        reason = _gpu_reason(stderr.text) or _reason(Exception(error))
+        return CellOutcome("skipped", None, f"LiteRT GPU accelerator unavailable: {reason}")
     # Timing through CompiledModel is not written yet: say so rather than time the CPU.
-    return CellOutcome(
-        "failed",
-        "delegate",
-        "the LiteRT GPU accelerator loaded, but this runner cannot time CompiledModel runs yet",
-    )
+    reason = "the LiteRT GPU accelerator loaded, but this runner cannot time CompiledModel runs yet"
+    return CellOutcome("failed", "delegate", reason)
 
 
 def _gpu_reason(stderr: str) -> str:
     keys = ("Couldn't load Vulkan", "No adapters found", "Failed to initialize", "OpenCL")
-    lines = [
-        " ".join(line.split()) for line in stderr.splitlines() if any(key in line for key in keys)
-    ]
+    lines = [" ".join(line.split()) for line in stderr.splitlines() if any(k in line for k in keys)]
     return "; ".join(dict.fromkeys(lines))[:1000]
 
 
@@ -167,14 +156,10 @@ def make_interpreter(rt: object, args: argparse.Namespace) -> object:
         )
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        raise CellOutcome("failed", _failure_kind(args.delegate, delegates), _reason(exc)) from exc
+        # With a delegate attached, prepare errors usually come from the delegate; without one,
+        # the model itself (an unsupported op, a custom op the runtime lacks, a corrupt file).
+        raise CellOutcome("failed", "delegate" if delegates else "model", _reason(exc)) from exc
     return interpreter
-
-
-def _failure_kind(delegate: str, delegates: list) -> str:
-    # With a delegate attached, prepare errors usually come from the delegate; without one, the
-    # model itself (an unsupported op, a custom op the runtime lacks, a corrupt file).
-    return "delegate" if delegates else "model"
 
 
 def _reason(exc: BaseException) -> str:
@@ -290,10 +275,7 @@ def delegation_coverage(interpreter: object) -> dict:
     taken = set()
     for partition in partitions:
         taken |= _partition_nodes(original, set(partition["inputs"]), partition["outputs"])
-    fallback = {}
-    for op in original:
-        if op["index"] not in taken:
-            fallback[op["op_name"]] = fallback.get(op["op_name"], 0) + 1
+    fallback = dict(Counter(op["op_name"] for op in original if op["index"] not in taken))
     return {
         "nodes_delegated": len(taken),
         "nodes_total": len(original),
@@ -305,7 +287,7 @@ def delegation_coverage(interpreter: object) -> dict:
 
 def _partition_nodes(ops: list, boundary_inputs: set, outputs: object) -> set:
     producer = {t: op for op in ops for t in op["outputs"]}
-    found, todo = set(), [t for t in outputs]
+    found, todo = set(), list(outputs)
     while todo:
         tensor = todo.pop()
         op = producer.get(tensor)
