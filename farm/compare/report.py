@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from farm.compare.comparison import EXIT_MEANING, CellComparison, Comparison
+from farm.verdicts import severity
 
 VERDICT_STYLE = {
     "parity broken": "bold red",
@@ -88,14 +89,7 @@ def summary(comparison: Comparison) -> str:
 
 
 def ordered(rows: tuple[CellComparison, ...]) -> list[CellComparison]:
-    def severity(row: CellComparison) -> int:
-        if row.parity_broken:
-            return 0
-        if row.infra_failure and row.verdict != "slower":
-            return 2
-        return {"slower": 1, "not comparable": 3, "faster": 4, "same": 5}[row.verdict]
-
-    return sorted(rows, key=severity)
+    return sorted(rows, key=lambda r: severity(r.verdict, r.parity_broken, r.infra_failure))
 
 
 def markdown_escape(text: str) -> str:

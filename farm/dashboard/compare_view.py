@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import plotly.graph_objects as go
 
+from farm import verdicts
 from farm.dashboard.cells import column_label, natural_key
 from farm.dashboard.comparison import CellComparisons, ComparedCell
 from farm.dashboard.markup import Html, element, hint, notice, plot_text, table, text
@@ -21,8 +22,6 @@ NO_BASELINE = (
     "No baseline to compare with: this is the first run under reports/runs/, or no earlier run "
     "finished without a failed cell."
 )
-SEVERITY = {"parity broken": 0, "slower": 1, "infra failure": 2, "not comparable": 3}
-SEVERITY |= {"faster": 4, "same": 5}
 BADGE = {"parity broken": "failed", "slower": "failed", "infra failure": "warn"}
 BADGE |= {"not comparable": "warn", "faster": "ok", "same": "same"}
 MARKER_COLOR = {"slower": FAILED_COLOR, "faster": OK_COLOR, "same": MUTED_INK}
@@ -44,13 +43,8 @@ def section(data: RunData) -> Section:
 
 
 def shown_verdict(row: ComparedCell) -> str:
-    """The verdict a reader should see first: a broken answer or a NEW infra failure outranks
-    the latency verdict (as in `farm compare`'s table)."""
-    if row.parity_broken:
-        return "parity broken"
-    if row.infra_failure and row.verdict != "slower":
-        return "infra failure"
-    return row.verdict
+    """The verdict a reader should see first (as in `farm compare`'s table)."""
+    return verdicts.shown_verdict(row.verdict, row.parity_broken, row.infra_failure)
 
 
 def ordered(rows: Iterable[ComparedCell]) -> list[ComparedCell]:
@@ -59,14 +53,14 @@ def ordered(rows: Iterable[ComparedCell]) -> list[ComparedCell]:
 
 
 def severity(row: ComparedCell) -> tuple[int, float, NameKey, NameKey, str, int]:
-    rank = SEVERITY.get(shown_verdict(row), len(SEVERITY))
+    rank = verdicts.severity(row.verdict, row.parity_broken, row.infra_failure)
     size = -abs(row.change) if row.change is not None else 0.0
     return rank, size, natural_key(row.device), natural_key(row.model), row.delegate, row.threads
 
 
 def summary(comparison: CellComparisons, baseline: str | None) -> Html:
-    verdicts = [shown_verdict(row) for row in comparison.rows]
-    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in SEVERITY if verdicts.count(v))
+    shown = [shown_verdict(row) for row in comparison.rows]
+    counts = ", ".join(f"{shown.count(v)} {v}" for v in verdicts.ORDER if shown.count(v))
     against = f"run {baseline}" if baseline else "an earlier run"
     return element("p", text(f"This run against {against}: {counts or 'no cells'}."))
 

@@ -20,7 +20,7 @@ from farm.dashboard.temperature import (
     temperature_block,
 )
 from farm.dashboard.units import format_celsius, is_missing
-from farm.dashboard.view import Block, RunData, Section, cells_of, per_device
+from farm.dashboard.view import Block, RunData, Section, cells_of, per_device, recorded_facts
 from farm.spec import QUARANTINE_PREFIX
 
 ANCHOR, TITLE = "devices", "Devices: health and temperature"
@@ -76,9 +76,7 @@ def lines(texts: list[str]) -> Html:
 
 def fingerprint(run: Mapping[str, Any], cells: pd.DataFrame, device: str) -> dict[str, Any]:
     """The device's facts: the last fingerprint its cells carry, updated from run.json."""
-    devices = run.get("devices")
-    recorded = devices.get(device) if isinstance(devices, Mapping) else None
-    return cell_fingerprint(cells) | (dict(recorded) if isinstance(recorded, Mapping) else {})
+    return cell_fingerprint(cells) | dict(recorded_facts(run, device))
 
 
 def cell_fingerprint(cells: pd.DataFrame) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from farm.dashboard.header import readable_time
 from farm.dashboard.markup import notice, plot_text
 from farm.dashboard.theme import DELEGATED_COLOR, FAILED_COLOR, MUTED_INK, style_figure
 from farm.dashboard.units import format_celsius
-from farm.dashboard.view import Block
+from farm.dashboard.view import Block, recorded_facts
 
 DEFAULT_HOT_C = 70.0  # above what phones and boards throttle at; a cooldown target overrides it
 BEFORE_AFTER = ("temp_before_c", "temp_after_c")
@@ -24,9 +24,7 @@ BEFORE_AFTER = ("temp_before_c", "temp_after_c")
 def hot_threshold_c(run: Mapping[str, Any], device: str) -> tuple[float, str]:
     """The temperature from which a cell ended hot, and where it comes from: the device's
     cooldown `max_temp_c` when run.json records it (`devices.<name>.cooldown`), else 70 °C."""
-    facts = run.get("devices")
-    facts = facts.get(device) if isinstance(facts, Mapping) else None
-    cooldown = facts.get("cooldown") if isinstance(facts, Mapping) else None
+    cooldown = recorded_facts(run, device).get("cooldown")
     limit = cooldown.get("max_temp_c") if isinstance(cooldown, Mapping) else None
     if isinstance(limit, (int, float)) and not isinstance(limit, bool):
         return float(limit), "the cooldown's max_temp_c"

@@ -54,6 +54,14 @@ def per_device(
     return blocks
 
 
+def recorded_facts(run: Mapping[str, Any], device: str) -> Mapping[str, Any]:
+    """What run.json recorded of a device (`devices.<name>`: its description, its cooldown);
+    empty when it recorded nothing usable."""
+    devices = run.get("devices")
+    facts = devices.get(device) if isinstance(devices, Mapping) else None
+    return facts if isinstance(facts, Mapping) else {}
+
+
 def cells_of(cells: pd.DataFrame, device: str) -> pd.DataFrame:
     """One device's rows."""
     return cells[cells["device"].astype(str).eq(device).to_numpy(dtype=bool)]
