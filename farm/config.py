@@ -11,9 +11,9 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -348,3 +348,15 @@ def device_summary(device: Device) -> Mapping[str, Any]:
         "delegates": ", ".join(device.delegates),
         "threads": ", ".join(map(str, device.options.get("threads", [1]))),
     }
+
+
+T = TypeVar("T")
+
+
+def split_csv(value: str | None, kind: Callable[[str], T]) -> list[T] | None:
+    """A comma-separated option value as a list (``"1, 2,4"`` -> ``[1, 2, 4]``); None when empty.
+
+    Raises ValueError when a part is not a ``kind``: each caller words it for its own users."""
+    if not value:
+        return None
+    return [kind(part.strip()) for part in value.split(",") if part.strip()]

@@ -121,11 +121,11 @@ def _at_least_one(config: pytest.Config, name: str) -> int:
 
 
 def _csv(config: pytest.Config, name: str, kind: Callable[[str], T]) -> list[T] | None:
+    from farm.config import split_csv  # pydantic and yaml: only once a run is asked for
+
     value = config.getoption(name)
-    if not value:
-        return None
     try:
-        return [kind(part.strip()) for part in value.split(",") if part.strip()]
+        return split_csv(value, kind)
     except ValueError:
         option = "--" + name.replace("_", "-")
         raise pytest.UsageError(f"farm: {option}: cannot read {value!r} (e.g. 1,2,4)") from None

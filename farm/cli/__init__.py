@@ -1,0 +1,71 @@
+"""The `farm` command. Exit codes live here: 0 all cells ok or skipped, 1 a cell failed,
+2 invalid input (``FarmError.exit_code``), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM,
+handled exactly as Ctrl-C: no new cell starts, what finished is written).
+
+The commands live by group, each importing what it needs only when it runs (so `farm --help`
+stays fast): ``run`` (run, report), ``devices`` (devices, models, parse-log), ``compare``
+(compare, nightly, history), ``sim`` (`farm sim`), ``lab`` (`farm lab`, on Ray)."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from farm.cli import compare, devices, lab, run, sim
+from farm.errors import FarmError
+
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+class FarmGroup(TyperGroup):
+    """Maps the farm's exceptions to exit codes in one place, also under typer's CliRunner."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
+        try:
+            return super().invoke(ctx)
+        except FarmError as exc:
+            typer.echo(f"farm: error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from exc
+        except KeyboardInterrupt:
+            typer.echo("farm: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+app = typer.Typer(
+    cls=FarmGroup,
+    help="Benchmark TensorFlow Lite / LiteRT models on every device and delegate of your lab.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# In the order `farm --help` lists them.
+app.command()(run.run)
+app.command()(run.report)
+app.command("devices")(devices.devices_command)
+app.command("models")(devices.models_command)
+app.command()(compare.compare)
+app.command()(compare.nightly)
+app.command()(compare.history)
+app.command("parse-log")(devices.parse_log)
+app.add_typer(sim.sim_app, name="sim")
+app.add_typer(lab.lab_app, name="lab")
+
+
+def main() -> None:
+    """Console-script entry point. SIGTERM (a CI job cancelled, `kill`, systemd) is Ctrl-C."""
+    terminated: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        app()
+    except SystemExit as exc:
+        if terminated and exc.code == EXIT_INTERRUPTED:
+            raise SystemExit(EXIT_TERMINATED) from None
+        raise

@@ -1,0 +1,107 @@
+"""`farm run` (the matrix, its results and dashboard) and `farm report` (the dashboard again)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from farm.cli.options import DevicesOption, ModelsOption, csv_option, one_of
+from farm.errors import ConfigError
+
+
+def run(
+    devices: DevicesOption = Path("devices.yaml"),
+    models: ModelsOption = Path("models"),
+    delegates: Annotated[
+        str | None, typer.Option(help="e.g. cpu,xnnpack (default: each device's own)")
+    ] = None,
+    threads: Annotated[
+        str | None, typer.Option(help="e.g. 1,2 (default: each device's own)")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Timed invokes per cell (at least).")] = 50,
+    warmup: Annotated[
+        int, typer.Option(min=1, help="Untimed invokes first (the first is reported).")
+    ] = 5,
+    min_seconds: Annotated[float, typer.Option(min=0, help="Keep timing until this long.")] = 0.0,
+    seed: Annotated[
+        int | None, typer.Option(help="Inputs and cell order (default: random, recorded).")
+    ] = None,
+    order: Annotated[str, typer.Option(help="shuffled | as-listed")] = "shuffled",
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds one cell may take.")] = 300.0,
+    retries: Annotated[
+        int, typer.Option(min=0, help="Extra attempts of a cell that failed for infra reasons.")
+    ] = 1,
+    lock_timeout: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for a device another run holds.")
+    ] = 600.0,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Runner processes per cell, samples pooled: comparisons then allow for "
+            "process-to-process noise (use 2-3 for a CI gate).",
+        ),
+    ] = 1,
+    run_dir: Annotated[Path | None, typer.Option(help="Default: reports/runs/<run id>.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the cells, run nothing.")
+    ] = False,
+    resume: Annotated[
+        Path | None, typer.Option(help="Finish an interrupted run: only cells it lacks run.")
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (this host's workers) | ray (tasks on a Ray cluster)")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="The Ray head, HOST:PORT (default: RAY_ADDRESS, else a local one)."),
+    ] = None,
+) -> None:
+    """Run the matrix (models × devices × delegates × threads) and write results + dashboard."""
+    from farm.job import RunRequest, plan_run
+
+    one_of("--order", order, ("shuffled", "as-listed"))
+    one_of("--executor", executor, ("local", "ray"))
+    request = RunRequest(
+        devices=devices,
+        models=models,
+        delegates=csv_option(delegates),
+        threads=csv_option(threads, int),
+        runs=runs,
+        warmup=warmup,
+        min_seconds=min_seconds,
+        seed=seed,
+        order=order,  # type: ignore[arg-type]
+        timeout_s=timeout,
+        retries=retries,
+        lock_timeout_s=lock_timeout,
+        repeats=repeats,
+        run_dir=run_dir,
+        dry_run=dry_run,
+        resume=resume,
+        executor=executor,  # type: ignore[arg-type]
+        address=address,
+    )
+    plan = plan_run(request)
+    if dry_run:
+        from farm.console import print_plan
+
+        print_plan(plan)
+        return
+    from farm.console import run_with_progress
+
+    raise typer.Exit(run_with_progress(plan))
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds journal.jsonl).")],
+    out: Annotated[Path | None, typer.Option(help="Default: RUN_DIR/dashboard.html.")] = None,
+) -> None:
+    """Write the dashboard of a run (also of an unfinished one, from its journal)."""
+    from farm.job import write_report
+
+    if not (run_dir / "journal.jsonl").exists() and not (run_dir / "results.parquet").exists():
+        raise ConfigError(str(run_dir), "", "not a run directory", "pass reports/runs/<run id>")
+    typer.echo(write_report(run_dir, out))

@@ -1,0 +1,57 @@
+"""`farm sim`: virtual Android devices behind a real adb server, for tests and demos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from farm.errors import ConfigError
+
+sim_app = typer.Typer(help="The virtual lab: virtual Android devices behind a real adb server.")
+SIM_ROOT = Path("reports") / "sim"
+
+
+@sim_app.command("up")
+def sim_up(
+    count: Annotated[int, typer.Option(min=1, max=64, help="How many devices.")] = 2,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="Device profile: pixel8 | generic_arm64 (Android's mksh + toybox, no Python) "
+            "| linux-python (the host's tools and a python3, for the Python runner)."
+        ),
+    ] = "pixel8",
+    adb_port: Annotated[int | None, typer.Option(help="The adb server's port.")] = None,
+    start_server: Annotated[bool, typer.Option(help="Start a private adb server.")] = False,
+    write_devices: Annotated[
+        Path | None, typer.Option(help="Also write the devices.yaml here.")
+    ] = None,
+) -> None:
+    """Start virtual Android devices, register them with adb, print a devices.yaml for them."""
+    from farm.sim.lab import DEFAULT_STATE, devices_yaml, up
+    from farm.sim.profile import PROFILES
+
+    if profile not in PROFILES:
+        raise ConfigError(
+            "command line",
+            "--profile",
+            f"unknown profile {profile!r}",
+            f"use one of {', '.join(PROFILES)}",
+        )
+    state = up(count, profile, SIM_ROOT.resolve(), DEFAULT_STATE, adb_port, start_server)
+    snippet = devices_yaml(state)
+    if write_devices:
+        write_devices.parent.mkdir(parents=True, exist_ok=True)
+        write_devices.write_text(snippet)
+    typer.echo(snippet, nl=False)
+
+
+@sim_app.command("down")
+def sim_down() -> None:
+    """Stop the virtual devices (and the adb server `farm sim up --start-server` started)."""
+    from farm.sim.lab import DEFAULT_STATE, down
+
+    state = down(DEFAULT_STATE)
+    typer.echo(f"stopped {len(state.serials)} virtual devices" if state else "nothing running")
