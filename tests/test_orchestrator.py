@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import threading
 from collections.abc import Callable
@@ -260,12 +259,10 @@ def test_a_device_that_fails_while_being_locked_fails_its_cells_not_the_run(
 def test_temperature_and_frequency_around_each_cell_and_cooldown_before_it(
     tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from farm.orchestrator import facts
     from farm.targets.thermal import FREQUENCIES, ZONES
 
-    # The package re-exports the function execute(), which hides the module of that name.
-    monkeypatch.setattr(
-        importlib.import_module("farm.orchestrator.execute"), "COOLDOWN_POLL_S", 0.01
-    )
+    monkeypatch.setattr(facts, "COOLDOWN_POLL_S", 0.01)
     readings = iter([52000, 48000, 41000, 39000] + [38000] * 50)  # millidegrees, cooling
 
     def hot_phone(target: FakeTarget, argv: list[str]) -> CommandResult:

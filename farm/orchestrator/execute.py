@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.errors import RunnerError, TargetError, TargetTimeout, disk_full
+from farm.orchestrator.facts import DeviceFacts, FactsCache
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
@@ -26,10 +27,8 @@ from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
 from farm.targets.lock import DeviceLock
-from farm.targets.thermal import read_cpu_freq_mhz, read_temperature_c
 
 ResultCallback = Callable[[CellResult], None]
-COOLDOWN_POLL_S = 2.0
 PREFLIGHT_MARGIN_MB = 16.0  # the runner, inputs and outputs, beside the models
 Connect = Callable[[Device], Target]
 
@@ -119,39 +118,6 @@ def _wait_or_stop(jobs: list[Future[None]], stop: threading.Event, recorder: Rec
         job.result()
 
 
-class Telemetry:
-    """Temperature and CPU frequency around each cell, and the optional cooldown before it,
-    for devices that report them (checked once per device, so others pay nothing)."""
-
-    def __init__(self, has_temperature: bool, has_frequency: bool) -> None:
-        self.has_temperature, self.has_frequency = has_temperature, has_frequency
-
-    @classmethod
-    def of(cls, target: Target) -> Telemetry:
-        has_frequency = read_cpu_freq_mhz(target) is not None
-        return cls(read_temperature_c(target) is not None, has_frequency)
-
-    def temperature(self, target: Target) -> float | None:
-        return read_temperature_c(target) if self.has_temperature else None
-
-    def frequency(self, target: Target) -> float | None:
-        return read_cpu_freq_mhz(target) if self.has_frequency else None
-
-    def before_cell(self, target: Target, device: Device) -> float | None:
-        """Wait (up to the cooldown's timeout) until the device is below its target."""
-        cooldown = device.options.get("cooldown")
-        temperature = self.temperature(target)
-        if not cooldown or temperature is None:
-            return temperature
-        deadline = time.monotonic() + cooldown["timeout_s"]
-        while temperature is not None and temperature > cooldown["max_temp_c"]:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(COOLDOWN_POLL_S)
-            temperature = self.temperature(target)
-        return temperature
-
-
 class DeviceWorker:
     """Runs one device's cells, one at a time, over one open target."""
 
@@ -163,8 +129,12 @@ class DeviceWorker:
         open_target: Connect,
         inputs: dict[str, Path] | None = None,
         host_cpu: threading.Lock | None = None,
+        known: FactsCache | None = None,
     ) -> None:
+        """``known``: the facts of devices this process already learned (kept by the caller
+        across workers of one run: a remote executor's one-cell workers)."""
         self.plan, self.recorder, self.stop = plan, recorder, stop
+        self.known = known if known is not None else {}
         self.open_target, self.inputs = open_target, inputs
         self.host_cpu = host_cpu or threading.Lock()
 
@@ -198,12 +168,17 @@ class DeviceWorker:
 
     def _run_cells(self, target: Target, cells: list[Cell], first_index: int) -> None:
         self.device = cells[0].device
-        fingerprint = self._fingerprint(target)
-        self.telemetry = Telemetry.of(target)
+        key = (self.plan.run_id, target.name)
+        facts = self.known.get(key) or DeviceFacts.of(target)
+        if facts.description is not None:  # a device that did not answer is asked again
+            self.known[key] = facts
+        fingerprint = self._fingerprint(target, facts.description)
+        self.telemetry = facts.telemetry
         plan = self.plan
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
-        measurer.abi = device_abi(self.recorder.fingerprints.get(target.name))
-        absent, problem = self._preflight(target, cells, measurer)
+        measurer.abi, measurer.native = device_abi(facts.description), facts.native
+        absent, problem = self._preflight(target, cells, measurer, facts)
+        facts.native = measurer.native
         if problem:
             self._fail_all(cells, problem)
             return
@@ -237,15 +212,20 @@ class DeviceWorker:
         raise AssertionError("unreachable")
 
     def _preflight(
-        self, target: Target, cells: list[Cell], measurer: CellMeasurer
+        self, target: Target, cells: list[Cell], measurer: CellMeasurer, facts: DeviceFacts
     ) -> tuple[dict[str, str], str | None]:
-        """Ask the device before its first cell: declared delegates it lacks, and a problem
-        that stops every cell (no runtime imports, no room for the models)."""
+        """Ask the device before its first cell (once per run: the answers are ``facts``):
+        declared delegates it lacks, and a problem that stops every cell (no runtime imports,
+        no room for the models, no benchmark_model for its ABI)."""
         device = cells[0].device
         ask_runner = runner_probe_needed(device, {cell.delegate for cell in cells})
-        try:
-            probe = probe_device(target, device, measurer, ask_runner)
-        except (TargetError, RunnerError):
+        if ask_runner not in facts.probes:
+            try:
+                facts.probes[ask_runner] = probe_device(target, device, measurer, ask_runner)
+            except (TargetError, RunnerError):
+                facts.probes[ask_runner] = None
+        probe = facts.probes[ask_runner]
+        if probe is None:
             return {}, None  # the cells themselves will fail with the transport's reason
         sizes = {cell.model.sha256: cell.model.size_bytes for cell in cells}
         needed_mb = sum(sizes.values()) / 2**20 + PREFLIGHT_MARGIN_MB
@@ -257,16 +237,13 @@ class DeviceWorker:
                 problem = f"pre-flight: {exc}"
         return probe.absent, problem
 
-    def _fingerprint(self, target: Target) -> str | None:
-        try:
-            description = target.describe()
-        except TargetError:
+    def _fingerprint(self, target: Target, description: dict[str, Any] | None) -> str | None:
+        if description is None:
             return None
-        fingerprint = json.dumps(description, sort_keys=True)
         # run.json also keeps the device's cooldown target: the dashboard flags hot cells by it.
         cooldown = self.device.options.get("cooldown")
         self.recorder.fingerprints[target.name] = {**description, "cooldown": cooldown}
-        return fingerprint
+        return json.dumps(description, sort_keys=True)
 
     def run_cell(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:
         """One cell, always as a row: a transport failure or timeout is a row too."""

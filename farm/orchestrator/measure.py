@@ -50,7 +50,7 @@ class CellMeasurer:
         self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
         self.abi: str | None = None  # the device's ABI, once described (picks benchmark_model)
         self._staged: dict[str, str] = {}
-        self._native: tuple[str, str] | None = None
+        self.native: tuple[str, str] | None = None  # the device's benchmark_model, once found
         self._models: dict[str, ModelInfo | None] = {}
 
     def measure(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
@@ -180,11 +180,11 @@ class CellMeasurer:
     def native_binary(self, device: Device) -> tuple[str, str]:
         """The host path and sha256 of the device's benchmark_model (for its ABI), found once;
         RunnerError saying what to put where when there is none."""
-        if self._native is None:
+        if self.native is None:
             configured = device.options.get("benchmark_model")
             path = find_benchmark_model(device.name, configured, self.abi)
-            self._native = str(path), file_sha256(path)
-        return self._native
+            self.native = str(path), file_sha256(path)
+        return self.native
 
     def _delegate_library(self, cell: Cell) -> DelegateLibrary | None:
         """The external delegate .so (pushed like a model) or the Edge TPU device option."""

@@ -5,7 +5,9 @@ describes it, probes and measures, in a scratch folder on the lab host. The row,
 description and the files the cell wrote there (the runner's raw output, output tensors for
 parity) come back as one picklable report for the driver to journal and keep.
 
-Retries and quarantine are the caller's: here a cell is measured exactly once.
+Retries and quarantine are the caller's: here a cell is measured exactly once. What the worker
+learns of a device (description, telemetry, probe, benchmark_model) is kept in this process
+for the run's later cells of that device (``KNOWN``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from farm.orchestrator.execute import Connect, DeviceWorker, Recorder
+from farm.orchestrator.facts import FactsCache
 from farm.orchestrator.plan import RunPlan
 from farm.spec import Cell, CellResult
 from farm.store import JOURNAL
 from farm.targets import connect
+
+KNOWN_RUNS = 4  # runs whose device facts a process keeps (two drivers may share a host)
+KNOWN: dict[str, FactsCache] = {}  # run id -> what this process learned of its devices
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,21 @@ def run_one_cell(
             plan, run_dir=run_dir, cells=(cell,), skips=(), done=(), settings=settings
         )
         recorder = Recorder(run_dir, None)
-        worker = DeviceWorker(alone, recorder, threading.Event(), open_target, inputs)
+        known = _known(plan.run_id)
+        worker = DeviceWorker(alone, recorder, threading.Event(), open_target, inputs, known=known)
         worker.run([cell], first_index=index)
         recorder.journal.close()
         (result,) = recorder.results
         fingerprint = recorder.fingerprints.get(cell.device.name)
         return CellReport(result, fingerprint, _files(run_dir))
+
+
+def _known(run_id: str) -> FactsCache:
+    if run_id not in KNOWN:
+        while len(KNOWN) >= KNOWN_RUNS:
+            KNOWN.pop(next(iter(KNOWN)))  # the oldest run
+        KNOWN[run_id] = {}
+    return KNOWN[run_id]
 
 
 def _files(run_dir: Path) -> dict[str, bytes]:
