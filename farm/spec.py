@@ -17,6 +17,18 @@ def quarantine_reason(streak: int, last_reason: str | None) -> str:
     return f"{QUARANTINE_PREFIX}{streak} infra failures: {last_reason}"
 
 
+# Android's ABI name for a CPU as `uname -m` names it: what a board's or this host's binaries
+# are built for, and what a virtual phone on this host reports as ro.product.cpu.abi.
+MACHINE_ABI = {
+    "aarch64": "arm64-v8a",
+    "arm64": "arm64-v8a",
+    "armv7l": "armeabi-v7a",
+    "armv8l": "armeabi-v7a",  # a 32-bit userland on a 64-bit core
+    "x86_64": "x86_64",
+    "i686": "x86",
+    "i386": "x86",
+}
+
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external")
 
 

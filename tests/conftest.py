@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from farm.sim.adb_server import AdbServer
-    from farm.sim.device import VirtualDevice
+from farm.sim.adb_server import AdbServer
+from farm.sim.device import VirtualDevice
 
-from .lab import MODELS, PYTHON_PHONE, LoopbackSshd, require_tool
+from .lab import (
+    KWS,
+    PYTHON_PHONE,
+    LoopbackSshd,
+    model_folder_with,
+    phones_on,
+    private_adb_server,
+    write_manifest,
+)
 
 # The Ray executor's tests need the optional extra; `tox -e ray` installs it and runs them.
 collect_ignore = [] if importlib.util.find_spec("ray") else ["test_ray.py"]
@@ -38,12 +43,24 @@ def host_lab(tmp_path: Path) -> Path:
 @pytest.fixture
 def model_folder(tmp_path: Path) -> Path:
     """A bare folder (no manifest) with two of the shipped models: bring-your-own-models."""
-    folder = tmp_path / "models"
-    folder.mkdir()
-    for name in ("mobilenet_v2_int8", "kws_dscnn_fp32"):
-        src = MODELS / f"{name}.tflite"
-        shutil.copyfile(src, folder / src.name)
-    return folder
+    return model_folder_with(tmp_path, "mobilenet_v2_int8", "kws_dscnn_fp32")
+
+
+@pytest.fixture
+def plugin_lab(pytester: pytest.Pytester) -> Path:
+    """For the pytest plugin's pytester runs: devices.yaml (this host: cpu, xnnpack) and
+    models/ holding the shipped kws int8 model, with the manifest entry copied from
+    models/models.yaml plus a generous latency budget."""
+    (pytester.path / "devices.yaml").write_text(
+        "devices:\n"
+        "  host:\n"
+        "    transport: local\n"
+        "    delegates: [cpu, xnnpack]\n"
+        "    threads: [1]\n"
+        f"    workdir: {pytester.path / 'work'}\n"
+    )
+    write_manifest(model_folder_with(pytester.path, KWS), {KWS: {"default": 10_000.0}})
+    return pytester.path
 
 
 @pytest.fixture
@@ -60,28 +77,13 @@ def sshd(tmp_path: Path) -> Iterator[LoopbackSshd]:
 @pytest.fixture
 def adb_server(tmp_path: Path) -> Iterator[AdbServer]:
     """Debian's adb server on a free port, its own HOME, no emulator scan; killed after."""
-    from farm.sim.adb_server import AdbServer
-
-    server = AdbServer(adb_path=require_tool("adb", "/usr/bin/adb"), home=tmp_path / "adb-home")
-    server.home.mkdir()
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with private_adb_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
 def virtual_devices(tmp_path: Path, adb_server: AdbServer) -> Iterator[list[VirtualDevice]]:
     """Two virtual phones with a python3 (the Python runner's), connected to the private adb
     server (index them as needed)."""
-    from farm.sim.device import VirtualDevice
-
-    devices = [VirtualDevice(PYTHON_PHONE, tmp_path / f"device{i}").start() for i in range(2)]
-    try:
-        for device in devices:
-            adb_server.connect(device.serial)
-        yield devices
-    finally:
-        for device in devices:
-            adb_server.disconnect(device.serial)
-            device.stop()
+    with phones_on(adb_server, tmp_path, PYTHON_PHONE, 2) as phones:
+        yield phones

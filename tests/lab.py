@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+import yaml
+
+from farm.config import file_sha256
+from farm.sim.adb_server import AdbServer
+from farm.sim.device import VirtualDevice
 
 ROOT = Path(__file__).resolve().parents[1]
 # The opt-in virtual-phone profile whose shell has a python3: phones for the Python runner.
 # Every other virtual phone has Android's userland (mksh + toybox, no Python).
 PYTHON_PHONE = "linux-python"
 MODELS = ROOT / "models"
+KWS = "kws_dscnn_int8"  # the shipped model the pytest plugin's tests (pytester) run
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -154,6 +160,87 @@ def phone_entry(name: str, serial: str, adb_port: int, **keys: object) -> str:
     """A devices.yaml entry for a virtual phone behind a private adb server."""
     entry = {"transport": "adb", "serial": f"'{serial}'", "adb_port": adb_port, **keys}
     return f"  {name}:\n" + "".join(f"    {key}: {value}\n" for key, value in entry.items())
+
+
+def model_folder_with(
+    root: Path, *models: str, name: str | None = None, folder: str = "models"
+) -> Path:
+    """``root/folder`` (made if missing) holding each shipped model as ``<model>.tflite``;
+    ``name`` gives a lone model another file name, ``<name>.tflite`` (results name models by
+    their file)."""
+    if name is not None and len(models) != 1:
+        raise ValueError(f"name={name!r} renames one model, not {len(models)}")
+    path = root / folder
+    path.mkdir(parents=True, exist_ok=True)
+    for model in models:
+        shutil.copyfile(MODELS / f"{model}.tflite", path / f"{name or model}.tflite")
+    return path
+
+
+def write_manifest(models: Path, budgets: dict[str, object]) -> None:
+    """models.yaml for the folder's .tflite files: the shipped entry where there is one (else
+    just the file), the file's sha256, and ``budgets[name]`` as its budget_ms."""
+    shipped = yaml.safe_load((MODELS / "models.yaml").read_text())["models"]
+    entries = {}
+    for tflite in sorted(models.glob("*.tflite")):
+        name = tflite.stem
+        entry = dict(shipped.get(name) or {"file": tflite.name})
+        entry["sha256"] = file_sha256(tflite)
+        if name in budgets:
+            entry["budget_ms"] = budgets[name]
+        entries[name] = entry
+    (models / "models.yaml").write_text(yaml.safe_dump({"models": entries}))
+
+
+def farm(*args: str | Path, columns: int = 300) -> tuple[int, str]:
+    """`farm ARGS` in-process through typer's CliRunner, on a console ``columns`` wide (rich
+    wraps at 80 otherwise); the exit code and what it printed."""
+    from typer.testing import CliRunner
+
+    from farm.cli import app
+
+    result = CliRunner(env={"COLUMNS": str(columns)}).invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+@contextlib.contextmanager
+def private_adb_server(root: Path) -> Iterator[AdbServer]:
+    """Debian's adb server on a free port, HOME root/adb-home, no emulator scan; stopped after."""
+    adb = require_tool("adb", "/usr/bin/adb")
+    (root / "adb-home").mkdir()
+    server = AdbServer(adb_path=adb, home=root / "adb-home")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def phones_on(
+    server: AdbServer, root: Path, profile: str, count: int
+) -> Iterator[list[VirtualDevice]]:
+    """``count`` virtual phones of ``profile`` (root/phone0, root/phone1 ...) connected to
+    ``server``; disconnected and stopped after."""
+    phones: list[VirtualDevice] = []
+    try:
+        for i in range(count):
+            phones.append(VirtualDevice(profile, root / f"phone{i}").start())
+        for phone in phones:
+            server.connect(phone.serial)
+        yield phones
+    finally:
+        for phone in phones:
+            server.disconnect(phone.serial)
+            phone.stop()
+
+
+@contextlib.contextmanager
+def phones_behind_adb(
+    root: Path, profile: str, count: int
+) -> Iterator[tuple[AdbServer, list[VirtualDevice]]]:
+    """A private adb server and ``count`` virtual phones of ``profile`` connected to it."""
+    with private_adb_server(root) as server, phones_on(server, root, profile, count) as phones:
+        yield server, phones
 
 
 def descendants(pid: int) -> list[int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,9 @@ import pytest
 from farm.job import RunRequest, plan_run, run_plan
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
-from farm.sim.profile import HOST_ABI
-from farm.spec import CellResult
+from farm.spec import MACHINE_ABI, CellResult
 
-from .lab import MODELS, phone_entry
+from .lab import model_folder_with, phone_entry
 
 pytestmark = pytest.mark.lab
 DELEGATES = "[cpu, xnnpack, gpu, nnapi]"
@@ -41,14 +39,6 @@ def lab(tmp_path: Path, server: AdbServer, devices: list[VirtualDevice], host: b
     return path
 
 
-def models(tmp_path: Path, *names: str) -> Path:
-    folder = tmp_path / "models"
-    folder.mkdir(exist_ok=True)
-    for name in names:
-        shutil.copyfile(MODELS / f"{name}.tflite", folder / f"{name}.tflite")
-    return folder
-
-
 def run(tmp_path: Path, devices: Path, folder: Path, name: str = "run", **kw: Any) -> pd.DataFrame:
     request = RunRequest(devices, folder, runs=5, warmup=1, seed=1, run_dir=tmp_path / name)
     run_plan(plan_run(request), **kw)
@@ -61,7 +51,7 @@ def test_two_virtual_phones_and_the_host_measure_their_cells(
     frame = run(
         tmp_path,
         lab(tmp_path, adb_server, virtual_devices, host=True),
-        models(tmp_path, "kws_dscnn_int8"),
+        model_folder_with(tmp_path, "kws_dscnn_int8"),
     )
     phones = frame[frame.device != "host"]
     ok = phones[phones.status == "ok"]
@@ -69,7 +59,7 @@ def test_two_virtual_phones_and_the_host_measure_their_cells(
     assert (ok.samples_ms.map(len) >= 5).all() and ok.parity_ok.all()
     fingerprint = json.loads(ok.device_fingerprint.iloc[0])
     assert fingerprint["model"] == "Pixel 8" and fingerprint["soc"] == "Tensor G3"
-    assert fingerprint["sdk"] == "34" and fingerprint["abi"] == HOST_ABI[platform.machine()]
+    assert fingerprint["sdk"] == "34" and fingerprint["abi"] == MACHINE_ABI[platform.machine()]
     skipped = phones[phones.status == "skipped"].set_index(["device", "delegate"])
     assert skipped.loc[("phone0", "gpu"), "reason"].startswith("LiteRT GPU accelerator unavailable")
     assert "no nnapi delegate" in skipped.loc[("phone1", "nnapi"), "reason"]
@@ -82,7 +72,7 @@ def test_a_second_run_pushes_nothing_unchanged(
     phone = virtual_devices[0]
     devices, folder = (
         lab(tmp_path, adb_server, [phone], host=False),
-        models(tmp_path, "kws_dscnn_fp32"),
+        model_folder_with(tmp_path, "kws_dscnn_fp32"),
     )
     run(tmp_path, devices, folder, "first")
     first = [t for t in phone.transfers if t[0] == "SEND"]
@@ -105,7 +95,7 @@ def test_a_phone_that_disappears_mid_run_fails_its_remaining_cells_as_infra(
     frame = run(
         tmp_path,
         lab(tmp_path, adb_server, virtual_devices, host=False),
-        models(tmp_path, "kws_dscnn_int8", "kws_dscnn_fp32"),
+        model_folder_with(tmp_path, "kws_dscnn_int8", "kws_dscnn_fp32"),
         on_result=unplug_after_first_cell,
     )
     phone0 = frame[frame.device == "phone0"].sort_values("started_at").reset_index()

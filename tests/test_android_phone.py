@@ -20,9 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from farm.cli import app
 from farm.errors import TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
 from farm.runners.benchmark_model import (
@@ -38,7 +36,7 @@ from farm.targets.lock import DeviceLock
 from farm.targets.space import free_mb
 from farm.targets.staging import remote_sha256
 
-from .lab import MODELS, LoopbackSshd, phone_entry, tmpfs
+from .lab import MODELS, LoopbackSshd, farm, model_folder_with, phone_entry, phones_on, tmpfs
 from .native.programs import (
     CRASHING,
     HOST_ABI,
@@ -59,13 +57,8 @@ NOT_UNDERSTOOD = re.compile(
 @pytest.fixture
 def phone(tmp_path: Path, adb_server: AdbServer) -> Iterator[VirtualDevice]:
     """One virtual Pixel 8 with Android's userland (the default profile)."""
-    device = VirtualDevice("pixel8", tmp_path / "phone").start()
-    adb_server.connect(device.serial)
-    try:
+    with phones_on(adb_server, tmp_path, "pixel8", 1) as (device,):
         yield device
-    finally:
-        adb_server.disconnect(device.serial)
-        device.stop()
 
 
 @pytest.fixture
@@ -77,9 +70,7 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run(tmp_path: Path, entries: str, model: str = "kws_dscnn_int8") -> pd.DataFrame:
     (tmp_path / "devices.yaml").write_text("devices:\n" + entries + HOST)
-    models = tmp_path / "models"
-    models.mkdir(exist_ok=True)
-    (models / f"{model}.tflite").write_bytes((MODELS / f"{model}.tflite").read_bytes())
+    models = model_folder_with(tmp_path, model)
     run_dir = tmp_path / "run"
     request = RunRequest(tmp_path / "devices.yaml", models, runs=5, warmup=1, run_dir=run_dir)
     run_plan(plan_run(request))
@@ -174,10 +165,8 @@ def test_a_phone_without_a_benchmark_model_fails_its_cells_at_once_saying_where(
     assert reason.startswith(f"pre-flight: no benchmark_model for ABI {HOST_ABI} of phone")
     assert str(empty_cache / HOST_ABI / "benchmark_model") in reason
     assert "devices.phone.benchmark_model" in reason and "prebuilt" in reason
-    probe = CliRunner().invoke(
-        app, ["devices", "-d", str(tmp_path / "devices.yaml"), "--probe"], env={"COLUMNS": "400"}
-    )
-    assert probe.exit_code == 0 and f"none: no benchmark_model for ABI {HOST_ABI}" in probe.output
+    code, probe = farm("devices", "-d", tmp_path / "devices.yaml", "--probe", columns=400)
+    assert code == 0 and f"none: no benchmark_model for ABI {HOST_ABI}" in probe
 
 
 def test_a_phone_told_to_use_python_fails_its_cells_saying_what_to_write(
@@ -202,10 +191,8 @@ def test_a_binary_for_another_abi_is_refused_before_it_is_pushed(
     reason = frame[frame.device == "phone"].reason.iloc[0]
     assert f"is built for arm64-v8a, but phone is {HOST_ABI}" in reason
     assert phone.bytes_pushed == 0
-    probe = CliRunner().invoke(
-        app, ["devices", "-d", str(tmp_path / "devices.yaml"), "--probe"], env={"COLUMNS": "400"}
-    )
-    assert probe.exit_code == 0 and "is built for arm64-v8a" in probe.output
+    code, probe = farm("devices", "-d", tmp_path / "devices.yaml", "--probe", columns=400)
+    assert code == 0 and "is built for arm64-v8a" in probe
 
 
 def test_a_folder_per_abi_gives_the_phone_its_own_build(

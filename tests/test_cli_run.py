@@ -7,20 +7,13 @@ import platform
 from pathlib import Path
 
 import pandas as pd
-from typer.testing import CliRunner
 
-from farm.cli import app
 from farm.config import load_models
 from farm.store import read_journal
 
-from .lab import MODELS
+from .lab import MODELS, farm
 
 FAST = ["--runs", "5", "--warmup", "1", "--seed", "3"]
-
-
-def farm(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
 
 
 def test_a_run_on_the_shipped_manifest_measures_every_cell(host_lab: Path, tmp_path: Path) -> None:

@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from farm.cli import app
 from farm.cluster.address import check_reachable
 from farm.cluster.health import LabHealth
 from farm.cluster.resources import (
@@ -26,7 +24,7 @@ from farm.cluster.resources import (
 )
 from farm.spec import Device
 
-from .lab import free_port
+from .lab import farm, free_port
 
 PHONE = Device("pixel", "adb", ("cpu",), options={"serial": "R5CT1234"})
 HOST = Device("host", "local", ("cpu",))
@@ -119,12 +117,12 @@ def test_the_ray_executor_without_ray_is_an_input_error(
     monkeypatch: pytest.MonkeyPatch, host_lab: Path
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
-    result = CliRunner().invoke(app, ["run", "-d", str(host_lab), "--executor", "ray"])
+    code, output = farm("run", "-d", host_lab, "--executor", "ray")
 
-    assert result.exit_code == 2
-    assert "Ray is not installed" in result.output and "tflite-farm[ray]" in result.output
-    lab = CliRunner().invoke(app, ["lab", "status"])
-    assert lab.exit_code == 2 and "Ray is not installed" in lab.output
+    assert code == 2
+    assert "Ray is not installed" in output and "tflite-farm[ray]" in output
+    lab_code, lab = farm("lab", "status")
+    assert lab_code == 2 and "Ray is not installed" in lab
 
 
 def test_the_heads_address_is_checked_before_anything_waits_on_it() -> None:

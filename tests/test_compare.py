@@ -44,7 +44,7 @@ from farm.orchestrator import RunPlan, execute
 from farm.spec import CellResult
 from farm.store import RESULTS, results_frame, write_results
 
-from .lab import MODELS
+from .lab import model_folder_with
 
 THRESHOLD = 0.05
 LATENCY_COLUMNS = ("latency_median_ms", "latency_mean_ms", "latency_std_ms")
@@ -156,10 +156,7 @@ def _own_cpu_s() -> float:
 
 def host_lab(root: Path) -> tuple[Path, Path]:
     """devices.yaml with this host, and a folder with the two int8 models."""
-    models = root / "models"
-    models.mkdir()
-    for name in ("kws_dscnn_int8", "mobilenet_v2_int8"):
-        shutil.copyfile(MODELS / f"{name}.tflite", models / f"{name}.tflite")
+    models = model_folder_with(root, "kws_dscnn_int8", "mobilenet_v2_int8")
     devices = root / "devices.yaml"
     devices.write_text(
         "devices:\n"

@@ -15,7 +15,7 @@ from farm.job import RunRequest, plan_run, run_plan
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceBusy, DeviceLock
 
-from .lab import MODELS
+from .lab import model_folder_with
 
 
 def test_a_second_run_waits_then_gives_up_naming_the_holder(tmp_path: Path) -> None:
@@ -57,9 +57,7 @@ def _dead_pid() -> int:
 
 
 def test_two_runs_on_one_device_never_overlap(host_lab: Path, tmp_path: Path) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "m.tflite").write_bytes((MODELS / "kws_dscnn_int8.tflite").read_bytes())
+    models = model_folder_with(tmp_path, "kws_dscnn_int8", name="m")
     plans = [
         plan_run(RunRequest(host_lab, models, runs=20, warmup=1, seed=1, run_dir=tmp_path / name))
         for name in ("a", "b")

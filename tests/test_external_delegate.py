@@ -11,7 +11,7 @@ import pytest
 
 from farm.job import RunRequest, plan_run, run_plan
 
-from .lab import MODELS
+from .lab import model_folder_with
 
 pytest_plugins = ["tests.delegates.fixtures"]
 pytestmark = pytest.mark.lab
@@ -24,11 +24,7 @@ def run_with_delegate(tmp_path: Path, library: Path, options: str) -> pd.DataFra
         f"    external_delegate: {{path: {library}, options: {options}}}\n"
         f"    workdir: {tmp_path / 'work'}\n"
     )
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "mobilenet_v2_fp32.tflite").write_bytes(
-        (MODELS / "mobilenet_v2_fp32.tflite").read_bytes()
-    )
+    models = model_folder_with(tmp_path, "mobilenet_v2_fp32")
     run_plan(
         plan_run(RunRequest(devices, models, runs=5, warmup=1, seed=2, run_dir=tmp_path / "run"))
     )

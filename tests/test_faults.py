@@ -46,9 +46,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from farm.cli import app
 from farm.config import load_models
 from farm.errors import RunDirFull
 from farm.job import RunRequest, plan_run, run_plan
@@ -60,17 +58,12 @@ from farm.store import read_journal
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceLock
 
-from .lab import DATA, MODELS, LoopbackSshd, phone_entry, tmpfs, wait_for
+from .lab import DATA, MODELS, LoopbackSshd, farm, model_folder_with, phone_entry, tmpfs, wait_for
 
 pytestmark = pytest.mark.lab
 Key = tuple[str, str, str, int]
 CELLS = len(load_models(MODELS)) * 2  # host_lab: cpu and xnnpack, one thread count
 FAST = ["--runs", "5", "--warmup", "1", "--seed", "3"]
-
-
-def farm(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner(env={"COLUMNS": "300"}).invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
 
 
 def started_at(run_dir: Path) -> dict[Key, str | None]:
@@ -97,9 +90,7 @@ def assert_kept_and_resumable(run_dir: Path) -> dict[Key, str | None]:
 
 def run(tmp_path: Path, devices: str, model: str = "kws_dscnn_int8", **kw: Any) -> pd.DataFrame:
     (tmp_path / "devices.yaml").write_text("devices:\n" + devices)
-    models = tmp_path / "models"
-    models.mkdir(exist_ok=True)
-    shutil.copyfile(MODELS / f"{model}.tflite", models / f"{model}.tflite")
+    models = model_folder_with(tmp_path, model)
     settings = {"runs": 5, "warmup": 1, "seed": 1, **kw.pop("settings", {})}
     request = RunRequest(tmp_path / "devices.yaml", models, run_dir=tmp_path / "run", **settings)
     run_plan(plan_run(request), **kw)
@@ -228,10 +219,9 @@ def test_a_device_whose_python_has_no_tflite_runtime_fails_before_its_first_cell
         f"    threads: [1]\n    workdir: {tmp_path / 'bare-work'}\n"
     )
     frame = run(tmp_path, bare + host(tmp_path))
-    argv = ["devices", "-d", str(tmp_path / "devices.yaml"), "--probe"]
-    probe = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})  # one line per device
+    code, probe = farm("devices", "-d", tmp_path / "devices.yaml", "--probe")  # a line a device
 
-    assert probe.exit_code == 0 and "none: no TFLite runtime" in probe.output
+    assert code == 0 and "none: no TFLite runtime" in probe
     cells = frame[frame.device == "bare"]
     assert len(cells) == 2 and set(cells.failure_kind) == {"infra"}
     assert cells.reason.str.startswith("pre-flight: no TFLite runtime imports on bare").all()
@@ -318,10 +308,8 @@ def test_a_corrupt_or_empty_model_fails_its_cells_and_the_others_still_run(
 def test_a_model_needing_a_missing_custom_op_fails_with_the_ops_name(
     host_lab: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "custom"
-    folder.mkdir()
+    folder = model_folder_with(tmp_path, "kws_dscnn_int8", folder="custom")
     shutil.copyfile(DATA / "custom_op.tflite", folder / "custom_op.tflite")
-    shutil.copyfile(MODELS / "kws_dscnn_int8.tflite", folder / "kws_dscnn_int8.tflite")
     run_dir = tmp_path / "run"
     code, _ = farm("run", "-d", host_lab, "-m", folder, "--run-dir", run_dir, *FAST)
     frame = pd.read_parquet(run_dir / "results.parquet")

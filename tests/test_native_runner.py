@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from farm.cli import app
 from farm.job import RunRequest, plan_run, run_plan
 
-from .lab import DATA, MODELS
+from .lab import DATA, model_folder_with
 
 LOGS = DATA / "benchmark_model_logs"
 
@@ -111,9 +111,7 @@ def test_a_tool_that_writes_no_output_file_is_timed_and_says_its_outputs_were_no
 ) -> None:
     """A build too old for --output_filepath only warns about the flag: no outputs, no parity."""
     binary = fake_build(tmp_path, "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt")
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "kws.tflite").write_bytes((MODELS / "kws_dscnn_int8.tflite").read_bytes())
+    models = model_folder_with(tmp_path, "kws_dscnn_int8", name="kws")
     devices = native_lab(tmp_path, str(binary))
     run_plan(plan_run(RunRequest(devices, models, runs=7, warmup=2, run_dir=tmp_path / "run")))
     row = pd.read_parquet(tmp_path / "run" / "results.parquet").iloc[0]

@@ -4,35 +4,27 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from farm.cli import app
-
-from .lab import MODELS
+from .lab import farm, model_folder_with
 
 
 def test_the_first_nightly_is_a_baseline_and_the_next_is_compared_with_it(
     host_lab: Path, tmp_path: Path
 ) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copyfile(MODELS / "kws_dscnn_int8.tflite", models / "kws.tflite")
-    runner = CliRunner(env={"COLUMNS": "200"})
-    args = ["nightly", "--devices", str(host_lab), "--models", str(models), "--runs", "300"]
+    models = model_folder_with(tmp_path, "kws_dscnn_int8", name="kws")
+    args = ["nightly", "--devices", host_lab, "--models", models, "--runs", "300"]
     cwd = os.getcwd()
     os.chdir(tmp_path)  # reports/ is created here
     try:
-        first = runner.invoke(app, args)
-        second = runner.invoke(app, args)
+        first_code, first = farm(*args)
+        second_code, second = farm(*args)
     finally:
         os.chdir(cwd)
-    assert first.exit_code == 0 and "this run is the first baseline" in first.output
-    assert second.exit_code == 0, second.output
+    assert first_code == 0 and "this run is the first baseline" in first
+    assert second_code == 0, second
     runs = sorted((tmp_path / "reports" / "runs").iterdir())
-    assert len(runs) == 2 and "compared with" in second.output and runs[0].name in second.output
+    assert len(runs) == 2 and "compared with" in second and runs[0].name in second
     comparison = json.loads((runs[1] / "compare.json").read_text())
     assert comparison["exit_code"] == 0 and len(comparison["rows"]) == 2
     assert "| " in (runs[1] / "compare.md").read_text()

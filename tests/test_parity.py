@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from farm.job import RunRequest, plan_run, run_plan
 from farm.parity import compare, default_tolerance, make_inputs, verdict
 from farm.spec import InputSpec, Tolerance
 
-from .lab import MODELS
+from .lab import MODELS, model_folder_with
 
 
 def outputs(values: list[float], scale: float | None = None) -> dict[str, np.ndarray]:
@@ -78,13 +77,10 @@ def test_inputs_are_seeded_real_values_shared_by_quantized_variants() -> None:
 def test_a_drift_tolerance_in_the_manifest_gates_the_variant(
     host_lab: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "models"
-    folder.mkdir()
     manifest = yaml.safe_load((MODELS / "models.yaml").read_text())
     kws = {name: e for name, e in manifest["models"].items() if e["family"] == "kws_dscnn"}
     kws["kws_dscnn_int8"]["drift_tolerance"] = {"cosine_min": 0.999999999}
-    for entry in kws.values():
-        shutil.copyfile(MODELS / entry["file"], folder / entry["file"])
+    folder = model_folder_with(tmp_path, *kws)
     (folder / "models.yaml").write_text(yaml.safe_dump({"models": kws}))
     run_plan(
         plan_run(RunRequest(host_lab, folder, runs=5, warmup=1, seed=1, run_dir=tmp_path / "run"))

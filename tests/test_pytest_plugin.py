@@ -8,7 +8,6 @@ imported during a test from sys.modules afterwards, and numpy cannot be imported
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -16,20 +15,17 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-import yaml
 
-from farm.config import file_sha256
 from farm.pytest_plugin import budget_for
 from farm.pytest_plugin.benchmark_json import benchmark_stats
 from farm.pytest_plugin.items import check_cell
 from farm.spec import Cell, CellResult, Device, Model
 from farm.store import read_journal
 
-from .lab import MODELS
+from .lab import KWS, write_manifest
 
 pytest_plugins = ["pytester"]
 
-KWS = "kws_dscnn_int8"
 FAST = ["--farm-runs", "5", "--farm-warmup", "1"]
 
 
@@ -38,38 +34,6 @@ def plugin_args() -> list[str]:
     loads it by itself (and loading it twice would be an error)."""
     installed = any(ep.value == "farm.pytest_plugin" for ep in entry_points(group="pytest11"))
     return [] if installed else ["-p", "farm.pytest_plugin"]
-
-
-@pytest.fixture
-def lab(pytester: pytest.Pytester) -> Path:
-    """devices.yaml (this host: cpu, xnnpack) and models/ holding the shipped kws int8 model,
-    with the manifest entry copied from models/models.yaml plus a latency budget."""
-    (pytester.path / "devices.yaml").write_text(
-        "devices:\n"
-        "  host:\n"
-        "    transport: local\n"
-        "    delegates: [cpu, xnnpack]\n"
-        "    threads: [1]\n"
-        f"    workdir: {pytester.path / 'work'}\n"
-    )
-    models = pytester.path / "models"
-    models.mkdir()
-    shutil.copyfile(MODELS / f"{KWS}.tflite", models / f"{KWS}.tflite")
-    write_manifest(models, {KWS: {"default": 10_000.0}})
-    return pytester.path
-
-
-def write_manifest(models: Path, budgets: dict[str, object]) -> None:
-    shipped = yaml.safe_load((MODELS / "models.yaml").read_text())["models"]
-    entries = {}
-    for tflite in sorted(models.glob("*.tflite")):
-        name = tflite.stem
-        entry = dict(shipped.get(name) or {"file": tflite.name})
-        entry["sha256"] = file_sha256(tflite)
-        if name in budgets:
-            entry["budget_ms"] = budgets[name]
-        entries[name] = entry
-    (models / "models.yaml").write_text(yaml.safe_dump({"models": entries}))
 
 
 def run_farm(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -92,9 +56,9 @@ def junit_outcomes(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def test_each_cell_is_an_item_with_its_outcome_and_a_junit_testcase(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
-    models = lab / "models"
+    models = plugin_lab / "models"
     (models / "broken.tflite").write_bytes(b"\x00garbage" * 50)
     # One generous budget (cpu), one impossible (xnnpack): the most specific key wins.
     write_manifest(models, {KWS: {"default": 10_000.0, "xnnpack": 0.000001}})
@@ -105,7 +69,7 @@ def test_each_cell_is_an_item_with_its_outcome_and_a_junit_testcase(
 
     result.assert_outcomes(passed=1, failed=3, skipped=2)
     result.stdout.fnmatch_lines(["*collected 6 items*", "farm: 6 cells (2 skipped at plan)*"])
-    outcomes = junit_outcomes(lab / "farm.xml")
+    outcomes = junit_outcomes(plugin_lab / "farm.xml")
     assert {name: outcome for name, (outcome, _) in outcomes.items()} == {
         f"host-{KWS}-cpu-t1": "passed",
         f"host-{KWS}-xnnpack-t1": "failure",
@@ -122,24 +86,26 @@ def test_each_cell_is_an_item_with_its_outcome_and_a_junit_testcase(
     result.stdout.fnmatch_lines(
         ["SKIPPED [[]2[]] devices.yaml:2: host does not list delegate gpu*"]
     )
-    classnames = {case.get("classname") for case in ET.parse(lab / "farm.xml").iter("testcase")}
+    classnames = {
+        case.get("classname") for case in ET.parse(plugin_lab / "farm.xml").iter("testcase")
+    }
     assert classnames == {"devices.yaml"}
 
 
 def test_the_matrix_runs_once_and_only_the_selected_cells(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
     result = run_farm(pytester, "--farm-run-dir", "run", "-k", "cpu")
 
     result.assert_outcomes(passed=1, deselected=1)
-    rows = read_journal(lab / "run" / "journal.jsonl")
+    rows = read_journal(plugin_lab / "run" / "journal.jsonl")
     assert [(row.delegate, row.status) for row in rows] == [("cpu", "ok")]
-    assert (lab / "run" / "dashboard.html").exists()
+    assert (plugin_lab / "run" / "dashboard.html").exists()
     result.stdout.fnmatch_lines(["*tflite-farm*", "run *: 1 ok, 0 failed, 0 skipped"])
 
 
 def test_users_write_their_own_checks_with_farm_lab_and_farm_result(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
     pytester.makepyfile(
         test_speed=f"""
@@ -158,7 +124,9 @@ def test_users_write_their_own_checks_with_farm_lab_and_farm_result(
     result.assert_outcomes(passed=1, deselected=2)
 
 
-def test_without_farm_devices_the_plugin_adds_nothing(pytester: pytest.Pytester, lab: Path) -> None:
+def test_without_farm_devices_the_plugin_adds_nothing(
+    pytester: pytest.Pytester, plugin_lab: Path
+) -> None:
     pytester.makepyfile(
         test_plain="""
         def test_plain():
@@ -173,13 +141,13 @@ def test_without_farm_devices_the_plugin_adds_nothing(pytester: pytest.Pytester,
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*the farm fixtures need --farm-devices*"])
     result.stdout.no_fnmatch_line("*devices.yaml::*")
-    assert not (lab / "reports").exists()
+    assert not (plugin_lab / "reports").exists()
 
 
 def test_a_bad_devices_file_is_a_usage_error_not_a_traceback(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
-    (lab / "devices.yaml").write_text(
+    (plugin_lab / "devices.yaml").write_text(
         "devices:\n  host:\n    transport: local\n    delegats: [cpu]\n"
     )
     result = run_farm(pytester)
@@ -195,18 +163,18 @@ def test_a_bad_devices_file_is_a_usage_error_not_a_traceback(
 
 
 def test_pytest_benchmark_compare_reads_the_exported_json(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
     run_farm(pytester, "--farm-benchmark-json", "base.json").assert_outcomes(passed=2)
     new = run_farm(pytester, "--farm-benchmark-json", "new-{device}.json", "--farm-run-dir", "r")
     new.assert_outcomes(passed=2)
 
-    document = json.loads((lab / "new-host.json").read_text())
+    document = json.loads((plugin_lab / "new-host.json").read_text())
     assert document["machine_info"]["node"] == "host"
     assert document["machine_info"]["transport"] == "local"  # the device's fingerprint
     by_name = {b["name"]: b for b in document["benchmarks"]}
     assert set(by_name) == {f"host-{KWS}-cpu-t1", f"host-{KWS}-xnnpack-t1"}
-    rows = {row.cell_id: row for row in read_journal(lab / "r" / "journal.jsonl")}
+    rows = {row.cell_id: row for row in read_journal(plugin_lab / "r" / "journal.jsonl")}
     cpu = by_name[f"host-{KWS}-cpu-t1"]
     assert cpu["fullname"] == cpu["name"] and cpu["stats"]["iterations"] == 1
     samples_ms = rows[cpu["name"]].samples_ms
@@ -216,7 +184,7 @@ def test_pytest_benchmark_compare_reads_the_exported_json(
     cli = Path(sys.executable).parent / "pytest-benchmark"
     compare = subprocess.run(
         [str(cli), "compare", "base.json", "new-host.json"],
-        cwd=lab,
+        cwd=plugin_lab,
         capture_output=True,
         text=True,
         timeout=60,

@@ -17,26 +17,12 @@ from farm.pytest_plugin import InterpreterFactory
 from farm.pytest_plugin.in_process import why_not_in_process
 from farm.spec import Cell, Device, Model
 
-from .lab import MODELS
-from .test_pytest_plugin import FAST, KWS, junit_outcomes, plugin_args, write_manifest
+from .lab import KWS, MODELS, write_manifest
+from .test_pytest_plugin import FAST, junit_outcomes, plugin_args
 
 pytest_plugins = ["pytester"]
 
 CELLS = {f"host-{KWS}-cpu-t1", f"host-{KWS}-xnnpack-t1"}
-
-
-@pytest.fixture
-def lab(pytester: pytest.Pytester) -> Path:
-    """This host (cpu, xnnpack) and models/ holding the shipped kws int8 model."""
-    (pytester.path / "devices.yaml").write_text(
-        "devices:\n  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n"
-        f"    workdir: {pytester.path / 'work'}\n"
-    )
-    models = pytester.path / "models"
-    models.mkdir()
-    (models / f"{KWS}.tflite").write_bytes((MODELS / f"{KWS}.tflite").read_bytes())
-    write_manifest(models, {})
-    return pytester.path
 
 
 def run_local(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -54,14 +40,16 @@ def benchmark_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_local_cells_are_pytest_benchmark_tests_that_compare_reads(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
     base = run_local(pytester, "--benchmark-autosave", "--benchmark-storage", "file://./bench")
     base.assert_outcomes(passed=2)
     new = run_local(pytester, "--benchmark-json", "new.json")
     new.assert_outcomes(passed=2)
 
-    benchmarks = {b["name"]: b for b in json.loads((lab / "new.json").read_text())["benchmarks"]}
+    benchmarks = {
+        b["name"]: b for b in json.loads((plugin_lab / "new.json").read_text())["benchmarks"]
+    }
     assert set(benchmarks) == CELLS
     for name, entry in benchmarks.items():
         assert entry["fullname"] == f"devices.yaml::{name}" and entry["group"] == KWS
@@ -74,9 +62,11 @@ def test_local_cells_are_pytest_benchmark_tests_that_compare_reads(
     assert benchmarks[f"host-{KWS}-cpu-t1"]["extra_info"]["nodes_delegated"] == 0
     # The farm ran nothing: the cells were timed in pytest, not by the runner.
     new.stdout.no_fnmatch_line("*- tflite-farm -*")
-    assert not (lab / "reports").exists()
+    assert not (plugin_lab / "reports").exists()
 
-    compare = benchmark_cli(lab, "--storage", "file://./bench", "compare", "0001", "new.json")
+    compare = benchmark_cli(
+        plugin_lab, "--storage", "file://./bench", "compare", "0001", "new.json"
+    )
     assert compare.returncode == 0, compare.stderr
     assert f"benchmark '{KWS}': 4 tests" in compare.stdout
     for name in CELLS:
@@ -84,11 +74,11 @@ def test_local_cells_are_pytest_benchmark_tests_that_compare_reads(
 
 
 def test_local_cells_keep_budgets_plan_skips_and_junit_properties_and_leave_the_farm_run(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
-    devices = (lab / "devices.yaml").read_text().replace("[cpu, xnnpack]", "[xnnpack]")
-    (lab / "devices.yaml").write_text(devices)  # the cpu cell is skipped at plan
-    write_manifest(lab / "models", {KWS: {"xnnpack": 0.000001}})
+    devices = (plugin_lab / "devices.yaml").read_text().replace("[cpu, xnnpack]", "[xnnpack]")
+    (plugin_lab / "devices.yaml").write_text(devices)  # the cpu cell is skipped at plan
+    write_manifest(plugin_lab / "models", {KWS: {"xnnpack": 0.000001}})
     pytester.makepyfile(
         test_rows="""
         def test_in_process_cells_leave_no_farm_row(farm_result):
@@ -99,7 +89,7 @@ def test_local_cells_keep_budgets_plan_skips_and_junit_properties_and_leave_the_
     result = run_local(pytester, "--farm-delegates", "cpu,xnnpack", "--junitxml", "farm.xml", "-rs")
 
     result.assert_outcomes(passed=1, failed=1, skipped=1)
-    outcomes = junit_outcomes(lab / "farm.xml")
+    outcomes = junit_outcomes(plugin_lab / "farm.xml")
     assert outcomes["test_in_process_cells_leave_no_farm_row"][0] == "passed"
     result.stdout.fnmatch_lines(
         ["SKIPPED [[]1[]] devices.yaml:2: host does not list delegate cpu*"]
@@ -107,7 +97,7 @@ def test_local_cells_keep_budgets_plan_skips_and_junit_properties_and_leave_the_
     verdict, message = outcomes[f"host-{KWS}-xnnpack-t1"]
     assert verdict == "failure" and "over budget: median" in message and "q1–q3" in message
     assert f"exceeds budget_ms 1e-06 ms ({KWS}: xnnpack)" in message
-    properties = junit_properties(lab / "farm.xml", f"host-{KWS}-xnnpack-t1")
+    properties = junit_properties(plugin_lab / "farm.xml", f"host-{KWS}-xnnpack-t1")
     assert properties["runtime"] == "ai_edge_litert"
     assert float(properties["latency_median_ms"]) > 0
 
@@ -120,7 +110,7 @@ def junit_properties(junit: Path, case: str) -> dict[str, str]:
 
 
 def test_users_time_their_own_interpreters_with_farm_interpreter(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
     pytester.makepyfile(
         test_kws=f"""
@@ -154,14 +144,14 @@ def test_users_time_their_own_interpreters_with_farm_interpreter(
             "SKIPPED [[]1[]] test_kws.py:12: delegate 'gpu' is not timed in the pytest process*",
         ]
     )
-    document = json.loads((lab / "user.json").read_text())
+    document = json.loads((plugin_lab / "user.json").read_text())
     stats = {b["name"]: b["stats"] for b in document["benchmarks"]}
     assert set(stats) == {"test_kws_cpu", "test_kws_by_path"}
     assert all(s["median"] > 0 for s in stats.values())
 
 
 def test_without_pytest_benchmark_the_option_is_a_usage_error_and_the_fixture_works(
-    pytester: pytest.Pytester, lab: Path
+    pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
     pytester.makepyfile(
         test_invoke=f"""

@@ -25,9 +25,7 @@ import pandas as pd
 import pytest
 import ray
 from ray.cluster_utils import Cluster
-from typer.testing import CliRunner
 
-from farm.cli import app
 from farm.cluster.resources import NAMESPACE, host_resources
 from farm.config import load_devices
 from farm.job import RunRequest, plan_run, run_plan
@@ -35,7 +33,7 @@ from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.store import read_journal
 
-from .lab import DATA, MODELS, free_port, require_tool, wait_for
+from .lab import DATA, farm, free_port, model_folder_with, phone_entry, phones_behind_adb, wait_for
 
 pytestmark = pytest.mark.ray
 CELL_S = 0.6
@@ -52,11 +50,15 @@ class RayLab:
     root: Path
 
     def phone_yaml(self, name: str, phone: VirtualDevice, binary: Path) -> str:
-        return (
-            f"  {name}:\n    transport: adb\n    serial: '{phone.serial}'\n"
-            f"    adb_port: {self.server.port}\n    runner: benchmark_model\n"
-            f"    benchmark_model: {binary}\n    shares_host_cpu: false\n"
-            f"    delegates: [cpu, xnnpack]\n    threads: [1, 2]\n"
+        return phone_entry(
+            name,
+            phone.serial,
+            self.server.port,
+            runner="benchmark_model",
+            benchmark_model=binary,
+            shares_host_cpu="false",
+            delegates="[cpu, xnnpack]",
+            threads="[1, 2]",
         )
 
     def stand_in(self, name: str, script: str = "") -> Path:
@@ -81,28 +83,21 @@ class RayLab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayLab]:
     root = tmp_path_factory.mktemp("ray-lab")
-    server = AdbServer(adb_path=require_tool("adb", "/usr/bin/adb"), home=root / "adb-home")
-    server.home.mkdir()
-    server.start()
-    phones = [VirtualDevice("pixel8", root / f"phone{i}").start() for i in range(3)]
     host = "  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
     head = host_resources(load_devices(_write(root / "host.yaml", "devices:\n" + host)))
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": head})
-    lab = RayLab(cluster, server, phones, root)
-    try:
-        for phone in phones:
-            server.connect(phone.serial)
-        binary = lab.stand_in("benchmark_model")
-        for i in range(2):
-            lab.add_node(lab.devices(f"node{i}", lab.phone_yaml(f"phone{i}", phones[i], binary)))
-        ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
-        yield lab
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
-        for phone in phones:
-            phone.stop()
-        server.stop()
+    with phones_behind_adb(root, "pixel8", 3) as (server, phones):
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": head})
+        lab = RayLab(cluster, server, phones, root)
+        try:
+            binary = lab.stand_in("benchmark_model")
+            for i in range(2):
+                node = lab.devices(f"node{i}", lab.phone_yaml(f"phone{i}", phones[i], binary))
+                lab.add_node(node)
+            ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
+            yield lab
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
 
 
 def _write(path: Path, text: str) -> Path:
@@ -254,17 +249,14 @@ def test_a_driver_waiting_on_a_device_another_run_holds_says_so_with_progress_an
     argv += ["--executor", "ray", "--address", lab.cluster.address, "--timeout", "2"]
     argv += ["--retries", "0", "--delegates", "cpu", "--threads", "1"]
     argv += ["--run-dir", str(lab.root / "held-second")]
-    second = CliRunner(env={"COLUMNS": "250"}).invoke(app, argv)
+    code, second = farm(*argv)
     first = held.result()
     lab.cluster.remove_node(held.node)
 
-    assert second.exit_code == 0, second.output
-    assert (
-        "held: no cell ended in" in second.output
-        and "longer than one cell may take" in second.output
-    )
-    assert "run " in second.output and "1/1" in second.output  # the progress bar, done
-    assert "median ms" in second.output and "p5–p95 ms" in second.output  # the summary table
+    assert code == 0, second
+    assert "held: no cell ended in" in second and "longer than one cell may take" in second
+    assert "run " in second and "1/1" in second  # the progress bar, done
+    assert "median ms" in second and "p5–p95 ms" in second  # the summary table
     assert set(first.status) == {"ok"}
 
 
@@ -306,9 +298,7 @@ def test_a_hand_started_host_without_the_host_cpu_unit_fails_in_seconds(lab: Ray
 def test_the_result_set_equals_the_local_executors(lab: RayLab) -> None:
     host = "  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
     devices = _write(lab.root / "same.yaml", phones_lab(lab, "same").read_text() + host)
-    models = lab.root / "real-models"
-    models.mkdir()
-    (models / "kws_dscnn_int8.tflite").write_bytes((MODELS / "kws_dscnn_int8.tflite").read_bytes())
+    models = model_folder_with(lab.root, "kws_dscnn_int8", folder="real-models")
     settings = {"order": "as-listed", "threads": [1]}
 
     local = run(devices, models, lab.root / "local", executor="local", **settings)
@@ -332,36 +322,27 @@ def test_the_result_set_equals_the_local_executors(lab: RayLab) -> None:
 
 
 def test_an_unreachable_head_is_an_input_error_and_no_run_starts(lab: RayLab) -> None:
-    from typer.testing import CliRunner
-
-    from farm.cli import app
-
     run_dir = lab.root / "unreachable"
-    argv = ["run", "-d", str(phones_lab(lab, "unreachable")), "--run-dir", str(run_dir)]
+    argv = ["run", "-d", phones_lab(lab, "unreachable"), "--run-dir", run_dir]
     address = f"127.0.0.1:{free_port()}"
-    result = CliRunner().invoke(app, [*argv, "--executor", "ray", "--address", address])
+    code, output = farm(*argv, "--executor", "ray", "--address", address)
 
-    assert result.exit_code == 2 and f"cannot reach the Ray cluster at {address}" in result.output
+    assert code == 2 and f"cannot reach the Ray cluster at {address}" in output
     assert not run_dir.exists()
 
 
 def test_lab_join_refuses_a_device_another_host_advertises(lab: RayLab) -> None:
-    from typer.testing import CliRunner
-
-    from farm.cli import app
-
-    taken = phones_lab(lab, "taken")
     address = lab.cluster.address
-    refused = CliRunner().invoke(app, ["lab", "join", "--address", address, "-d", str(taken)])
-    newbie = lab.devices("newbie", lab.phone_yaml("newbie", lab.phones[0], LOG))
-    printed = CliRunner().invoke(
-        app, ["lab", "join", "--address", address, "-d", str(newbie), "--dry-run"]
+    refused_code, refused = farm(
+        "lab", "join", "--address", address, "-d", phones_lab(lab, "taken")
     )
+    newbie = lab.devices("newbie", lab.phone_yaml("newbie", lab.phones[0], LOG))
+    code, printed = farm("lab", "join", "--address", address, "-d", newbie, "--dry-run")
 
-    assert refused.exit_code == 2 and "phone0, phone1" in refused.output
-    assert "already advertised" in refused.output
-    assert printed.exit_code == 0, printed.output
-    assert shlex.split(printed.output) == [
+    assert refused_code == 2 and "phone0, phone1" in refused
+    assert "already advertised" in refused
+    assert code == 0, printed
+    assert shlex.split(printed) == [
         "ray",
         "start",
         f"--address={address}",
@@ -370,10 +351,6 @@ def test_lab_join_refuses_a_device_another_host_advertises(lab: RayLab) -> None:
 
 
 def test_a_quarantine_is_seen_by_the_next_driver_and_lifted_by_lab_status(lab: RayLab) -> None:
-    from typer.testing import CliRunner
-
-    from farm.cli import app
-
     binary = lab.stand_in("benchmark_model")
     dead = lab.phone_yaml("dead", lab.phones[0], binary).replace(lab.phones[0].serial, "nosuch")
     devices = lab.devices("dead", dead)
@@ -381,15 +358,15 @@ def test_a_quarantine_is_seen_by_the_next_driver_and_lifted_by_lab_status(lab: R
     models = stub_models(lab, "m")
     first = run(devices, models, lab.root / "dead1", delegates=["cpu"])  # two cells
     second = run(devices, models, lab.root / "dead2", delegates=["cpu"], threads=[1])
-    status = CliRunner().invoke(app, ["lab", "status", "--release", "dead"])
-    after = CliRunner().invoke(app, ["lab", "status"])
+    _, status = farm("lab", "status", "--release", "dead")
+    _, after = farm("lab", "status")
     lab.cluster.remove_node(node)
 
     assert list(first.failure_kind) == ["infra"] * 2 and "nosuch" in first.reason.iloc[0]
     assert list(first.attempt) == [2, 2]  # each retried once by Ray, then given up
     assert second.reason.iloc[0].startswith("quarantined after")  # not tried again
-    assert "quarantined" in status.output and "lifted the quarantine of dead" in status.output
-    assert "quarantined" not in after.output
+    assert "quarantined" in status and "lifted the quarantine of dead" in status
+    assert "quarantined" not in after
 
 
 def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -400,9 +377,7 @@ def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:
     """In the env where Ray is installed: a real local run, and Ray is still not loaded."""
     devices = tmp_path / "devices.yaml"
     devices.write_text("devices:\n  host:\n    transport: local\n    delegates: [cpu]\n")
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "m.tflite").write_bytes((MODELS / "kws_dscnn_int8.tflite").read_bytes())
+    models = model_folder_with(tmp_path, "kws_dscnn_int8", name="m")
     script = (
         "import sys\n"
         "from farm.cli import app\n"
@@ -418,3 +393,18 @@ def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_devices_facts_are_learned_once_per_run_not_once_per_cell(lab: RayLab) -> None:
+    """Its description (getprop) and pre-flight probe (df) are asked for once, by the worker
+    process that ran its first cell, and kept for its other cells."""
+    phone = lab.phones[0]
+    devices = lab.devices("facts", lab.phone_yaml("phone0", phone, lab.stand_in("benchmark_model")))
+    asked_before = len(phone.shell_log)
+    frame = run(devices, stub_models(lab, "facts"), lab.root / "facts")
+    asked = [record.command for record in phone.shell_log[asked_before:]]
+
+    assert len(frame) == 4 and set(frame.status) == {"ok"}, frame.reason.tolist()
+    assert sum("getprop ro.product.model" in command for command in asked) == 1
+    assert sum("df -Pk" in command for command in asked) == 1
+    assert frame.device_fingerprint.nunique() == 1 and frame.device_fingerprint.notna().all()

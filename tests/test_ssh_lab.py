@@ -14,7 +14,7 @@ from farm.errors import HostKeyError, TargetTimeout
 from farm.job import RunRequest, plan_run, run_plan
 from farm.targets.ssh import SshTarget
 
-from .lab import DATA, MODELS, LoopbackSshd
+from .lab import DATA, LoopbackSshd, model_folder_with
 
 pytestmark = pytest.mark.lab
 
@@ -43,15 +43,6 @@ def host_entry(tmp_path: Path) -> str:
         f"  host:\n    transport: local\n    delegates: [xnnpack]\n    threads: [1]\n"
         f"    workdir: {tmp_path / 'host-work'}\n"
     )
-
-
-def one_model(tmp_path: Path, *names: str) -> Path:
-    folder = tmp_path / "models"
-    folder.mkdir(exist_ok=True)
-    source = MODELS / "mobilenet_v2_int8.tflite"
-    for name in names:
-        shutil.copyfile(source, folder / name)
-    return folder
 
 
 def run(devices: Path, models: Path, tmp_path: Path, **kw: Any) -> pd.DataFrame:
@@ -95,7 +86,7 @@ def test_a_command_past_its_timeout_is_killed_on_the_board(
 
 def test_farm_run_measures_cells_on_the_board(sshd: LoopbackSshd, tmp_path: Path) -> None:
     devices = lab_file(tmp_path, sshd.devices_yaml())
-    frame = run(devices, one_model(tmp_path, "mobilenet_v2_int8.tflite"), tmp_path)
+    frame = run(devices, model_folder_with(tmp_path, "mobilenet_v2_int8"), tmp_path)
     assert set(frame.status) == {"ok"} and len(frame) == 2
     assert (frame.samples_ms.map(len) >= 5).all()
     assert frame.device_fingerprint.str.contains('"transport": "ssh"').all()
@@ -107,7 +98,7 @@ def test_a_changed_host_key_stops_that_device_and_others_finish(
 ) -> None:
     sshd.trust_host_key(sshd.user_key)  # known_hosts now names another key for this host
     devices = lab_file(tmp_path, sshd.devices_yaml(), host_entry(tmp_path))
-    frame = run(devices, one_model(tmp_path, "m.tflite"), tmp_path)
+    frame = run(devices, model_folder_with(tmp_path, "mobilenet_v2_int8", name="m"), tmp_path)
     board = frame[frame.device == "board"]
     assert set(board.status) == {"failed"}
     assert board.reason.str.contains("host key of 127.0.0.1 is unknown or changed").all()
@@ -126,7 +117,8 @@ def test_hostile_model_names_are_benchmarked_without_running_anything(
     sshd: LoopbackSshd, tmp_path: Path, name: str
 ) -> None:
     devices = lab_file(tmp_path, sshd.devices_yaml())
-    frame = run(devices, one_model(tmp_path, name), tmp_path)
+    models = model_folder_with(tmp_path, "mobilenet_v2_int8", name=name.removesuffix(".tflite"))
+    frame = run(devices, models, tmp_path)
     assert set(frame.status) == {"ok"}
     assert set(frame.model) == {name.removesuffix(".tflite")}
     assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
@@ -137,7 +129,7 @@ def test_an_edgetpu_model_without_the_edgetpu_runtime_is_skipped_with_the_reason
     sshd: LoopbackSshd, tmp_path: Path
 ) -> None:
     devices = lab_file(tmp_path, sshd.devices_yaml(delegates="[cpu, edgetpu]"))
-    models = one_model(tmp_path, "plain.tflite")
+    models = model_folder_with(tmp_path, "mobilenet_v2_int8", name="plain")
     shutil.copyfile(DATA / "edgetpu_stub_edgetpu.tflite", models / "stub_edgetpu.tflite")
     frame = run(devices, models, tmp_path).set_index(["model", "delegate"])
     assert frame.loc[("plain", "cpu"), "status"] == "ok"

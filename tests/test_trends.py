@@ -7,7 +7,6 @@ on two real runs under a reports/runs/ folder."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from farm.dashboard import render_dashboard
 from farm.dashboard.changepoints import change_points
 from farm.job import RunRequest, plan_run, run_plan, write_report
 
-from .lab import MODELS
+from .lab import model_folder_with
 from .test_dashboard import (
     HOSTILE,
     N_RUNS,
@@ -260,9 +259,7 @@ def test_write_report_shows_trends_and_the_comparison_of_real_runs(
         "devices:\n  host:\n    transport: local\n    delegates: [xnnpack]\n    threads: [1]\n"
         f"    workdir: {tmp_path / 'work'}\n"
     )
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copyfile(MODELS / "kws_dscnn_int8.tflite", models / "kws_dscnn_int8.tflite")
+    models = model_folder_with(tmp_path, "kws_dscnn_int8")
     monkeypatch.chdir(tmp_path)  # runs go to reports/runs/<run id> under it
     runs = tmp_path / "reports" / "runs"
     request = RunRequest(devices, models, runs=50, warmup=2, seed=1)

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from farm.sim.userland import ANDROID, LINUX_PYTHON
+from farm.spec import MACHINE_ABI
 
 # Advertise only what shell.py and sync.py implement: never sendrecv_v2* (the host then sends
 # compressed SND2/RCV2), nor cmd / abb_exec (no such services here).
 FEATURES = ("shell_v2", "stat_v2", "ls_v2", "fixed_push_mkdir")
 REAL_DELEGATES = ("cpu", "xnnpack")
 # Android's ABI names for the machines a host may be (NDK: "Android ABIs").
-HOST_ABI = {"x86_64": "x86_64", "aarch64": "arm64-v8a", "armv7l": "armeabi-v7a", "i686": "x86"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _profile(name: str, properties: dict[str, str], userland: str = ANDROID) -> 
         "edgetpu": f"virtual device {name} has no Edge TPU",
     }
     machine = platform.machine()
-    abi = HOST_ABI.get(machine, machine)
+    abi = MACHINE_ABI.get(machine, machine)
     honest = {
         "ro.farm.virtual": "1",
         "ro.farm.host_machine": machine,

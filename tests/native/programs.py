@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from farm.runners.benchmark_model.provision import BINARY, MACHINE_ABI, cache_root
+from farm.runners.benchmark_model.provision import BINARY, cache_root
+from farm.spec import MACHINE_ABI
 
 from ..lab import require_tool
 

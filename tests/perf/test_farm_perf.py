@@ -17,7 +17,7 @@ from farm.config import load_models
 from farm.job import RunRequest, plan_run, run_plan
 from farm.spec import Model
 
-from ..lab import MODELS
+from ..lab import MODELS, model_folder_with
 
 pytestmark = pytest.mark.perf
 FIDELITY_RUNS = 300
@@ -56,9 +56,7 @@ def one_cell_lab(tmp_path: Path) -> Path:
 
 
 def farm_median_ms(model: Model, tmp_path: Path) -> float:
-    folder = tmp_path / model.name
-    folder.mkdir()
-    (folder / f"{model.name}.tflite").write_bytes(Path(model.path).read_bytes())
+    folder = model_folder_with(tmp_path, model.name, folder=model.name)
     request = RunRequest(
         one_cell_lab(tmp_path),
         folder,

@@ -19,7 +19,7 @@ from farm.job import RunRequest, plan_run, run_plan
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 
-from ..lab import DATA, require_tool
+from ..lab import DATA, phone_entry, phones_behind_adb
 
 pytestmark = pytest.mark.perf
 CELLS_PER_DEVICE = 6
@@ -28,39 +28,21 @@ CELL_S = 0.5
 
 @pytest.fixture
 def four_phones(tmp_path: Path) -> Iterator[tuple[AdbServer, list[VirtualDevice]]]:
-    server = AdbServer(adb_path=require_tool("adb", "/usr/bin/adb"), home=tmp_path / "home")
-    server.home.mkdir()
-    server.start()
-    phones = [VirtualDevice("pixel8", tmp_path / f"phone{i}").start() for i in range(4)]
-    try:
-        for phone in phones:
-            server.connect(phone.serial)
-        yield server, phones
-    finally:
-        for phone in phones:
-            phone.stop()
-        server.stop()
+    with phones_behind_adb(tmp_path, "pixel8", 4) as server_and_phones:
+        yield server_and_phones
 
 
 def lab(tmp_path: Path, server: AdbServer, phones: list[VirtualDevice]) -> Path:
     binary = tmp_path / "benchmark_model"
     log = DATA / "benchmark_model_logs" / "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt"
     binary.write_text(f"#!/bin/sh\nsleep {CELL_S}\ncat {shlex.quote(str(log))}\n")
-    lines = ["devices:"]
-    for i, phone in enumerate(phones):
-        lines += [
-            f"  phone{i}:",
-            "    transport: adb",
-            f"    serial: '{phone.serial}'",
-            f"    adb_port: {server.port}",
-            "    runner: benchmark_model",
-            f"    benchmark_model: {binary}",
-            "    shares_host_cpu: false",
-            "    delegates: [cpu, xnnpack]",
-            "    threads: [1, 2, 4]",
-        ]
+    keys = {"runner": "benchmark_model", "benchmark_model": binary, "shares_host_cpu": "false"}
+    keys |= {"delegates": "[cpu, xnnpack]", "threads": "[1, 2, 4]"}
+    entries = [
+        phone_entry(f"phone{i}", p.serial, server.port, **keys) for i, p in enumerate(phones)
+    ]
     path = tmp_path / f"devices-{len(phones)}.yaml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("devices:\n" + "".join(entries))
     return path
 
 

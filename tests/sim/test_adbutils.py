@@ -12,7 +12,7 @@ import adbutils
 import pytest
 
 from farm.sim import VirtualDevice
-from farm.sim.profile import HOST_ABI
+from farm.spec import MACHINE_ABI
 
 pytestmark = pytest.mark.lab
 
@@ -22,7 +22,7 @@ def test_state_shell_and_getprop(phone: Any) -> None:
     assert phone.shell("echo hi; echo there >&2") == "hi\nthere"  # v1: one merged stream
     assert phone.getprop("ro.product.model") == "Pixel 8"
     assert phone.getprop("ro.build.version.sdk") == "34"
-    assert phone.getprop("ro.product.cpu.abi") == HOST_ABI[platform.machine()]
+    assert phone.getprop("ro.product.cpu.abi") == MACHINE_ABI[platform.machine()]
     assert phone.getprop("ro.farm.virtual") == "1"
 
 

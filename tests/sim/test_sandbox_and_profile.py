@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from farm.sim.profile import HOST_ABI, PROFILES, get_profile
+from farm.sim.profile import PROFILES, get_profile
 from farm.sim.sandbox import Sandbox
 from farm.sim.sync import parse_mode
 from farm.sim.wire import CNXN, HEADER, Message, pack, unpack_header
+from farm.spec import MACHINE_ABI
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_profiles_say_what_they_cannot_run() -> None:
     assert (props["ro.product.manufacturer"], props["ro.board.platform"]) == ("Google", "zuma")
     assert props["ro.build.fingerprint"].startswith("google/shiba/shiba:14/")
     # It runs the host's binaries, so it says the host's ABI (as an x86_64 emulator does).
-    abi = HOST_ABI[platform.machine()]
+    abi = MACHINE_ABI[platform.machine()]
     assert get_profile("generic_arm64").properties["ro.product.cpu.abi"] == abi
     assert (pixel8.userland, get_profile("linux-python").userland) == ("android", "linux-python")
     with pytest.raises(KeyError, match="known: pixel8, generic_arm64, linux-python"):

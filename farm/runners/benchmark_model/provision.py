@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.errors import RunnerError
+from farm.spec import MACHINE_ABI
 
 BINARY = "benchmark_model"
 # Where the official prebuilt binaries (Android and Linux, per ABI) are documented.
@@ -27,16 +28,6 @@ PREBUILT_DOCS = (
     "https://ai.google.dev/edge/litert/models/measurement "
     "(tensorflow/lite/tools/benchmark/README.md: nightly prebuilt binaries per ABI)"
 )
-# `uname -m` of a Linux board → the ABI name its binaries are filed under.
-MACHINE_ABI = {
-    "aarch64": "arm64-v8a",
-    "arm64": "arm64-v8a",
-    "armv7l": "armeabi-v7a",
-    "armv8l": "armeabi-v7a",  # a 32-bit userland on a 64-bit core
-    "x86_64": "x86_64",
-    "i686": "x86",
-    "i386": "x86",
-}
 # (ELF class, e_machine) → ABI: EM_AARCH64 183, EM_ARM 40, EM_X86_64 62, EM_386 3.
 ELF_ABI = {(2, 183): "arm64-v8a", (1, 40): "armeabi-v7a", (2, 62): "x86_64", (1, 3): "x86"}
 
