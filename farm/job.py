@@ -105,7 +105,6 @@ class JobOutcome:
     interrupted: bool
     dashboard: Path | None = None
     files: list[Path] = field(default_factory=list)
-    started: float = 0.0  # time.perf_counter() when the cells began
     execute_s: float = 0.0  # running the cells (orchestration included)
     report_s: float = 0.0  # writing results.parquet, run.json and the dashboard
 
@@ -219,11 +218,12 @@ def run_plan(
 ) -> JobOutcome:
     """Run every cell, then write results.parquet, run.json and (``report``) the dashboard. A
     full disk under the run folder stops the run (RunDirFull): the journal keeps what finished."""
+    start = time.perf_counter()
     with stops_on_a_full_disk(plan):
         outcome = _run_and_write(plan, on_result, stop)
         if report:
             outcome.dashboard = write_report(plan.run_dir)
-            outcome.report_s = time.perf_counter() - outcome.started - outcome.execute_s
+        outcome.report_s = time.perf_counter() - start - outcome.execute_s
         return outcome
 
 
@@ -255,7 +255,7 @@ def _run_and_write(
         (plan.run_dir / PLAN_FILE).write_text(json.dumps(plan.request, indent=2) + "\n")
     start = time.perf_counter()
     recorder = _execute(plan, on_result, stop)
-    outcome = JobOutcome(plan, recorder.results, recorder.interrupted, started=start)
+    outcome = JobOutcome(plan, recorder.results, recorder.interrupted)
     outcome.execute_s = time.perf_counter() - start
     outcome.files.append(write_results(plan.run_dir, recorder.results))
     info = provenance(plan, recorder.results, recorder.fingerprints, started, recorder.executor)

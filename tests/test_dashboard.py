@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from plotly.offline import get_plotlyjs
 
 from farm.dashboard import render_dashboard, write_dashboard
 from farm.dashboard.pareto import dominated_by, pareto_front
+
+from .lab import require_tool
 
 RUN: dict[str, Any] = {
     "run_id": "20251123-093812-a1b2",
@@ -947,15 +948,6 @@ def test_importing_the_dashboard_does_not_import_pandas_or_plotly() -> None:
 # ---------------------------------------------------------------- in a real browser
 
 
-def chromium_or_skip() -> str:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("FARM_REQUIRE_LAB") == "1":
-            pytest.fail("chromium is not installed and FARM_REQUIRE_LAB=1 (apt install chromium)")
-        pytest.skip("chromium is not installed (Debian package `chromium`)")
-    return chromium
-
-
 def chromium_dump_dom(chromium: str, page: Path, profile: Path) -> tuple[str, str]:
     """The DOM after scripts ran, and the console log (no network: it is a file URL)."""
     argv = [
@@ -972,7 +964,7 @@ def chromium_dump_dom(chromium: str, page: Path, profile: Path) -> tuple[str, st
 def test_every_chart_draws_in_headless_chromium_without_errors(tmp_path: Path) -> None:
     from farm.compare import compare_runs
 
-    chromium = chromium_or_skip()
+    chromium = require_tool("chromium")
     history = nightly_history(hostile_frame(fleet_frame()))  # with a change point
     comparison = compare_runs(nightly(history, N_RUNS - 1), nightly(history, N_RUNS))
     page = write_dashboard(

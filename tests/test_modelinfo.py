@@ -105,8 +105,9 @@ def test_edgetpu_custom_op_marks_an_edgetpu_model() -> None:
 def test_custom_op_fixtures_are_models_litert_rejects_by_op_name(fixture: Path) -> None:
     # The fixtures stand for models whose op the runtime lacks: LiteRT must load them and then
     # fail naming the op, which is what the farm reports for such a cell.
-    interpreter = pytest.importorskip("ai_edge_litert.interpreter")
-    model = interpreter.Interpreter(model_path=str(fixture))
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = Interpreter(model_path=str(fixture))
     with pytest.raises(RuntimeError, match=inspect_model(fixture).custom_ops[0]):
         model.allocate_tensors()
 

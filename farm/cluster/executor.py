@@ -160,10 +160,9 @@ class Driver:
         self.progress: dict[str, float] = {}  # device -> when its last row (or first task) came
         self.missing: dict[str, float] = {}  # device -> since when no host advertises it
         s = plan.settings
-        attempts = s.retries + 1
-        backoff = total_backoff_s(s)
-        self.idle_deadline_s = attempts * s.timeout_s + backoff + s.lock_timeout_s + SLACK_S
-        self.stall_after_s = attempts * s.timeout_s + backoff + STALL_SLACK_S  # say so, once
+        longest_cell_s = (s.retries + 1) * s.timeout_s + total_backoff_s(s)  # every attempt
+        self.idle_deadline_s = longest_cell_s + s.lock_timeout_s + SLACK_S
+        self.stall_after_s = longest_cell_s + STALL_SLACK_S  # then say so, once per device
         self.stalled: set[str] = set()
 
     def submit(self, shipment: Shipment) -> None:

@@ -25,7 +25,6 @@ from farm.spec import MACHINE_ABI
 # compressed SND2/RCV2), nor cmd / abb_exec (no such services here).
 FEATURES = ("shell_v2", "stat_v2", "ls_v2", "fixed_push_mkdir")
 REAL_DELEGATES = ("cpu", "xnnpack")
-# Android's ABI names for the machines a host may be (NDK: "Android ABIs").
 
 
 @dataclass(frozen=True)

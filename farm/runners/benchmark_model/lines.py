@@ -24,12 +24,10 @@ _LOGCAT = re.compile(
 )
 # TFLITE_LOG's severity tag (TF >= 2.3: "INFO: ", "ERROR: ", "VERBOSE: " ...); LiteRT (2025)
 # adds the source location: "INFO: [./litert/tools/benchmark_litert_model.h:82] ".
-_SEVERITY = re.compile(
-    r"(?P<level>INFO|WARNING|WARN|ERROR|VERBOSE|DEBUG|FATAL): ?(?:\[[^\]\s]+:[0-9]+\] ?)?"
-)
+_SEVERITIES = ("INFO", "WARNING", "WARN", "ERROR", "VERBOSE", "DEBUG", "FATAL")  # WARNING first
+_SEVERITY = re.compile(rf"(?P<level>{'|'.join(_SEVERITIES)}): ?(?:\[[^\]\s]+:[0-9]+\] ?)?")
 # A capture that cut a line's start keeps the tail of its tag ("FO: Memory footprint ...",
 # "RROR: ..."): a bare upper-case word that ends a severity name, then ": ".
-_SEVERITIES = ("INFO", "WARNING", "WARN", "ERROR", "VERBOSE", "DEBUG", "FATAL")
 _CUT_TAG = re.compile(r"(?P<tail>[A-Z]{1,6}): (?:\[[^\]\s]+:[0-9]+\] ?)?")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
