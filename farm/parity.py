@@ -2,6 +2,12 @@
 
 Outputs arrive dequantized (the runner does it), so an int8 cell compares with its fp32
 sibling and a delegate with the builtin CPU kernels as real values.
+
+A comparison that fails says how (its class), checked in this order, because the first two are
+what broken delegates really emit (fp16 GPU kernels overflowing to Inf/NaN, a kernel writing
+nothing) and no tolerance catches them: ``not-checked`` (the reference itself is non-finite),
+``non-finite`` (NaN or Inf where the reference has none), ``zero-output`` (out of tolerance and
+collapsed to zeros or a constant where the reference varies), ``degraded`` (out of tolerance).
 """
 
 from __future__ import annotations
@@ -17,6 +23,13 @@ if TYPE_CHECKING:
     import numpy as np
 
 TOP_K = 5
+NOT_CHECKED, NON_FINITE, ZERO_OUTPUT, DEGRADED = (
+    "not-checked",
+    "non-finite",
+    "zero-output",
+    "degraded",
+)
+PARITY_CLASSES = (NON_FINITE, ZERO_OUTPUT, DEGRADED, NOT_CHECKED)  # worst first
 
 
 # Against TFLite's builtin kernels on the same device. Float delegates reorder sums (tiny
@@ -86,10 +99,7 @@ def save_arrays(path: Path, arrays: dict[str, Any]) -> None:
 def compare(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> Comparison:
     """The worst tensor's errors; tensors are matched by name (output_0, output_1, ...), and
     ``scale_N`` (one quantization step of output N) turns its max abs error into steps."""
-    names = [name for name in reference if name.startswith("output_")]
-    if not names or any(name not in outputs for name in names):
-        missing = sorted(set(names) - set(outputs)) or ["all"]
-        raise ValueError(f"outputs missing: {', '.join(missing)}")
+    names = output_names(reference, outputs)
     results = [
         _in_steps(_compare_tensor(name, reference[name], outputs[name]), reference, name)
         for name in names
@@ -159,3 +169,87 @@ def verdict(
         if comparison.max_abs > limit:
             failures.append(f"max abs error {comparison.max_abs:.6g} > {limit:.6g}")
     return f"{comparison.worst_tensor}: {'; '.join(failures)}" if failures else None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A cell's outputs judged against a reference: its errors (None where they cannot be
+    computed), its failure class (None: within tolerance) and the reason naming the tensor."""
+
+    comparison: Comparison | None
+    failure_class: str | None = None
+    reason: str | None = None
+
+
+def judge(
+    reference: Mapping[str, np.ndarray],
+    outputs: Mapping[str, np.ndarray],
+    tolerance: Tolerance | None,
+    delegate: str,
+) -> Judgement:
+    """Finiteness first, then the tolerance (the manifest's, else the default for the
+    outputs' kind); a failed tolerance on an output that collapsed is ``zero-output``."""
+    names = output_names(reference, outputs)
+    broken_reference = non_finite(reference, names)
+    if broken_reference:
+        return Judgement(None, NOT_CHECKED, f"the reference's {broken_reference}")
+    broken = non_finite(outputs, names)
+    if broken:
+        return Judgement(None, NON_FINITE, f"{broken} where the reference has none")
+    misshapen = [n for n in names if reference[n].shape != outputs[n].shape]
+    if misshapen:
+        name = misshapen[0]
+        shapes = f"shape {outputs[name].shape} vs {reference[name].shape}"
+        return Judgement(None, DEGRADED, f"{name}: {shapes}")
+    comparison = compare(reference, outputs)
+    reason = verdict(comparison, reference, tolerance or default_tolerance(comparison, delegate))
+    if reason is None:
+        return Judgement(comparison)
+    collapsed = [n for n in names if _collapsed(reference[n], outputs[n])]
+    if collapsed:
+        return Judgement(
+            comparison, ZERO_OUTPUT, f"{_collapse_words(outputs, collapsed[0])}; {reason}"
+        )
+    return Judgement(comparison, DEGRADED, reason)
+
+
+def output_names(
+    reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]
+) -> list[str]:
+    """The output tensors both sides must have (output_0, output_1, ...)."""
+    names = [name for name in reference if name.startswith("output_")]
+    if not names or any(name not in outputs for name in names):
+        missing = sorted(set(names) - set(outputs)) or ["all"]
+        raise ValueError(f"outputs missing: {', '.join(missing)}")
+    return names
+
+
+def non_finite(arrays: Mapping[str, np.ndarray], names: Sequence[str] = ()) -> str | None:
+    """'output_0 has 1 NaN and 0 Inf of 1001 values' for the first output tensor with any."""
+    import numpy as np
+
+    for name in names or [n for n in arrays if n.startswith("output_")]:
+        values = np.asarray(arrays[name], dtype=np.float64)
+        nan, inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+        if nan or inf:
+            return f"{name} has {nan} NaN and {inf} Inf of {values.size} values"
+    return None
+
+
+def _collapsed(ref: np.ndarray, out: np.ndarray) -> bool:
+    """All zeros, or one constant, where the reference is neither."""
+    import numpy as np
+
+    ref, out = ref.astype(np.float64).ravel(), out.astype(np.float64).ravel()
+    if not ref.size or not np.any(ref):
+        return False
+    zeros = not np.any(out)
+    constant = out.size > 1 and np.ptp(out) == 0 and np.ptp(ref) > 0
+    return bool(zeros or constant)
+
+
+def _collapse_words(outputs: Mapping[str, np.ndarray], name: str) -> str:
+    import numpy as np
+
+    values = np.asarray(outputs[name]).ravel()
+    return f"{name} is all {values[0]:.6g}" if values.size else f"{name} is empty"

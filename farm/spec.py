@@ -178,7 +178,8 @@ class CellResult:
     parity_max_abs: float | None = None
     parity_cosine: float | None = None
     parity_topk: float | None = None
-    parity_ok: bool | None = None
+    parity_ok: bool | None = None  # None: not compared (no reference, or a non-finite one)
+    parity_class: str | None = None  # how parity failed: farm.parity.PARITY_CLASSES
     drift_reference: str | None = None  # the fp32 sibling an fp16/int8 variant is held to
     drift_max_abs: float | None = None
     drift_cosine: float | None = None

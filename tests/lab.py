@@ -265,3 +265,32 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20) ->
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.05)
+
+
+def one_op_model(path: Path, op: str, shape: tuple[int, ...] = (1, 8)) -> Path:
+    """A float32 model of one builtin op with one input and one output (e.g. LOG, whose
+    outputs are NaN for the negative half of the farm's seeded uniform(-1, 1) inputs)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    tensors = []
+    for name in ("input", "output"):
+        tensor = schema.TensorT()
+        tensor.name, tensor.shape, tensor.type, tensor.buffer = name, list(shape), 0, 0
+        tensors.append(tensor)
+    operator = schema.OperatorT()
+    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0], [1]
+    subgraph = schema.SubGraphT()
+    subgraph.tensors, subgraph.operators, subgraph.name = tensors, [operator], "main"
+    subgraph.inputs, subgraph.outputs = [0], [1]
+    opcode = schema.OperatorCodeT()
+    opcode.builtinCode = getattr(schema.BuiltinOperator, op)
+    opcode.deprecatedBuiltinCode, opcode.version = min(opcode.builtinCode, 127), 1
+    model = schema.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [opcode], [subgraph]
+    model.buffers = [schema.BufferT()]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(builder.Output()))
+    return path

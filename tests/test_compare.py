@@ -711,3 +711,17 @@ def test_long_series_are_thinned_deterministically() -> None:
 
     assert (first.n_base, first.n_new, first.verdict) == (5000, 5000, "slower")
     assert first == compare_runs(frame_of(base), frame_of(new * 1.2)).rows[0]
+
+
+def test_a_broken_answer_says_how_it_broke_in_the_table_and_the_json(
+    base: pd.DataFrame, new: pd.DataFrame
+) -> None:
+    nan = "outputs differ from host-cpu: output_0 has 3 NaN and 0 Inf of 8 values"
+    comparison = compare_runs(
+        base, edited(failed(new, 1, "parity", nan), 1, parity_class="non-finite")
+    )
+
+    assert cell(comparison, new, 1).parity_class == "non-finite"
+    assert f"| parity broken | non-finite: NEW failed (parity): {nan} |" in to_markdown(comparison)
+    classes = [row["parity_class"] for row in json.loads(to_json(comparison))["rows"]]
+    assert classes.count("non-finite") == 1

@@ -204,8 +204,8 @@ def parity_failure_frame() -> pd.DataFrame:
     wrong = (frame.device == "pixel8") & (frame.delegate == "gpu")
     wrong &= frame.model == "mobilenet_v2_fp32"
     columns = ["status", "failure_kind", "reason", "parity_max_abs", "parity_cosine"]
-    frame.loc[wrong, [*columns, "parity_topk", "parity_ok"]] = [
-        "failed", "parity", PARITY_REASON, 0.41, 0.93, 0.4, False,
+    frame.loc[wrong, [*columns, "parity_topk", "parity_ok", "parity_class"]] = [
+        "failed", "parity", PARITY_REASON, 0.41, 0.93, 0.4, False, "degraded",
     ]  # fmt: skip
     return frame
 
@@ -611,12 +611,14 @@ def test_parity_failure_is_red_with_its_reason_and_listed_with_its_latency() -> 
     assert values(over[0]["x"]) == pytest.approx([0.07]) and values(over[1]["x"]) == [0.41]
     hover = unescape(over[0]["customdata"][0])
     assert "failed (parity)" in hover and "cosine 0.93 < 0.999" in hover
+    assert "parity: degraded" in hover
     median = cell(frame, "pixel8", "mobilenet_v2_fp32", "gpu", 1).latency_median_ms
     assert f"median {median:#.3g} ms" in hover  # a wrong delegate is still measured
     rows = table_rows(section(html, "parity"))
-    assert rows[0][:4] == ["Device", "Model", "Cell", "Compared with"]
+    assert rows[0][:5] == ["Device", "Model", "Cell", "Compared with", "Class"]
     assert rows[1] == [
-        "pixel8", "mobilenet_v2_fp32", "gpu/t1", "pixel8-mobilenet_v2_fp32-cpu-t1", "0.930",
+        "pixel8", "mobilenet_v2_fp32", "gpu/t1", "pixel8-mobilenet_v2_fp32-cpu-t1", "degraded",
+        "0.930",
         "0.41", "40 %", PARITY_REASON,
     ]  # fmt: skip
     assert len(rows) == 2
@@ -641,13 +643,16 @@ def test_drift_over_a_gated_tolerance_is_red_and_listed_with_parity_failures() -
     gated = (frame.device == "host") & (frame.delegate == "xnnpack") & (frame.threads == 1)
     gated &= frame.model == "mobilenet_v2_int8"
     reason = "drift from host-mobilenet_v2_fp32-xnnpack-t1: output_0: cosine 0.980799 < 0.99"
-    frame.loc[gated, ["status", "failure_kind", "reason"]] = ["failed", "parity", reason]
+    frame.loc[gated, ["status", "failure_kind", "reason", "parity_class"]] = [
+        "failed", "parity", reason, "degraded",
+    ]  # fmt: skip
     html = render_dashboard(frame, RUN)
     (over,) = re.findall(r'<span class="over">(.*?)</span>', section(html, "drift"))
     assert over.startswith("cosine 0.981<br>") and over.endswith("over tolerance")
     rows = table_rows(section(html, "parity"))
-    assert rows[1][:5] == [
-        "host", "mobilenet_v2_int8", "xnnpack/t1", "host-mobilenet_v2_fp32-xnnpack-t1", "0.981",
+    assert rows[1][:6] == [
+        "host", "mobilenet_v2_int8", "xnnpack/t1", "host-mobilenet_v2_fp32-xnnpack-t1",
+        "degraded", "0.981",
     ]  # fmt: skip
     assert rows[1][-1] == reason
 

@@ -11,10 +11,22 @@ import pytest
 import yaml
 
 from farm.job import RunRequest, plan_run, run_plan
-from farm.parity import compare, default_tolerance, make_inputs, verdict
+from farm.parity import (
+    DEGRADED,
+    NON_FINITE,
+    NOT_CHECKED,
+    ZERO_OUTPUT,
+    Judgement,
+    compare,
+    default_tolerance,
+    judge,
+    make_inputs,
+    verdict,
+)
 from farm.spec import InputSpec, Tolerance
+from farm.store import read_journal
 
-from .lab import MODELS, model_folder_with
+from .lab import MODELS, model_folder_with, one_op_model
 
 
 def outputs(values: list[float], scale: float | None = None) -> dict[str, np.ndarray]:
@@ -92,3 +104,61 @@ def test_a_drift_tolerance_in_the_manifest_gates_the_variant(
     assert int8.latency_median_ms > 0  # still measured
     fp16 = frame.loc[("kws_dscnn_fp16", "cpu")]
     assert fp16.status == "ok" and fp16.drift_cosine == pytest.approx(1.0, abs=1e-4)
+
+
+def judged(reference: list[float], output: list[float], scale: float | None = None) -> Judgement:
+    return judge(outputs(reference, scale), outputs(output), None, "xnnpack")
+
+
+REFERENCE = [0.5, -1.25, 2.0, 0.75, -0.5, 1.5]
+
+
+@pytest.mark.parametrize(
+    ("output", "failure_class", "words"),
+    [
+        ([0.5, float("nan"), 2.0, 0.75, -0.5, 1.5], NON_FINITE, "1 NaN and 0 Inf of 6 values"),
+        ([float("inf")] * 6, NON_FINITE, "0 NaN and 6 Inf"),
+        ([0.0] * 6, ZERO_OUTPUT, "output_0 is all 0"),
+        ([0.7] * 6, ZERO_OUTPUT, "output_0 is all 0.7"),
+        ([v * 1.05 for v in REFERENCE], DEGRADED, "max abs error 0.0999999 > 0.002"),
+        (REFERENCE[::-1], DEGRADED, "cosine"),
+    ],
+)
+def test_a_broken_output_fails_with_its_class_and_says_what_it_saw(
+    output: list[float], failure_class: str, words: str
+) -> None:
+    verdict_ = judged(REFERENCE, output)
+    assert verdict_.failure_class == failure_class
+    assert verdict_.reason is not None and words in verdict_.reason
+
+
+def test_non_finite_outputs_leave_no_nan_in_the_errors() -> None:
+    verdict_ = judged(REFERENCE, [float("nan")] * 6)
+    assert verdict_.comparison is None  # no NaN max abs / cosine to pass a `<` check
+
+
+def test_a_non_finite_reference_checks_nothing_and_never_says_ok() -> None:
+    verdict_ = judged([float("nan"), *REFERENCE[1:]], REFERENCE)
+    assert (verdict_.failure_class, verdict_.comparison) == (NOT_CHECKED, None)
+    assert verdict_.reason == "the reference's output_0 has 1 NaN and 0 Inf of 6 values"
+
+
+def test_a_reference_that_is_itself_constant_does_not_make_a_constant_output_zero_output() -> None:
+    assert judged([0.25] * 6, [0.25] * 6).failure_class is None
+    assert judged([0.25] * 6, [0.5] * 6).failure_class == DEGRADED
+
+
+def test_a_model_whose_outputs_are_nan_everywhere_fails_its_cells_and_loses_nothing(
+    host_lab: Path, tmp_path: Path
+) -> None:
+    """LOG of the seeded uniform(-1, 1) inputs: NaN on every delegate. The run finishes with
+    results and a dashboard; each cell fails as the model's, naming the NaN count."""
+    folder = one_op_model(tmp_path / "models" / "log_op.tflite", "LOG").parent
+    request = RunRequest(host_lab, folder, runs=3, warmup=1, seed=1, run_dir=tmp_path / "run")
+    outcome = run_plan(plan_run(request))
+    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert len(frame) == len(read_journal(tmp_path / "run" / "journal.jsonl")) > 0
+    assert (frame.status == "failed").all() and (frame.failure_kind == "model").all()
+    assert (frame.parity_class == NON_FINITE).all() and frame.parity_ok.eq(False).all()
+    assert frame.reason.str.contains(r"output_0 has \d+ NaN and 0 Inf of 8 values").all()
+    assert (tmp_path / "run" / "dashboard.html").exists() and outcome.exit_code == 1

@@ -54,6 +54,7 @@ class CellComparison:
     n_new: int = 0
     method: str | None = None
     parity_broken: bool = False  # right in BASE, wrong (failure_kind parity) in NEW
+    parity_class: str | None = None  # how NEW's parity failed (farm.parity.PARITY_CLASSES)
     infra_failure: bool = False  # NEW failed as infra or timeout
 
     @property

@@ -44,7 +44,7 @@ def to_table(comparison: Comparison) -> Table:
         table.add_row(
             *(Text(cell) for cell in _cells(row)),
             Text(_verdict(row), style=VERDICT_STYLE[_verdict(row)]),
-            Text(row.reason or ""),
+            Text(_reason(row)),
         )
     return table
 
@@ -77,7 +77,7 @@ def to_markdown(comparison: Comparison) -> str:
     for row in ordered(comparison.rows):
         verdict = _verdict(row)
         cells = (*_cells(row), f"**{verdict}**" if row.verdict == "slower" else verdict)
-        lines.append("| " + " | ".join(map(markdown_escape, (*cells, row.reason or ""))) + " |")
+        lines.append("| " + " | ".join(map(markdown_escape, (*cells, _reason(row)))) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -123,6 +123,13 @@ def _finite(value: object) -> object:
 
 def _verdict(row: CellComparison) -> str:
     return "parity broken" if row.parity_broken else row.verdict
+
+
+def _reason(row: CellComparison) -> str:
+    """The reason, led by how NEW's parity failed when that is the verdict."""
+    if row.parity_broken and row.parity_class:
+        return f"{row.parity_class}: {row.reason}" if row.reason else row.parity_class
+    return row.reason or ""
 
 
 def _ms(value: float | None) -> str:

@@ -65,6 +65,7 @@ def compare_cell(
         n_base=len(_get(base, "samples_ms") or ()),
         n_new=len(_get(new, "samples_ms") or ()),
         parity_broken=_parity_broken(base, new),
+        parity_class=_get(new, "parity_class"),
         infra_failure=_get(new, "failure_kind") in INFRA_KINDS,
     )
     why = _not_comparable(base, new)

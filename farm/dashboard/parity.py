@@ -1,7 +1,8 @@
 """Output parity per device: how far each cell's outputs are from its reference's (a delegate's
 from the cpu cell of its device, a device's cpu cell from the host's), as 1 − cosine and the
 largest absolute difference of the worst output tensor, on log axes. Cells over tolerance are
-red, with the reason in the hover, and listed in a table under the charts."""
+red, with the reason in the hover, and listed in a table under the charts with their class
+(non-finite, zero-output, degraded: see farm.parity)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ OUTCOMES = {  # verdict → marker colour, symbol, size
     "not judged": (MUTED_INK, "circle-open", 9),
 }
 FAILED_HEADERS = (
-    "Device", "Model", "Cell", "Compared with", "Cosine", "Max abs", f"Top-{TOP_K}", "Reason",
+    "Device", "Model", "Cell", "Compared with", "Class", "Cosine", "Max abs", f"Top-{TOP_K}",
+    "Reason",
 )  # fmt: skip
 
 
@@ -114,6 +116,8 @@ def hover_text(row: Record) -> str:
         f"{format_error(row['parity_max_abs'])} · top-{TOP_K} {format_share(row['parity_topk'])}",
         f"median {format_ms(row['latency_median_ms'])}",
     ]
+    if not is_missing(row["parity_class"]):
+        lines += [f"parity: {plot_text(row['parity_class'])}"]
     if row["status"] != "ok":
         lines += [f"{plot_text(row['status'])} ({plot_text(row['failure_kind'])})"]
         lines += [plot_reason(row["reason"])]
@@ -141,7 +145,8 @@ def failed_row(row: Record) -> list[Html]:
     of = "drift_" if drift_only else "parity_"
     return [
         text(row["device"]), text(row["model"]), text(row["column"]),
-        text(row[f"{of}reference"]), text(format_cosine(row[f"{of}cosine"])),
+        text(row[f"{of}reference"]), text(row["parity_class"]),
+        text(format_cosine(row[f"{of}cosine"])),
         text(format_error(row[f"{of}max_abs"])), text(format_share(row[f"{of}topk"])),
         text(row["reason"]),
     ]  # fmt: skip

@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from farm.orchestrator.plan import RunPlan
-from farm.parity import compare, default_tolerance, make_inputs, save_arrays, verdict
-from farm.spec import CellResult, Model, Tolerance
+from farm.parity import (
+    NON_FINITE,
+    NOT_CHECKED,
+    Comparison,
+    judge,
+    make_inputs,
+    non_finite,
+    save_arrays,
+)
+from farm.spec import CellResult, Model
 
 
 def write_inputs(plan: RunPlan) -> dict[str, Path]:
@@ -95,22 +103,45 @@ def _with_parity(
     reference = _reference(row, results, hosts, outputs)
     if reference is None:
         return row
-    ref_out = outputs.of(reference)
-    comparison = compare(ref_out, outputs.of(row))
-    model = models[row.model]
-    tolerance = model.tolerance or default_tolerance(comparison, row.delegate)
-    reason = verdict(comparison, ref_out, tolerance)
+    judged = judge(
+        outputs.of(reference), outputs.of(row), models[row.model].tolerance, row.delegate
+    )
     row = dataclasses.replace(
         row,
         parity_reference=reference.cell_id,
-        parity_max_abs=comparison.max_abs,
-        parity_cosine=comparison.cosine,
-        parity_topk=comparison.topk,
-        parity_ok=reason is None,
+        parity_ok=None if judged.failure_class == NOT_CHECKED else judged.failure_class is None,
+        parity_class=judged.failure_class,
+        **_errors("parity_", judged.comparison),
     )
-    return (
-        _failed_parity(row, f"outputs differ from {reference.cell_id}: {reason}") if reason else row
-    )
+    if judged.failure_class == NOT_CHECKED:
+        return _not_checked(row, reference, outputs.of(row), judged.reason or "")
+    if judged.reason:
+        return _failed_parity(row, f"outputs differ from {reference.cell_id}: {judged.reason}")
+    return row
+
+
+def _errors(prefix: str, comparison: Comparison | None) -> dict[str, Any]:
+    """The parity_ or drift_ error columns of a comparison (None where none was possible)."""
+    return {
+        f"{prefix}{name}": None if comparison is None else getattr(comparison, name)
+        for name in ("max_abs", "cosine", "topk")
+    }
+
+
+def _not_checked(
+    row: CellResult, reference: CellResult, own: dict[str, Any], why: str
+) -> CellResult:
+    """The reference's outputs are NaN or Inf: nothing to hold this cell to. Its own
+    non-finite outputs still fail it (the model's, since the reference kernels agree)."""
+    own_broken = non_finite(own)
+    if own_broken:
+        reason = f"outputs non-finite here and on {reference.cell_id}: {own_broken}"
+        failed = dataclasses.replace(row, parity_class=NON_FINITE, parity_ok=False)
+        return dataclasses.replace(
+            failed, status="failed", failure_kind="model", reason=_joined(row.reason, reason)
+        )
+    note = f"parity not checked: {why.replace('the reference', reference.cell_id, 1)}"
+    return dataclasses.replace(row, reason=_joined(row.reason, note))
 
 
 def _reference(
@@ -141,21 +172,16 @@ def _with_drift(
     sibling = _fp32_sibling(row, model, results, models, outputs)
     if sibling is None:
         return row
-    ref_out = outputs.of(sibling)
-    comparison = compare(ref_out, outputs.of(row))
+    judged = judge(outputs.of(sibling), outputs.of(row), model.drift_tolerance, row.delegate)
     row = dataclasses.replace(
-        row,
-        drift_reference=sibling.cell_id,
-        drift_max_abs=comparison.max_abs,
-        drift_cosine=comparison.cosine,
-        drift_topk=comparison.topk,
+        row, drift_reference=sibling.cell_id, **_errors("drift_", judged.comparison)
     )
-    reason = _drift_reason(comparison, ref_out, model.drift_tolerance)
-    return _failed_parity(row, f"drift from {sibling.cell_id}: {reason}") if reason else row
-
-
-def _drift_reason(comparison: Any, reference: Any, tolerance: Tolerance | None) -> str | None:
-    return verdict(comparison, reference, tolerance) if tolerance else None
+    gated = model.drift_tolerance is not None and judged.failure_class not in (None, NOT_CHECKED)
+    if not gated:
+        return row
+    return _failed_parity(
+        row, f"drift from {sibling.cell_id}: {judged.reason}", judged.failure_class
+    )
 
 
 def _fp32_sibling(
@@ -182,7 +208,16 @@ def _fp32_sibling(
     return None
 
 
-def _failed_parity(row: CellResult, reason: str) -> CellResult:
+def _failed_parity(row: CellResult, reason: str, failure_class: str | None = None) -> CellResult:
     # The latency stays: a wrong delegate is still measured, and the row says why it failed.
-    reason = f"{row.reason}; {reason}" if row.reason else reason
-    return dataclasses.replace(row, status="failed", failure_kind="parity", reason=reason)
+    return dataclasses.replace(
+        row,
+        status="failed",
+        failure_kind="parity",
+        reason=_joined(row.reason, reason),
+        parity_class=row.parity_class or failure_class,
+    )
+
+
+def _joined(first: str | None, then: str) -> str:
+    return f"{first}; {then}" if first else then
