@@ -45,6 +45,7 @@ class Stream:
         self._awaiting_okay = False
         self._host_closed = False
         self._closed = False
+        self._clse_sent = False
         self._write_lock = threading.Lock()
         self._on_host_close: list[Callable[[], None]] = []
 
@@ -59,13 +60,16 @@ class Stream:
             self._awaiting_okay = False
             self._state.notify_all()
 
-    def host_close(self) -> None:
-        """The host sent CLSE, or the connection died: wake everyone, run the close hooks."""
+    def host_close(self, answer: bool = False) -> None:
+        """The host sent CLSE (``answer``: adbd closes its side too, CLSE back unless it sent
+        one already), or the connection died: wake everyone, run the close hooks."""
         with self._state:
             if self._host_closed:
                 return
             self._host_closed = True
             self._state.notify_all()
+        if answer:
+            self._send_clse()
         self._incoming.put(None)
         for callback in self._on_host_close:
             callback()
@@ -126,12 +130,18 @@ class Stream:
             self._state.wait_for(
                 lambda: not self._awaiting_okay or self._host_closed, LAST_OKAY_WAIT_S
             )
-            host_closed = self._host_closed
-        if not host_closed:
-            with contextlib.suppress(OSError):
-                self._send(Message(CLSE, self.local_id, self.remote_id))
+        self._send_clse()
         self._incoming.put(None)
         self._forget(self)
+
+    def _send_clse(self) -> None:
+        """Our CLSE, at most once per stream (whichever side closed first)."""
+        with self._state:
+            if self._clse_sent:
+                return
+            self._clse_sent = True
+        with contextlib.suppress(OSError):
+            self._send(Message(CLSE, self.local_id, self.remote_id))
 
     @property
     def closed(self) -> bool:

@@ -7,7 +7,10 @@ Facts (AOSP adb at platform-tools-29.0.6, see shared/notes/adb-device-protocol.m
   service. Ids are non-zero. Each service then runs in its own thread on a ``Stream``.
 - No WRTE may exceed min(host maxdata, ours): adb 29 silently drops an oversized packet and the
   client hangs.
-- CLSE may come from either side; a host CLSE kills the service's processes (``Stream`` hooks).
+- CLSE may come from either side; a host CLSE kills the service's processes (``Stream`` hooks)
+  and is answered with our CLSE, as adbd closes its side (adb's socket.cpp: handling A_CLSE
+  closes the local socket, whose peer, the remote socket, sends A_CLSE back); a client that
+  waits for that answer after a sync session would otherwise time out.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ class Connection:
             stream.host_okay()
         elif message.command == CLSE:
             self._forget(stream)
-            stream.host_close()
+            stream.host_close(answer=True)
 
     def _handshake(self, message: Message) -> None:
         # The host's arg1 is the most it accepts; ours is what we announce. Use the smaller.

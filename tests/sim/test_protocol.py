@@ -147,3 +147,25 @@ def test_sync_v2_stat_list_and_quit(device: VirtualDevice) -> None:
     host.write(1, stream, b"QUIT\0\0\0\0")
     assert host.read_all(1, stream) == b""  # QUIT ends the session: CLSE
     host.close()
+
+
+@pytest.mark.parametrize("service", ["sync:", "shell:sleep 60", "shell,v2,raw:cat"])
+def test_a_host_clse_is_answered_with_clse_once_as_adbd_does(
+    device: VirtualDevice, service: str
+) -> None:
+    """A client other than adb (e.g. one that pushes through sync, then closes and waits for
+    the device's CLSE) must not time out although its bytes arrived."""
+    host = RawHost(device.port, timeout_s=5)
+    stream = host.open(service)
+    if service == "sync:":
+        path = b"/data/local/tmp/pushed.txt,0644"
+        host.write(1, stream, sync_request(b"SEND", path) + b"DATA" + struct.pack("<I", 2) + b"hi")
+        host.write(1, stream, b"DONE" + struct.pack("<I", 1_700_000_000))
+        assert host.expect(WRTE).data == b"OKAY\0\0\0\0"
+        host.send(Message(OKAY, 1, stream))
+    host.send(Message(CLSE, 1, stream))
+    assert host.expect(CLSE) == Message(CLSE, stream, 1)
+    host.sock.settimeout(1)
+    with pytest.raises(socket.timeout):  # nothing more for that stream: one CLSE, not two
+        host.receive()
+    host.close()
