@@ -22,7 +22,10 @@ from farm.errors import ConfigError
 from farm.spec import DELEGATES, Device, InputSpec, Model, Tolerance
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
-Delegate = Literal["cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external"]
+Delegate = Literal[
+    "cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external", "litert_cpu", "gpu_fp32",
+    "npu",
+]  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -53,6 +56,10 @@ class _DeviceBase(_Strict):
     tags: list[str] = []
     external_delegate: ExternalDelegate | None = None
     edgetpu_device: str | None = None  # usb, pci, :N (libedgetpu's "device" option)
+    npu_options: dict[str, str] = {}  # the NPU vendor's options, e.g. {graph_backend: CPU}
+    # Environment of the runner on the device (a Vulkan ICD, an NPU's library paths), set with
+    # `env` in its command line on every transport and recorded in run.json.
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = {}
     shares_host_cpu: bool | None = None  # default: local and loopback devices do
 
     @model_validator(mode="after")
@@ -294,12 +301,14 @@ def _config_error(exc: ValidationError, schema: type[_Strict], path: str | Path)
             str(path), key, f"unknown delegate {given!r}", f"use one of {', '.join(DELEGATES)}"
         )
     if kind == "string_pattern_mismatch" and key.endswith("[key]"):
-        return ConfigError(
-            str(path),
-            key.replace("[key]", str(given)),
-            "invalid name",
-            "use only a-z, 0-9, _ and -",
+        variable = "env" in error["loc"]
+        fix = (
+            "use A-Z, a-z, 0-9 and _, not first a digit"
+            if variable
+            else "use only a-z, 0-9, _ and -"
         )
+        name = "invalid environment variable name" if variable else "invalid name"
+        return ConfigError(str(path), key.removesuffix(".[key]"), name, fix)
     if kind == "missing":
         return ConfigError(str(path), key, "required key is missing", "add it")
     return ConfigError(

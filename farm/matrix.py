@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from farm.spec import Cell, Device, Model, Skip
+from farm.spec import PYTHON_RUNNER_ONLY, Cell, Device, Model, Skip
 
 Order = Literal["shuffled", "as-listed"]
 
@@ -54,6 +54,8 @@ def skip_reason(cell: Cell) -> str | None:
         return f"{device.name} does not list delegate {delegate} in devices.yaml"
     if model.is_edgetpu and delegate != "edgetpu":
         return f"{model.name} is compiled for the Edge TPU and runs only on the edgetpu delegate"
+    if delegate in PYTHON_RUNNER_ONLY and device.runner == "benchmark_model":
+        return f"benchmark_model has no {delegate} flag: give {device.name} runner: python"
     if delegate == "edgetpu" and not model.is_edgetpu:
         return f"the edgetpu delegate runs only Edge TPU-compiled models, not {model.name}"
     return None

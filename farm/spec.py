@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "failed", "skipped"]
-FailureKind = Literal["infra", "delegate", "model", "timeout", "parity"]
+FailureKind = Literal["infra", "delegate", "model", "timeout", "parity", "fallback"]
 INFRA_KINDS: tuple[FailureKind, ...] = ("infra", "timeout")  # the lab's fault, not the model's
 QUARANTINE_PREFIX = "quarantined after "
 
@@ -29,7 +29,16 @@ MACHINE_ABI = {
     "i386": "x86",
 }
 
-DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external")
+# The classic Interpreter's delegates, then LiteRT's CompiledModel accelerators (on the Python
+# runner: litert_cpu is XNNPACK through CompiledModel, gpu the GPU accelerator at its default fp16
+# precision and gpu_fp32 with enforce_f32, npu a vendor's NPU through its dispatch library).
+DELEGATES = (
+    "cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external",
+    "litert_cpu", "gpu_fp32", "npu",
+)  # fmt: skip
+# Accelerators only the Python runner reaches (through CompiledModel): benchmark_model has no
+# flag for them; LiteRT's own `litert` CLI does, and the farm does not drive it yet.
+PYTHON_RUNNER_ONLY = ("litert_cpu", "npu")
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,11 @@ class CellResult:
     runner: str | None = None
     runtime: str | None = None
     runtime_version: str | None = None
+    api: str | None = None  # interpreter (classic delegates) or compiled_model (accelerators)
+    accelerator: str | None = None  # what really ran: a GPU adapter, an NPU vendor's device
+    accelerator_sdk: str | None = None  # the NPU vendor's runtime and version
+    dispatch_sha256: str | None = None  # the NPU vendor's dispatch library
+    compile_ms: float | None = None  # CompiledModel creation: an NPU's JIT compile, GPU kernels
     init_ms: float | None = None
     first_inference_ms: float | None = None
     warmup_ms: float | None = None

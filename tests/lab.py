@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -267,30 +267,43 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20) ->
         time.sleep(0.05)
 
 
-def one_op_model(path: Path, op: str, shape: tuple[int, ...] = (1, 8)) -> Path:
-    """A float32 model of one builtin op with one input and one output (e.g. LOG, whose
-    outputs are NaN for the negative half of the farm's seeded uniform(-1, 1) inputs)."""
+def one_op_model(path: Path, *ops: str, shape: tuple[int, ...] = (1, 8)) -> Path:
+    """A float32 model chaining builtin unary ops, one input and one output: e.g. LOG, whose
+    outputs are NaN for the negative half of the farm's seeded uniform(-1, 1) inputs, or
+    LOG, ZEROS_LIKE, LOG, where LiteRT's GPU accelerator lacks the middle op."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     tensors = []
-    for name in ("input", "output"):
+    for i in range(len(ops) + 1):
         tensor = schema.TensorT()
-        tensor.name, tensor.shape, tensor.type, tensor.buffer = name, list(shape), 0, 0
+        tensor.name, tensor.shape, tensor.type, tensor.buffer = f"t{i}", list(shape), 0, 0
         tensors.append(tensor)
-    operator = schema.OperatorT()
-    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0], [1]
+    codes = list(dict.fromkeys(ops))
+    operators = []
+    for i, op in enumerate(ops):
+        operator = schema.OperatorT()
+        operator.opcodeIndex, operator.inputs, operator.outputs = codes.index(op), [i], [i + 1]
+        operators.append(operator)
     subgraph = schema.SubGraphT()
-    subgraph.tensors, subgraph.operators, subgraph.name = tensors, [operator], "main"
-    subgraph.inputs, subgraph.outputs = [0], [1]
-    opcode = schema.OperatorCodeT()
-    opcode.builtinCode = getattr(schema.BuiltinOperator, op)
-    opcode.deprecatedBuiltinCode, opcode.version = min(opcode.builtinCode, 127), 1
+    subgraph.tensors, subgraph.operators, subgraph.name = tensors, operators, "main"
+    subgraph.inputs, subgraph.outputs = [0], [len(ops)]
     model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs = 3, [opcode], [subgraph]
+    model.version, model.operatorCodes, model.subgraphs = (
+        3,
+        [_opcode(schema, c) for c in codes],
+        [subgraph],
+    )
     model.buffers = [schema.BufferT()]
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(builder.Output()))
     return path
+
+
+def _opcode(schema: Any, op: str) -> Any:
+    code = schema.OperatorCodeT()
+    code.builtinCode = getattr(schema.BuiltinOperator, op)
+    code.deprecatedBuiltinCode, code.version = min(code.builtinCode, 127), 1
+    return code

@@ -47,7 +47,7 @@ def test_model_path_with_spaces_survives_shell_quoting() -> None:
 
 
 def test_supported_delegates() -> None:
-    assert frozenset({"cpu", "xnnpack", "gpu", "nnapi", "hexagon", "external"}) == (
+    assert frozenset({"cpu", "xnnpack", "gpu", "gpu_fp32", "nnapi", "hexagon", "external"}) == (
         BENCHMARK_MODEL_DELEGATES
     )
 
@@ -66,6 +66,11 @@ def test_supported_delegates() -> None:
             "gpu",
             {"gpu_precision_loss_allowed": True},
             ["--use_gpu=true", "--gpu_precision_loss_allowed=true", "--use_xnnpack=false"],
+        ),
+        (
+            "gpu_fp32",
+            {"gpu_precision_loss_allowed": True},
+            ["--use_gpu=true", "--gpu_precision_loss_allowed=false", "--use_xnnpack=false"],
         ),
         ("nnapi", {}, ["--use_nnapi=true", "--use_xnnpack=false"]),
         (
@@ -118,7 +123,9 @@ def test_options_of_other_delegates_are_ignored() -> None:
 
 
 def test_unknown_delegate_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"'edgetpu'.*cpu, external, gpu, hexagon, nnapi"):
+    with pytest.raises(
+        ValueError, match=r"'edgetpu'.*cpu, external, gpu, gpu_fp32, hexagon, nnapi"
+    ):
         argv("edgetpu")
 
 

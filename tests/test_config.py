@@ -21,7 +21,7 @@ def test_the_shipped_devices_yaml_loads_with_the_host_cpu() -> None:
     devices = load_devices(Path(__file__).parents[1] / "devices.yaml")
     host = next(d for d in devices if d.name == "host")
     assert host.transport == "local"
-    assert host.delegates == ("cpu", "xnnpack")
+    assert host.delegates == ("cpu", "xnnpack", "gpu")
     assert host.options["threads"] == [1, 2]
 
 
@@ -64,6 +64,16 @@ devices:
             "devices:\n  h: {transport: local, delegates: [cpu], threads: [0]}",
             "devices.h.threads.0",
             "greater than or equal to 1",
+        ),
+        (
+            "devices:\n  h: {transport: local, delegates: [gpu], env: {'LD PATH': /x}}",
+            "devices.h.env.LD PATH: invalid environment variable name",
+            "use A-Z, a-z, 0-9 and _",
+        ),
+        (
+            "devices:\n  h: {transport: local, delegates: [gpu], env: {VK_ICD_FILENAMES: [a]}}",
+            "devices.h.env.VK_ICD_FILENAMES",
+            "valid string",
         ),
         ("devices: [unclosed", "line 1", "not valid YAML"),
         ("devices: {}", "devices", "at least 1"),

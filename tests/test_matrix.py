@@ -61,3 +61,14 @@ def test_shuffled_order_is_reproducible_from_the_seed_and_interleaves_delegates(
 def test_as_listed_keeps_the_expansion_order() -> None:
     cells, _ = expand([device("host", ("cpu", "xnnpack"))], [model("a")])
     assert order_cells(cells, seed=1, order="as-listed") == cells
+
+
+def test_a_native_device_skips_the_accelerators_only_compiled_model_reaches() -> None:
+    phone = Device("phone", "adb", ("cpu", "npu", "litert_cpu", "gpu_fp32"), "benchmark_model")
+    model = Model("m", "m.tflite", "0" * 64, 1)
+    cells, skips = expand([phone], [model])
+    assert [c.delegate for c in cells] == ["cpu", "gpu_fp32"]
+    assert {s.cell.delegate: s.reason for s in skips} == {
+        "npu": "benchmark_model has no npu flag: give phone runner: python",
+        "litert_cpu": "benchmark_model has no litert_cpu flag: give phone runner: python",
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -149,3 +150,18 @@ def test_probe_reports_what_the_board_has(sshd: LoopbackSshd, tmp_path: Path) ->
     assert error is None and probe is not None
     assert "ai_edge_litert" in probe.runtimes and probe.free_mb and probe.free_mb > 0
     assert probe.absent["edgetpu"].startswith("no Edge TPU runtime on board")
+
+
+def test_a_device_env_reaches_the_runner_word_for_word_over_ssh(
+    sshd: LoopbackSshd, tmp_path: Path
+) -> None:
+    """devices.yaml `env:` (a Vulkan ICD, an NPU's library path) crosses the remote shell as
+    data: quotes, spaces, `;` and `$` arrive as written."""
+    seen, note = tmp_path / "seen", 'it\'s a; b $HOME "c"'
+    python = tmp_path / "python-with-a-witness"
+    python.write_text(f'#!/bin/sh\nprintf %s "$FARM_NOTE" > {seen}\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    env = json.dumps({"FARM_NOTE": note})
+    devices = lab_file(tmp_path, sshd.devices_yaml(python=str(python), env=env))
+    frame = run(devices, model_folder_with(tmp_path, "kws_dscnn_int8"), tmp_path)
+    assert set(frame.status) == {"ok"} and seen.read_text() == note

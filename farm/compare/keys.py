@@ -29,6 +29,10 @@ IDENTITY_COLUMNS = (
     "delegate_library_sha256",
     "model_sha256",
 )
+# Which API and accelerator produced an accelerator cell's numbers (a software GPU is not a
+# phone's; a new NPU SDK or dispatch library is a new measurement). Results written before the
+# farm recorded them have none: checked only where both sides do.
+RECORDED_COLUMNS = ("api", "accelerator", "accelerator_sdk", "dispatch_sha256")
 # Fingerprint fields that describe the hardware and software image, as the targets report them
 # (local: model, machine, os; adb: ro.* properties; ssh: describe_linux.sh). Anything else is
 # treated as volatile: the adb serial (127.0.0.1:PORT changes on every reconnect), the ssh host
@@ -75,13 +79,18 @@ def incomparable_reasons(base: Row, new: Row) -> list[str]:
     """Why two rows of the same cell cannot be compared; empty when they can."""
     reasons = [
         f"{column} differs: {_shown(base.get(column))} → {_shown(new.get(column))}"
-        for column in IDENTITY_COLUMNS
+        for column in _checked(base, new)
         if base.get(column) != new.get(column)
     ]
     fingerprint = fingerprint_difference(
         base.get("device_fingerprint"), new.get("device_fingerprint")
     )
     return reasons + ([fingerprint] if fingerprint else [])
+
+
+def _checked(base: Row, new: Row) -> list[str]:
+    recorded = [c for c in RECORDED_COLUMNS if None not in (base.get(c), new.get(c))]
+    return [*IDENTITY_COLUMNS, *recorded]
 
 
 def unchecked_notes(base: Row, new: Row) -> list[str]:

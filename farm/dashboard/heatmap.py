@@ -139,7 +139,13 @@ def hover_text(row: Record) -> str:
     if not row["timed"]:
         return "<br>".join([title, *gap_hover(row)])
     failed = [] if row["status"] == "ok" else parity_hover(row)
-    return "<br>".join([title, *failed, *timed_hover(row)])
+    return "<br>".join([title, *accelerator_hover(row), *failed, *timed_hover(row)])
+
+
+def accelerator_hover(row: Record) -> list[str]:
+    """What an accelerator cell really ran on: a software GPU is not a phone's."""
+    accelerator = row.get("accelerator")
+    return [] if is_missing(accelerator) else [f"on {plot_text(accelerator)}"]
 
 
 def parity_hover(row: Record) -> list[str]:

@@ -29,6 +29,7 @@ from farm.runners.python import (
     DelegateLibrary,
     python_runner_argv,
     read_runner_output,
+    with_env,
 )
 from farm.spec import Cell, Device, RunSettings
 from farm.targets import CommandResult, Target
@@ -191,6 +192,8 @@ class CellMeasurer:
         options = cell.device.options
         if cell.delegate == "edgetpu" and options.get("edgetpu_device"):
             return DelegateLibrary(None, {"device": options["edgetpu_device"]})
+        if cell.delegate == "npu" and options.get("npu_options"):
+            return DelegateLibrary(None, dict(options["npu_options"]))
         if cell.delegate != "external":
             return None
         library = options["external_delegate"]
@@ -208,7 +211,7 @@ class CellMeasurer:
         options, s = cell.device.options, self.settings
         library = self._delegate_library(cell)
         try:
-            return build_benchmark_model_argv(
+            argv = build_benchmark_model_argv(
                 binary,
                 model,
                 delegate=cell.delegate,
@@ -225,6 +228,7 @@ class CellMeasurer:
             )
         except ValueError as exc:
             raise RunnerError(f"cannot build the benchmark_model command: {exc}") from exc
+        return with_env(options.get("env") or {}, argv)
 
     def _raw(self, cell: Cell, suffix: str) -> Path:
         """Where the runner's raw output for this cell is kept, next to the results."""

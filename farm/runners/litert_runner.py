@@ -13,10 +13,12 @@ every sample is kept; statistics are computed by the farm, not here.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
 import platform
+import re
 import resource
 import sys
 import time
@@ -28,6 +30,28 @@ RUNTIMES = (
     ("tensorflow", "tensorflow.lite.python.interpreter", "tensorflow"),
 )
 EDGETPU_LIBRARY = "libedgetpu.so.1"
+# LiteRT 2.x's CompiledModel accelerators by the farm's delegate name (the classic Interpreter
+# runs the rest). The CPU is always a fallback for ops the accelerator lacks, as in LiteRT's
+# own `litert` CLI; whether the accelerator took any op is read from its log, never assumed.
+ACCELERATORS = ("litert_cpu", "gpu", "gpu_fp32", "npu")
+# What the accelerators print (LiteRT 2.3 on stderr): the GPU delegate's partition summary
+# (tflite/delegates/gpu/common/model_builder.cc), its kernel per partition, and the NPU
+# compiler plugin's partitioning (litert/compiler/plugin/compiler_plugin.cc).
+GPU_SPLIT = re.compile(r"(\d+) operations will run on the GPU, and the remaining (\d+) operations")
+GPU_NONE = re.compile(r"No operations will run on the GPU, and all (\d+) operations")
+# "Following operations are not supported by GPU delegate:" then one "OP: why" line per op
+# ("ZEROS_LIKE: Operation is not supported.", "RELU_0_TO_1: Not supported op RELU_0_TO_1").
+GPU_MISSING = re.compile(r"not supported by GPU delegate:\n((?:[A-Z0-9_]+: .*\n)+)")
+GPU_KERNEL = re.compile(r"Initializ\w+ (\w+)-based API")
+# "Selected adapter: SwiftShader Device (Subzero), arch=swiftshader, vendor=google,
+# backend=Vulkan, adapterType=CPU / Software" (Dawn, through LiteRT's WebGPU accelerator).
+GPU_ADAPTER = re.compile(r"Selected adapter: ([^,\n]+)(?:.*adapterType=([^\n]+))?")
+NPU_SPLIT = re.compile(
+    r"selected (\d+) ops, from a total of (\d+) ops\. resulted in (\d+) partitions"
+)
+NPU_DEVICE = re.compile(r"Using Intel OpenVINO device: (\S+)")
+NPU_APPLIED = re.compile(r"(\d+) compiler plugins were applied successfully")
+NPU_ERROR = re.compile(r"^.*(?:compiler loading failed|Plugin errs).*$", re.M)
 
 
 class CellOutcome(Exception):
@@ -71,39 +95,10 @@ def build_delegates(rt: object, args: argparse.Namespace) -> list:
         return [_load(rt, EDGETPU_LIBRARY, options, missing_is_skip=True)]
     if args.delegate_path:
         return [_load(rt, args.delegate_path, args.delegate_option, missing_is_skip=False)]
-    if args.delegate == "gpu":
-        raise gpu_accelerator_outcome(args.model)
     if args.delegate in ("nnapi", "hexagon"):
         reason = f"the Python runner has no {args.delegate} delegate (use runner: benchmark_model)"
         raise CellOutcome("skipped", None, reason)
     raise CellOutcome("skipped", None, f"no {args.delegate} delegate library given to the runner")
-
-
-def gpu_accelerator_outcome(model: str) -> CellOutcome:
-    """Ask LiteRT's GPU accelerator (CompiledModel API) for this model. Without a GPU adapter
-    it fails and only says why on native stderr, which is captured for the reason."""
-    try:
-        from ai_edge_litert import compiled_model, hardware_accelerator
-    except ImportError as exc:
-        return CellOutcome("skipped", None, f"no LiteRT GPU accelerator in this runtime ({exc})")
-    gpu, error = hardware_accelerator.HardwareAccelerator.GPU, None
-    with NativeStderr() as stderr:
-        try:
-            compiled_model.CompiledModel.from_file(model, hardware_accel=gpu)
-        except RuntimeError as exc:
-            error = str(exc)
-    if error is not None:
-        reason = _gpu_reason(stderr.text) or _reason(Exception(error))
-        return CellOutcome("skipped", None, f"LiteRT GPU accelerator unavailable: {reason}")
-    # Timing through CompiledModel is not written yet: say so rather than time the CPU.
-    reason = "the LiteRT GPU accelerator loaded, but this runner cannot time CompiledModel runs yet"
-    return CellOutcome("failed", "delegate", reason)
-
-
-def _gpu_reason(stderr: str) -> str:
-    keys = ("Couldn't load Vulkan", "No adapters found", "Failed to initialize", "OpenCL")
-    lines = [" ".join(line.split()) for line in stderr.splitlines() if any(k in line for k in keys)]
-    return "; ".join(dict.fromkeys(lines))[:1000]
 
 
 class NativeStderr:
@@ -212,24 +207,33 @@ def set_inputs(interpreter: object, inputs: list) -> None:
         interpreter.set_tensor(detail["index"], value)
 
 
-def timed_invoke(interpreter: object, delegate: str) -> float:
+def invoker(interpreter: object, delegate: str) -> object:
+    """The classic Interpreter's invoke, its errors as the cell's."""
+
+    def invoke() -> None:
+        try:
+            interpreter.invoke()
+        except (ValueError, RuntimeError) as exc:
+            kind = "model" if delegate == "cpu" else "delegate"
+            raise CellOutcome("failed", kind, f"invoke failed: {_reason(exc)}") from exc
+
+    return invoke
+
+
+def timed(invoke: object) -> float:
     start = time.perf_counter_ns()
-    try:
-        interpreter.invoke()
-    except (ValueError, RuntimeError) as exc:
-        kind = "model" if delegate == "cpu" else "delegate"
-        raise CellOutcome("failed", kind, f"invoke failed: {_reason(exc)}") from exc
+    invoke()
     return (time.perf_counter_ns() - start) / 1e6
 
 
-def measure(interpreter: object, args: argparse.Namespace) -> dict:
+def measure(invoke: object, args: argparse.Namespace) -> dict:
     """First inference, warm-up and timed samples (ms). Runs >= --runs and >= --min-seconds."""
-    first_ms = timed_invoke(interpreter, args.delegate)
-    warmup = [timed_invoke(interpreter, args.delegate) for _ in range(max(args.warmup - 1, 0))]
+    first_ms = timed(invoke)
+    warmup = [timed(invoke) for _ in range(max(args.warmup - 1, 0))]
     samples = []
     deadline = time.perf_counter() + args.min_seconds
     while len(samples) < args.runs or time.perf_counter() < deadline:
-        samples.append(timed_invoke(interpreter, args.delegate))
+        samples.append(timed(invoke))
     return {
         "first_inference_ms": first_ms,
         "warmup_ms": sum(warmup) / len(warmup) if warmup else None,
@@ -240,11 +244,16 @@ def measure(interpreter: object, args: argparse.Namespace) -> dict:
 def save_outputs(interpreter: object, path: str) -> None:
     """Every output of the last invoke, dequantized to float32 when quantized, so outputs of
     any variant and delegate compare as real values."""
-    import numpy as np
 
     tensors = {}
     for i, detail in enumerate(interpreter.get_output_details()):
         tensors.update(output_arrays(i, interpreter.get_tensor(detail["index"]), detail))
+    _save(tensors, path)
+
+
+def _save(tensors: dict, path: str) -> None:
+    import numpy as np
+
     with open(path, "wb") as out:  # np.savez appends .npz to a bare path; a file object not
         np.savez(out, **tensors)
 
@@ -313,16 +322,217 @@ def peak_rss_mb() -> float | None:
 
 def run_cell(args: argparse.Namespace, result: dict) -> None:
     name, version, rt = load_runtime(args.runtime)
-    result.update(runtime=name, runtime_version=version)
+    result.update(runtime=name, runtime_version=version, api="interpreter")
+    if args.delegate in ACCELERATORS:
+        run_compiled(rt, args, result)
+        return
     start = time.perf_counter_ns()
     interpreter = make_interpreter(rt, args)
     result["init_ms"] = (time.perf_counter_ns() - start) / 1e6
     result.update(delegation_coverage(interpreter))
     set_inputs(interpreter, make_inputs(interpreter, args.seed, args.inputs))
-    result.update(measure(interpreter, args))
+    result.update(measure(invoker(interpreter, args.delegate), args))
     if args.outputs:
         save_outputs(interpreter, args.outputs)
     result["status"] = "ok"
+
+
+def run_compiled(rt: object, args: argparse.Namespace, result: dict) -> None:
+    """One accelerator cell through CompiledModel. A sample is a completed inference: run,
+    then read every output (a GPU's run only submits work and returns at once)."""
+    cm = _compiled_model_api()
+    reader = rt.Interpreter(model_path=args.model)  # tensor details, node count: not run
+    result["api"] = "compiled_model"
+    with NativeStderr() as log:  # the accelerators say what they did only there
+        start, error = time.perf_counter_ns(), None
+        try:
+            model = cm.CompiledModel.from_file(args.model, options=accelerator_options(args))
+            compiled = time.perf_counter_ns()
+            buffers = model.create_input_buffers(0), model.create_output_buffers(0)
+        except RuntimeError as exc:
+            error = exc
+    if error is not None:  # the exception names only source lines: the log says why
+        said = [line for line in log.text.splitlines() if "ERROR" in line or "rror:" in line]
+        reason = _reason(Exception("; ".join([str(error), *said[-3:]])))
+        raise no_accelerator(args.delegate, log.text) or CellOutcome("failed", "delegate", reason)
+    result.update(
+        compile_ms=(compiled - start) / 1e6, init_ms=(time.perf_counter_ns() - start) / 1e6
+    )
+    result.update(accelerator_coverage(args.delegate, log.text, len(reader._get_ops_details())))
+    result.update(accelerator_facts(args.delegate, log.text))
+    ins, outs = io_order(reader, model)
+    values = make_inputs(reader, args.seed, args.inputs)
+    for (position, _), value in zip(ins, values):
+        buffers[0][position].write(value)
+    result.update(measure(lambda: read_outputs(model, buffers, outs), args))
+    if args.outputs:
+        tensors = {}
+        for i, ((_, detail), value) in enumerate(zip(outs, read_outputs(model, buffers, outs))):
+            tensors.update(output_arrays(i, value, detail))
+        _save(tensors, args.outputs)
+    result["status"] = "ok"
+
+
+def no_accelerator(delegate: str, log: str) -> CellOutcome | None:
+    """A skip when the device has no such accelerator at all (no GPU adapter: no Vulkan
+    driver, or one Dawn rejects), saying the runtime's own words."""
+    keys = ("Couldn't load Vulkan", "No adapters found", "Failed to initialize", "OpenCL")
+    lines = [" ".join(line.split()) for line in log.splitlines() if any(k in line for k in keys)]
+    if not delegate.startswith("gpu") or not lines:
+        return None
+    reason = "; ".join(dict.fromkeys(lines))[:1000]
+    return CellOutcome("skipped", None, f"LiteRT GPU accelerator unavailable: {reason}")
+
+
+def _compiled_model_api() -> object:
+    try:
+        from ai_edge_litert import compiled_model
+    except ImportError as exc:
+        reason = f"no LiteRT CompiledModel in this runtime ({exc})"
+        raise CellOutcome("skipped", None, reason) from exc
+    return compiled_model
+
+
+def accelerator_options(args: argparse.Namespace) -> object:
+    from ai_edge_litert.cpu_options import CpuOptions
+    from ai_edge_litert.gpu_options import GpuOptions
+    from ai_edge_litert.hardware_accelerator import HardwareAccelerator as Hw
+    from ai_edge_litert.options import Options
+
+    cpu = CpuOptions(num_threads=args.threads)
+    if args.delegate == "litert_cpu":
+        return Options(hardware_accelerators=Hw.CPU, cpu_options=cpu)
+    if args.delegate.startswith("gpu"):
+        gpu = GpuOptions(enforce_f32=args.delegate == "gpu_fp32")  # else fp16, the default
+        return Options(hardware_accelerators=Hw.GPU | Hw.CPU, cpu_options=cpu, gpu_options=gpu)
+    vendor = openvino_options(args.delegate_option)
+    return Options(Hw.NPU | Hw.CPU, cpu_options=cpu, intel_openvino_options=vendor)
+
+
+def openvino_options(options: dict) -> object:
+    """Intel OpenVINO's options from the cell's (``graph_backend: CPU``...), or None."""
+    if not options:
+        return None
+    from ai_edge_litert import intel_openvino_options as ov
+
+    backend = options.pop("graph_backend", None)
+    mode = options.pop("performance_mode", None)
+    try:
+        return ov.IntelOpenVinoOptions(
+            graph_backend=backend and ov.IntelOpenVinoGraphBackend[backend.upper()],
+            performance_mode=mode and ov.IntelOpenVinoPerformanceMode[mode.upper()],
+            configs_map=options,
+        )
+    except KeyError as exc:
+        reason = f"unknown Intel OpenVINO option value {exc}"
+        raise CellOutcome("failed", "delegate", reason) from exc
+
+
+def accelerator_coverage(delegate: str, log: str, nodes: int) -> dict:
+    """What ran on the accelerator, from its own words. No evidence that it took any node is a
+    silent CPU fallback, whatever the runtime's is_fully_accelerated() says."""
+    if delegate == "litert_cpu":
+        return {"nodes_delegated": nodes, "nodes_total": nodes, "partitions": 1,
+                "fully_delegated": True, "cpu_fallback_ops": {}}  # fmt: skip
+    taken, total, partitions = _split(delegate, log, nodes)
+    missing = dict(Counter(unsupported_ops(log)))
+    if not taken:
+        said = [f"{op}: not supported" for op in missing] + NPU_ERROR.findall(log)[:2]
+        why = "; ".join(" ".join(w.split())[:300] for w in said) or "no partition in its log"
+        raise CellOutcome(
+            "failed", "fallback", f"silent CPU fallback: {delegate} took no op ({why})"
+        )
+    return {"nodes_delegated": taken, "nodes_total": total, "partitions": partitions,
+            "fully_delegated": taken == total, "cpu_fallback_ops": missing}  # fmt: skip
+
+
+def unsupported_ops(log: str) -> list:
+    """The ops the GPU delegate listed as unsupported (their names, once per listing)."""
+    return [line.split(":")[0] for block in GPU_MISSING.findall(log) for line in block.split("\n")
+            if line]  # fmt: skip
+
+
+def _split(delegate: str, log: str, nodes: int) -> tuple:
+    if delegate == "npu":  # partitioned is not compiled: a plugin that failed took nothing
+        found = NPU_SPLIT.findall(log)
+        applied = sum(int(n) for n in NPU_APPLIED.findall(log))
+        if not (found and applied):
+            return 0, nodes, 0
+        return tuple(sum(int(f[i]) for f in found) for i in range(3))
+    if GPU_NONE.search(log):
+        return 0, nodes, 0
+    kernels = len(GPU_KERNEL.findall(log))
+    split = GPU_SPLIT.search(log)
+    if split:
+        return int(split.group(1)), int(split.group(1)) + int(split.group(2)), kernels
+    return (nodes, nodes, kernels) if kernels else (0, nodes, 0)
+
+
+def accelerator_facts(delegate: str, log: str) -> dict:
+    """Which accelerator ran (a GPU adapter, an NPU vendor device) and its software, for
+    provenance: a software GPU's latency must never be read as a phone's."""
+    if delegate.startswith("gpu"):
+        adapter, backend = GPU_ADAPTER.search(log), GPU_KERNEL.search(log)
+        kind = adapter and adapter.group(2) and f" [{adapter.group(2).strip()}]"
+        name = adapter and adapter.group(1).strip() + (kind or "")
+        words = [name, backend and backend.group(1)]
+        return {"accelerator": " via ".join(w for w in words if w) or None}
+    if delegate != "npu":
+        return {"accelerator": "XNNPACK (CompiledModel CPU)"}
+    device = NPU_DEVICE.search(log)
+    facts = {"accelerator": "Intel OpenVINO" + (f" {device.group(1)}" if device else "")}
+    facts.update(npu_sdk())
+    return facts
+
+
+def npu_sdk() -> dict:
+    """The vendor SDK's version and the dispatch library's sha256 (the wheel's own)."""
+    import glob
+
+    from ai_edge_litert import environment
+
+    vendors = os.path.join(os.path.dirname(environment.__file__), "vendors")
+    libraries = glob.glob(os.path.join(vendors, "*", "dispatch", "libLiteRtDispatch_*.so"))
+    found = {"accelerator_sdk": "openvino " + _dist_version("openvino", None)}
+    if libraries:
+        with open(libraries[0], "rb") as library:
+            found["dispatch_sha256"] = hashlib.sha256(library.read()).hexdigest()
+    return found
+
+
+def io_order(reader: object, model: object) -> tuple:
+    """(buffer position, Interpreter detail) of each input and output in the Interpreter's
+    order, the order of the farm's input_N / output_N; a signature may list them otherwise."""
+    signature = model.get_signature_by_index(0)
+    names = reader.get_signature_list()
+    runner = reader.get_signature_runner(signature["key"]) if names else None
+    orders = []
+    for side in ("inputs", "outputs"):
+        if runner is None:  # no signature: the default one names tensors by their own names
+            by_index = {d["index"]: d["name"] for d in _details(reader, side)}
+        else:
+            sig = runner.get_input_details() if side == "inputs" else runner.get_output_details()
+            by_index = {d["index"]: name for name, d in sig.items()}
+        listed = list(signature[side])
+        orders.append([(listed.index(by_index[d["index"]]), d) for d in _details(reader, side)])
+    return tuple(orders)
+
+
+def _details(reader: object, side: str) -> list:
+    return reader.get_input_details() if side == "inputs" else reader.get_output_details()
+
+
+def read_outputs(model: object, buffers: tuple, outs: list) -> list:
+    import numpy as np
+
+    try:
+        model.run_by_index(0, buffers[0], buffers[1])
+        return [
+            buffers[1][position].read(int(np.prod(d["shape"])), d["dtype"]).reshape(d["shape"])
+            for position, d in outs
+        ]
+    except (ValueError, RuntimeError) as exc:
+        raise CellOutcome("failed", "delegate", f"run failed: {_reason(exc)}") from exc
 
 
 def parse_args(argv: list) -> argparse.Namespace:

@@ -23,6 +23,11 @@ _METRICS = (
     "nodes_total",
     "partitions",
     "fully_delegated",
+    "api",
+    "accelerator",
+    "accelerator_sdk",
+    "dispatch_sha256",
+    "compile_ms",
 )
 
 
@@ -59,7 +64,13 @@ def python_runner_argv(
     argv += list(options.get("runner_flags") or [])
     if options.get("cpu_mask"):
         argv = ["taskset", str(options["cpu_mask"]), *argv]
-    return argv
+    return with_env(options.get("env") or {}, argv)
+
+
+def with_env(env: dict[str, str], argv: list[str]) -> list[str]:
+    """``env K=V ... argv``: the same on every transport (toybox and busybox have env), and
+    quoted like any other argument by the target."""
+    return ["env", *(f"{k}={v}" for k, v in env.items()), *argv] if env else argv
 
 
 def read_runner_output(data: dict[str, Any]) -> RunnerOutcome:

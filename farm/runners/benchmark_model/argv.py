@@ -9,7 +9,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-BENCHMARK_MODEL_DELEGATES = frozenset({"cpu", "xnnpack", "gpu", "nnapi", "hexagon", "external"})
+BENCHMARK_MODEL_DELEGATES = frozenset(
+    {"cpu", "xnnpack", "gpu", "gpu_fp32", "nnapi", "hexagon", "external"}
+)
 
 _CPU_MASK = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 _NO_OPTIONS: Mapping[str, str] = {}
@@ -89,9 +91,9 @@ def _delegate_flags(
     # would not be the builtin kernels, and nodes another delegate rejects would fall to
     # XNNPACK instead of the builtin kernels the comparison is made against.
     no_xnnpack = ["--use_xnnpack=false"]
-    if delegate == "gpu":
+    if delegate in ("gpu", "gpu_fp32"):
         # Passed both ways: on Android the tool's default is true (gpu_delegate_provider.cc).
-        allowed = "true" if gpu_precision_loss_allowed else "false"
+        allowed = "true" if gpu_precision_loss_allowed and delegate == "gpu" else "false"
         return ["--use_gpu=true", f"--gpu_precision_loss_allowed={allowed}", *no_xnnpack]
     if delegate == "nnapi":
         name = [f"--nnapi_accelerator_name={nnapi_accelerator}"] if nnapi_accelerator else []
