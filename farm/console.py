@@ -17,6 +17,7 @@ from rich.table import Table
 from farm.compare import Comparison, to_json, to_markdown, to_table
 from farm.config import device_summary
 from farm.dashboard.cells import cell_ids
+from farm.errors import EXIT_NOTHING_CHECKED
 from farm.job import run_nightly, run_plan
 from farm.orchestrator import ResultCallback, RunPlan
 from farm.orchestrator.probe import DeviceProbe
@@ -59,7 +60,17 @@ def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     console.print(f"results: {plan.run_dir}  dashboard: {outcome.dashboard}")
     if outcome.interrupted:
         console.print("[yellow]interrupted: finished cells are in the journal; rerun to complete")
+    elif not outcome.measured:
+        console.print(f"[bold red]{nothing_measured(len(outcome.results))}")
     return outcome.exit_code
+
+
+def nothing_measured(cells: int) -> str:
+    """Why a run that ended without a failure still does not pass."""
+    return (
+        f"nothing measured: all {cells} cells were skipped (reasons above) → exit "
+        f"{EXIT_NOTHING_CHECKED}; check --delegates / --threads against devices.yaml"
+    )
 
 
 def _stderr_console() -> Console:
@@ -240,6 +251,8 @@ def run_nightly_with_progress(plan: RunPlan, threshold: float) -> int:
         nightly = run_nightly(plan, threshold, advance)
     console.print(summary_table(nightly.run.results))
     print_reasons(nightly.run.results, console)
+    if not nightly.run.interrupted and not nightly.run.measured:
+        console.print(f"[bold red]{nothing_measured(len(nightly.run.results))}")
     if nightly.comparison is None:
         console.print("no earlier good run to compare with: this run is the first baseline")
     else:
