@@ -20,7 +20,7 @@ def read_yaml(path: str | Path) -> Any:
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}", "check the path") from exc
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except _DuplicateKey as exc:
         raise ConfigError(
             str(path),
@@ -54,10 +54,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
                 continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, Hashable) and key in seen:
                 raise _DuplicateKey(key, seen[key], line)
             if isinstance(key, Hashable):
                 seen[key] = line
-        return super().construct_mapping(node, deep)  # type: ignore[no-untyped-call]
+        return super().construct_mapping(node, deep)

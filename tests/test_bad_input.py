@@ -28,9 +28,7 @@ def run_refused(host_lab: Path, tmp_path: Path, *args: str | Path) -> str:
     return refused(output)
 
 
-def test_a_misspelt_delegate_is_refused_with_what_was_meant(
-    host_lab: Path, tmp_path: Path
-) -> None:
+def test_a_misspelt_delegate_is_refused_with_what_was_meant(host_lab: Path, tmp_path: Path) -> None:
     line = run_refused(host_lab, tmp_path, "--delegates", "cpu,xnnpak")
     assert "--delegates: unknown delegate 'xnnpak'" in line
     assert "did you mean 'xnnpack'?" in line

@@ -16,7 +16,9 @@ FAST = ["--runs", "5", "--warmup", "1", "--seed", "3", "--order", "as-listed"]
 
 
 def run(host_lab: Path, models: Path, run_dir: Path, *args: str) -> tuple[int, str]:
-    return farm("run", "--devices", host_lab, "--models", models, "--run-dir", run_dir, *FAST, *args)
+    return farm(
+        "run", "--devices", host_lab, "--models", models, "--run-dir", run_dir, *FAST, *args
+    )
 
 
 def test_a_run_whose_every_cell_was_skipped_exits_6_saying_why(

@@ -25,7 +25,9 @@ def csv_option(option: str, value: str | None, kind: type = str) -> list[Any] | 
     try:
         return split_csv(value, kind)
     except ValueError as exc:
-        raise ConfigError("command line", option, f"cannot read {value!r}", "use e.g. 1,2,4") from exc
+        raise ConfigError(
+            "command line", option, f"cannot read {value!r}", "use e.g. 1,2,4"
+        ) from exc
 
 
 def one_of(option: str, value: str, choices: tuple[str, ...]) -> None:
