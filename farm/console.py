@@ -16,6 +16,7 @@ from rich.table import Table
 
 from farm.compare import Comparison, to_json, to_markdown, to_table
 from farm.config import device_summary
+from farm.cores import fingerprint_cores, more_threads_than_cores
 from farm.dashboard.cells import cell_ids
 from farm.errors import EXIT_NOTHING_CHECKED
 from farm.job import run_nightly, run_plan
@@ -86,11 +87,28 @@ def _progress(plan: RunPlan, title: str, console: Console) -> Iterator[ResultCal
     with Progress(*_COLUMNS, console=console, transient=False) as progress:
         total = len(plan.cells) + len(plan.skips)
         task = progress.add_task(f"{title} {plan.run_id}", total=total, last="")
+        warned: set[str] = set()
+
+        def advance(result: CellResult) -> None:
+            progress.update(task, advance=1, last=_last_line(result))
+            warning = oversubscription(result, warned)
+            if warning:
+                console.print(f"[yellow]warning: {escape(warning)}")
+
         log.addHandler(handler)
         try:
-            yield lambda result: progress.update(task, advance=1, last=_last_line(result))
+            yield advance
         finally:
             log.removeHandler(handler)
+
+
+def oversubscription(result: CellResult, warned: set[str]) -> str | None:
+    """The warning for a cell with more threads than its device's cores, once per device."""
+    cores = fingerprint_cores(result.device_fingerprint)
+    if cores is None or result.threads <= cores or result.device in warned:
+        return None
+    warned.add(result.device)
+    return more_threads_than_cores(result.device, result.threads, cores)
 
 
 def _last_line(result: CellResult) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from farm.cores import fingerprint_cores, more_threads_than_cores
 from farm.dashboard.cells import ordered_devices, records
 from farm.dashboard.markup import Html, element, hint, notice, table, text
 from farm.dashboard.temperature import (
@@ -72,7 +73,7 @@ def device_row(data: RunData, device: str) -> list[Html]:
         lines(identity(facts)),
         lines(runtimes(cells, facts)),
         lines(outcomes(cells)),
-        health(cells),
+        Html("<br>".join((health(cells), *oversubscribed(device, cells, facts)))),
         temperature_summary(cells, hot_threshold_c(data.run, device)),
     ]
 
@@ -172,6 +173,15 @@ def infra_line(infra: pd.DataFrame, ran: pd.DataFrame) -> str:
     """`all 4 cells failed as infra: cannot reach …` / `1 of 4 cells failed as infra: …`."""
     share = f"all {len(ran)}" if len(infra) == len(ran) else f"{len(infra)} of {len(ran)}"
     return f"{share} cells failed as infra: {infra['reason'].fillna('').iloc[-1]}"
+
+
+def oversubscribed(device: str, cells: pd.DataFrame, facts: Mapping[str, Any]) -> list[Html]:
+    """A warning when a tried cell had more threads than the device's cores (where known)."""
+    cores = fingerprint_cores(facts)
+    threads = pd.to_numeric(ran_cells(cells)["threads"], errors="coerce").max()
+    if cores is None or pd.isna(threads) or threads <= cores:
+        return []
+    return [element("span", text(more_threads_than_cores(device, int(threads), cores)), cls="over")]
 
 
 def quarantined(cells: pd.DataFrame) -> pd.DataFrame:
