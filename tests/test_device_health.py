@@ -44,7 +44,8 @@ def test_a_device_that_cannot_be_reached_is_unreachable_not_healthy(
     assert (colour, lines[0]) == ("failed", "unreachable")
     assert lines[1].startswith("all 1 cells failed as infra: ")
     assert "127.0.0.1" in lines[1]
-    assert health["host"] == ("ok", ["healthy"])
+    assert health["host"] == ("ok", ["healthy"])  # 1 thread: no warning about cores either
+    assert "threads on" not in output
 
 
 def test_a_device_with_some_infra_failures_gets_a_warning() -> None:

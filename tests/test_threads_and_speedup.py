@@ -35,13 +35,3 @@ def test_more_threads_than_cores_is_a_warning_and_the_speedup_says_vs_what(
     assert re.search(r"· \d+\.\d× vs cpu, same threads", shown["hover"])
     (_, layout) = device_figures(html, "latency")["host"]
     assert layout["xaxis"]["title"]["text"].endswith("× vs cpu, same threads")
-
-
-def test_threads_within_the_cores_give_no_warning(host_lab: Path, tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    code, output = farm(
-        "run", "--devices", host_lab, "--models", model_folder_with(tmp_path, KWS),
-        "--run-dir", run_dir, "--runs", "5", "--warmup", "1", "--delegates", "cpu",
-    )  # fmt: skip
-    assert code == 0 and "threads on" not in output
-    assert health_of((run_dir / "dashboard.html").read_text())["host"] == ("ok", ["healthy"])
