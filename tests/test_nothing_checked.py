@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from farm.errors import EXIT_NOTHING_CHECKED
+from farm.store import last_good_run
 
 from .lab import KWS, farm, model_folder_with
 
@@ -31,6 +32,16 @@ def test_a_run_whose_every_cell_was_skipped_exits_6_saying_why(
     assert "nothing measured: all 1 cells were skipped" in output
     frame = pd.read_parquet(tmp_path / "run" / "results.parquet")  # the skips are still results
     assert list(frame.status) == ["skipped"]
+
+
+def test_a_run_that_measured_nothing_is_no_baseline_for_a_nightly(
+    host_lab: Path, tmp_path: Path
+) -> None:
+    models, reports = model_folder_with(tmp_path, KWS), tmp_path / "reports"
+    skipped, measured = reports / "runs" / "20260101T000001Z", reports / "runs" / "20260101T000000Z"
+    assert run(host_lab, models, measured, "--delegates", "cpu")[0] == 0
+    assert run(host_lab, models, skipped, "--delegates", "gpu")[0] == EXIT_NOTHING_CHECKED
+    assert last_good_run(reports) == measured  # the newer run measured nothing
 
 
 def test_a_dry_run_that_would_measure_nothing_exits_6(host_lab: Path, tmp_path: Path) -> None:
