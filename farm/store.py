@@ -161,12 +161,17 @@ def _rebuilt(run_dir: Path, why: str) -> pd.DataFrame:
             f"cannot be read ({why}) and {JOURNAL} holds no cell to rebuild it from",
             f"run the cells again: farm run --resume {run_dir}",
         )
-    print(
-        f"farm: warning: {run_dir / RESULTS} cannot be read ({why}): "
-        f"results rebuilt from {run_dir / JOURNAL} ({len(rows)} cells)",
-        file=sys.stderr,
-    )
+    if run_dir.resolve() not in _REBUILT:  # a report reads a run more than once (history)
+        _REBUILT.add(run_dir.resolve())
+        print(
+            f"farm: warning: {run_dir / RESULTS} cannot be read ({why}): "
+            f"results rebuilt from {run_dir / JOURNAL} ({len(rows)} cells)",
+            file=sys.stderr,
+        )
     return results_frame(rows)
+
+
+_REBUILT: set[Path] = set()  # the runs whose rebuild this process has reported
 
 
 def read_results_file(path: str | Path) -> pd.DataFrame:

@@ -65,15 +65,21 @@ def test_comparing_runs_with_no_cell_in_common_exits_6(host_lab: Path, tmp_path:
     assert same_code == 0, same_output
 
 
+def test_help_lists_exit_6() -> None:
+    for command, says in (("run", "6: nothing measured"), ("compare", "6: nothing compared")):
+        code, output = farm(command, "--help")
+        assert code == 0 and says in " ".join(output.replace("│", " ").split())
+
+
 def test_a_lost_results_file_is_rebuilt_from_the_journal(host_lab: Path, tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path / "reports" / "runs" / "20260101T000000Z"  # reports read it twice
     assert run(host_lab, model_folder_with(tmp_path, KWS), run_dir)[0] == 0
     (run_dir / "results.parquet").write_bytes(b"")
     (run_dir / "dashboard.html").unlink()
     code, output = farm("report", run_dir)
     assert code == 0, output
     assert f"{run_dir / 'results.parquet'} cannot be read" in output
-    assert f"results rebuilt from {run_dir / 'journal.jsonl'} (2 cells)" in output
+    assert output.count(f"results rebuilt from {run_dir / 'journal.jsonl'} (2 cells)") == 1
     html = (run_dir / "dashboard.html").read_text()
     assert "No cell finished ok" not in html and "kws_dscnn_int8" in html
     (run_dir / "results.parquet").write_bytes(b"PAR1 torn")
