@@ -18,11 +18,10 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from farm.errors import ConfigError
-from farm.spec import DELEGATES, Device, InputSpec, Model, Tolerance
+from farm.spec import DELEGATES, Delegate, Device, InputSpec, Model, Tolerance
 from farm.yaml_file import read_yaml
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
-Delegate = Literal["cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external"]
 
 
 class _Strict(BaseModel):

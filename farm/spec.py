@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Status = Literal["ok", "failed", "skipped"]
 FailureKind = Literal["infra", "delegate", "model", "timeout", "parity"]
@@ -29,7 +29,10 @@ MACHINE_ABI = {
     "i386": "x86",
 }
 
-DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external")
+# The one list of delegates: devices.yaml is validated against it (the type) and the CLI's
+# --delegates (the names).
+Delegate = Literal["cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external"]
+DELEGATES: tuple[str, ...] = get_args(Delegate)
 
 
 @dataclass(frozen=True)
