@@ -15,17 +15,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from farm.errors import ConfigError
-from farm.spec import DELEGATES, Device, InputSpec, Model, Tolerance
+from farm.spec import DELEGATES, Delegate, Device, InputSpec, Model, Tolerance
+from farm.yaml_file import read_yaml
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
-Delegate = Literal[
-    "cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external", "litert_cpu", "gpu_fp32",
-    "npu",
-]  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -139,7 +135,7 @@ def devices_json_schema() -> dict[str, Any]:
 
 def load_devices(path: str | Path) -> tuple[Device, ...]:
     """Load devices.yaml into Device records, or raise ConfigError naming file and key."""
-    raw = _expand_env(_read_yaml(path), path, "")
+    raw = _expand_env(read_yaml(path), path, "")
     data = _validated(DevicesFile, raw, path)
     return tuple(_to_device(name, e, Path(path).parent) for name, e in data.devices.items())
 
@@ -183,7 +179,7 @@ def load_models(path: str | Path) -> tuple[Model, ...]:
 
 
 def _load_manifest(manifest: Path) -> tuple[Model, ...]:
-    data = _validated(ModelsFile, _read_yaml(manifest), manifest)
+    data = _validated(ModelsFile, read_yaml(manifest), manifest)
     return tuple(_manifest_model(manifest, name, e) for name, e in data.models.items())
 
 
@@ -226,7 +222,17 @@ def _tolerance(entry: ToleranceEntry | None) -> Tolerance | None:
 
 
 def _bare_model(file: Path) -> Model:
-    return Model(file.stem, str(file.resolve()), file_sha256(file), file.stat().st_size)
+    try:
+        resolved = file.resolve(strict=True)  # RuntimeError on a symlink loop (Python < 3.13)
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError(str(file), "", _broken(file, exc), "fix the link or remove it") from exc
+    return Model(file.stem, str(resolved), file_sha256(file), file.stat().st_size)
+
+
+def _broken(file: Path, exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError) and file.is_symlink():
+        return f"a dangling symlink to {file.readlink()}"
+    return "a symlink loop" if file.is_symlink() else f"cannot be read: {exc}"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -261,24 +267,6 @@ def _expand_env(value: Any, path: str | Path, key: str) -> Any:
         return os.environ[match.group(1)]
 
     return _ENV_REFERENCE.sub(substitute, value)
-
-
-def _read_yaml(path: str | Path) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}", "check the path") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        raise ConfigError(
-            str(path),
-            where,
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            "fix the YAML syntax",
-        ) from exc
 
 
 def _validated(schema: type[_Strict], data: Any, path: str | Path) -> Any:

@@ -16,7 +16,9 @@ from rich.table import Table
 
 from farm.compare import Comparison, to_json, to_markdown, to_table
 from farm.config import device_summary
+from farm.cores import fingerprint_cores, more_threads_than_cores
 from farm.dashboard.cells import cell_ids
+from farm.errors import EXIT_NOTHING_CHECKED
 from farm.job import run_nightly, run_plan
 from farm.orchestrator import ResultCallback, RunPlan
 from farm.orchestrator.probe import DeviceProbe
@@ -59,7 +61,17 @@ def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     console.print(f"results: {plan.run_dir}  dashboard: {outcome.dashboard}")
     if outcome.interrupted:
         console.print("[yellow]interrupted: finished cells are in the journal; rerun to complete")
+    elif not outcome.measured:
+        console.print(f"[bold red]{nothing_measured(len(outcome.results))}")
     return outcome.exit_code
+
+
+def nothing_measured(cells: int) -> str:
+    """Why a run that ended without a failure still does not pass."""
+    return (
+        f"nothing measured: all {cells} cells were skipped (reasons above) → exit "
+        f"{EXIT_NOTHING_CHECKED}; check --delegates / --threads against devices.yaml"
+    )
 
 
 def _stderr_console() -> Console:
@@ -75,11 +87,28 @@ def _progress(plan: RunPlan, title: str, console: Console) -> Iterator[ResultCal
     with Progress(*_COLUMNS, console=console, transient=False) as progress:
         total = len(plan.cells) + len(plan.skips)
         task = progress.add_task(f"{title} {plan.run_id}", total=total, last="")
+        warned: set[str] = set()
+
+        def advance(result: CellResult) -> None:
+            progress.update(task, advance=1, last=_last_line(result))
+            warning = oversubscription(result, warned)
+            if warning:
+                console.print(f"[yellow]warning: {escape(warning)}")
+
         log.addHandler(handler)
         try:
-            yield lambda result: progress.update(task, advance=1, last=_last_line(result))
+            yield advance
         finally:
             log.removeHandler(handler)
+
+
+def oversubscription(result: CellResult, warned: set[str]) -> str | None:
+    """The warning for a cell with more threads than its device's cores, once per device."""
+    cores = fingerprint_cores(result.device_fingerprint)
+    if cores is None or result.threads <= cores or result.device in warned:
+        return None
+    warned.add(result.device)
+    return more_threads_than_cores(result.device, result.threads, cores)
 
 
 def _last_line(result: CellResult) -> str:
@@ -240,6 +269,8 @@ def run_nightly_with_progress(plan: RunPlan, threshold: float) -> int:
         nightly = run_nightly(plan, threshold, advance)
     console.print(summary_table(nightly.run.results))
     print_reasons(nightly.run.results, console)
+    if not nightly.run.interrupted and not nightly.run.measured:
+        console.print(f"[bold red]{nothing_measured(len(nightly.run.results))}")
     if nightly.comparison is None:
         console.print("no earlier good run to compare with: this run is the first baseline")
     else:

@@ -11,6 +11,10 @@
     └── RunDirFull                 exit_code 1   the host's run folder is on a full disk: the run
                                                  stops, its journal keeps what finished
 
+Exit codes of `farm` (the README's table): 0 ok; 1 a cell failed (or a FarmError); 2 bad input
+(ConfigError); 3 a regression and 4 parity newly broken (`farm compare`, `farm nightly`); 5 only
+infrastructure failures in NEW (compare); 6 ``EXIT_NOTHING_CHECKED``; 130 Ctrl-C; 143 SIGTERM.
+
 A failed *cell* is never an exception that escapes the orchestrator: it is a result row with a
 ``failure_kind`` and a ``reason``. These exceptions cross module boundaries; the orchestrator turns
 them into rows and the CLI turns what reaches it into exit codes (``exit_code`` on each class).
@@ -21,6 +25,9 @@ from __future__ import annotations
 import errno
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Nothing was measured or compared: a run whose every cell was skipped, a comparison with no
+# cell measured in both runs. Not 0: a CI gate must not go green having checked nothing.
+EXIT_NOTHING_CHECKED = 6
 
 
 class FarmError(Exception):

@@ -21,7 +21,14 @@ from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
 from farm.dashboard import write_dashboard
-from farm.errors import ConfigError, RunDirFull, RunnerError, TargetError, disk_full
+from farm.errors import (
+    EXIT_NOTHING_CHECKED,
+    ConfigError,
+    RunDirFull,
+    RunnerError,
+    TargetError,
+    disk_full,
+)
 from farm.matrix import Order, expand, order_cells
 from farm.orchestrator import (
     Executor,
@@ -36,6 +43,7 @@ from farm.orchestrator import (
 )
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.probe import DeviceProbe, probe_device, temperature_source
+from farm.run_options import check_run_options
 from farm.runners.benchmark_model.provision import device_abi
 from farm.spec import Cell, CellResult, Device, RunSettings
 from farm.store import (
@@ -112,12 +120,19 @@ class JobOutcome:
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
-        failed = any(r.status == "failed" for r in self.results)
-        return EXIT_CELL_FAILED if failed else EXIT_OK
+        if any(r.status == "failed" for r in self.results):
+            return EXIT_CELL_FAILED
+        return EXIT_OK if self.measured else EXIT_NOTHING_CHECKED
+
+    @property
+    def measured(self) -> bool:
+        """Whether any cell was measured: a run whose every cell was skipped checked nothing."""
+        return any(r.status == "ok" for r in self.results)
 
 
 def plan_run(request: RunRequest) -> RunPlan:
     """Validate the inputs (ConfigError on anything wrong) and decide every cell."""
+    _check_options(request)
     if request.executor == "ray":
         _check_ray(request.address)
     if request.resume is not None:
@@ -151,6 +166,18 @@ def plan_run(request: RunRequest) -> RunPlan:
         executor=request.executor,
         address=request.address,
         models=models,
+    )
+
+
+def _check_options(request: RunRequest) -> None:
+    check_run_options(
+        delegates=request.delegates,
+        threads=request.threads,
+        timeout_s=request.timeout_s,
+        lock_timeout_s=request.lock_timeout_s,
+        min_seconds=request.min_seconds,
+        seed=request.seed,
+        run_dir=request.run_dir,
     )
 
 

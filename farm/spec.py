@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Status = Literal["ok", "failed", "skipped"]
 FailureKind = Literal["infra", "delegate", "model", "timeout", "parity", "fallback"]
@@ -29,13 +29,16 @@ MACHINE_ABI = {
     "i386": "x86",
 }
 
-# The classic Interpreter's delegates, then LiteRT's CompiledModel accelerators (on the Python
-# runner: litert_cpu is XNNPACK through CompiledModel, gpu the GPU accelerator at its default fp16
-# precision and gpu_fp32 with enforce_f32, npu a vendor's NPU through its dispatch library).
-DELEGATES = (
+# The one list of delegates: devices.yaml is validated against it (the type) and the CLI's
+# --delegates (the names). The classic Interpreter's delegates, then LiteRT's CompiledModel
+# accelerators (on the Python runner: litert_cpu is XNNPACK through CompiledModel, gpu the GPU
+# accelerator at its default fp16 precision and gpu_fp32 with enforce_f32, npu a vendor's NPU
+# through its dispatch library).
+Delegate = Literal[
     "cpu", "xnnpack", "gpu", "nnapi", "hexagon", "edgetpu", "external",
     "litert_cpu", "gpu_fp32", "npu",
-)  # fmt: skip
+]  # fmt: skip
+DELEGATES: tuple[str, ...] = get_args(Delegate)
 # Accelerators only the Python runner reaches (through CompiledModel): benchmark_model has no
 # flag for them; LiteRT's own `litert` CLI does, and the farm does not drive it yet.
 PYTHON_RUNNER_ONLY = ("litert_cpu", "npu")

@@ -11,10 +11,12 @@ import dataclasses
 import json
 import math
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from farm.errors import ConfigError
 from farm.spec import CellResult
 
 if TYPE_CHECKING:
@@ -147,12 +149,40 @@ def load_run_info(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:
-    """The run's results: results.parquet, or the journal when the run did not finish."""
+    """The run's results: results.parquet, or the journal when the run did not finish or its
+    results.parquet cannot be read (0 bytes, torn): then rebuilt from the journal, saying so
+    on stderr; ConfigError when there is no journal to rebuild from either."""
+    import pyarrow as pa
 
     path = Path(run_dir) / RESULTS
-    if path.exists():
+    if not path.exists():
+        return results_frame(read_journal(Path(run_dir) / JOURNAL))
+    try:
         return read_results_file(path)
-    return results_frame(read_journal(Path(run_dir) / JOURNAL))
+    except (OSError, pa.ArrowException) as exc:
+        return _rebuilt(Path(run_dir), " ".join(str(exc).split()))
+
+
+def _rebuilt(run_dir: Path, why: str) -> pd.DataFrame:
+    rows = read_journal(run_dir / JOURNAL)
+    if not rows:
+        raise ConfigError(
+            str(run_dir / RESULTS),
+            "",
+            f"cannot be read ({why}) and {JOURNAL} holds no cell to rebuild it from",
+            f"run the cells again: farm run --resume {run_dir}",
+        )
+    if run_dir.resolve() not in _REBUILT:  # a report reads a run more than once (history)
+        _REBUILT.add(run_dir.resolve())
+        print(
+            f"farm: warning: {run_dir / RESULTS} cannot be read ({why}): "
+            f"results rebuilt from {run_dir / JOURNAL} ({len(rows)} cells)",
+            file=sys.stderr,
+        )
+    return results_frame(rows)
+
+
+_REBUILT: set[Path] = set()  # the runs whose rebuild this process has reported
 
 
 def read_results_file(path: str | Path) -> pd.DataFrame:
@@ -186,12 +216,15 @@ def load_history(reports: str | Path) -> pd.DataFrame:
 
 
 def last_good_run(reports: str | Path, before: str | None = None) -> Path | None:
-    """The newest finished run (results.parquet written) with no failed cell, older than the
-    run id ``before`` when given: the baseline a nightly run is compared with."""
+    """The newest finished run (results.parquet written) with no failed cell and at least one
+    measured, older than the run id ``before`` when given: the baseline a nightly run is
+    compared with (a run whose every cell was skipped has nothing to compare with)."""
     for run_dir in reversed(run_dirs(reports)):
         if before is not None and run_dir.name >= before:
             continue
-        path = run_dir / RESULTS
-        if path.exists() and "failed" not in set(load_results(run_dir)["status"]):
+        if not (run_dir / RESULTS).exists():
+            continue
+        statuses = set(load_results(run_dir)["status"])
+        if "failed" not in statuses and "ok" in statuses:
             return run_dir
     return None

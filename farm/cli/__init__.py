@@ -1,6 +1,7 @@
-"""The `farm` command. Exit codes live here: 0 all cells ok or skipped, 1 a cell failed,
-2 invalid input (``FarmError.exit_code``), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM,
-handled exactly as Ctrl-C: no new cell starts, what finished is written).
+"""The `farm` command. Exit codes (all listed in farm.errors): 0 cells measured and none
+failed, 1 a cell failed, 2 invalid input (``FarmError.exit_code``), 3 / 4 / 5 from a comparison,
+6 nothing measured or compared (``EXIT_NOTHING_CHECKED``), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM, handled exactly as Ctrl-C: no new cell starts, what finished is written).
 
 The commands live by group, each importing what it needs only when it runs (so `farm --help`
 stays fast): ``run`` (run, report), ``devices`` (devices, models, parse-log), ``compare``

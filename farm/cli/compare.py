@@ -20,7 +20,8 @@ def compare(
     """Per comparable cell: the change in median with its 95 % interval, and a verdict.
 
     Exit 0: no regression; 3: a significant regression beyond --threshold; 4: parity newly
-    broken; 5: only infrastructure failures in NEW."""
+    broken; 5: only infrastructure failures in NEW; 6: nothing compared (no cell measured in
+    both runs)."""
     from farm.compare import compare_runs, load_result_set
     from farm.console import print_comparison
 
@@ -40,7 +41,8 @@ def nightly(
     ] = 2,
 ) -> None:
     """Run the matrix, compare it with the last good run and write the dashboard; exits
-    like `farm compare` (3 regression, 4 parity broken, 5 infra only) or like `farm run`."""
+    like `farm compare` (3 regression, 4 parity broken, 5 infra only, 6 nothing compared) or
+    like `farm run` (6: nothing measured)."""
     from farm.console import run_nightly_with_progress
     from farm.job import RunRequest, plan_run
 

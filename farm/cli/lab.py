@@ -38,7 +38,7 @@ def lab_join(
     from farm.config import load_devices
 
     lab = _ray_module("farm.cluster.lab")
-    chosen = _only(load_devices(devices), csv_option(only), devices)
+    chosen = _only(load_devices(devices), csv_option("--only", only), devices)
     argv = lab.join_argv(chosen, address)
     typer.echo(shlex.join(argv))
     if not dry_run:
@@ -59,7 +59,7 @@ def lab_status(
 
     lab = _ray_module("farm.cluster.lab")
     with lab.connected(address):
-        status = lab.lab_status(csv_option(release) or ())
+        status = lab.lab_status(csv_option("--release", release) or ())
     print_lab_status(status.hosts, status.quarantined)
     for name in status.released:
         typer.echo(f"lifted the quarantine of {name}")

@@ -18,14 +18,16 @@ ModelsOption = Annotated[
 ]
 
 
-def csv_option(value: str | None, kind: type = str) -> list[Any] | None:
+def csv_option(option: str, value: str | None, kind: type = str) -> list[Any] | None:
     """``"1,2,4"`` as ``[1, 2, 4]``; None when the option was not given."""
     from farm.config import split_csv  # pydantic and yaml: not for `farm --help`
 
     try:
         return split_csv(value, kind)
     except ValueError as exc:
-        raise ConfigError("command line", "", f"cannot read {value!r}", "use e.g. 1,2,4") from exc
+        raise ConfigError(
+            "command line", option, f"cannot read {value!r}", "use e.g. 1,2,4"
+        ) from exc
 
 
 def one_of(option: str, value: str, choices: tuple[str, ...]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from farm.cli.options import DevicesOption, ModelsOption, csv_option, one_of
-from farm.errors import ConfigError
+from farm.errors import EXIT_NOTHING_CHECKED, ConfigError
 
 
 def run(
@@ -59,7 +59,10 @@ def run(
         typer.Option(help="The Ray head, HOST:PORT (default: RAY_ADDRESS, else a local one)."),
     ] = None,
 ) -> None:
-    """Run the matrix (models × devices × delegates × threads) and write results + dashboard."""
+    """Run the matrix (models × devices × delegates × threads) and write results + dashboard.
+
+    Exit 0: cells measured, none failed; 1: a cell failed; 2: invalid input; 6: nothing
+    measured (every cell skipped); 130 / 143: interrupted (Ctrl-C / SIGTERM)."""
     from farm.job import RunRequest, plan_run
 
     one_of("--order", order, ("shuffled", "as-listed"))
@@ -67,8 +70,8 @@ def run(
     request = RunRequest(
         devices=devices,
         models=models,
-        delegates=csv_option(delegates),
-        threads=csv_option(threads, int),
+        delegates=csv_option("--delegates", delegates),
+        threads=csv_option("--threads", threads, int),
         runs=runs,
         warmup=warmup,
         min_seconds=min_seconds,
@@ -89,6 +92,10 @@ def run(
         from farm.console import print_plan
 
         print_plan(plan)
+        if not plan.cells:
+            skipped = f"all {len(plan.skips)} cells would be skipped (reasons above)"
+            typer.echo(f"farm: nothing would be measured: {skipped}", err=True)
+            raise typer.Exit(EXIT_NOTHING_CHECKED)
         return
     from farm.console import run_with_progress
 

@@ -6,7 +6,7 @@
 
 The method (a block bootstrap of the ratio of medians) and why: ``farm.compare.stats``.
 Comparability (runtime, model sha256, device fingerprint): ``farm.compare.keys``.
-Exit codes and their precedence (4 > 3 > 5 > 0): ``farm.compare.comparison``.
+Exit codes and their precedence (4 > 3 > 5 > 6 > 0): ``farm.compare.comparison``.
 """
 
 from farm.compare.comparison import (

@@ -1,11 +1,12 @@
 """What comparing two result sets found: one record per cell, and the exit code of the whole.
 
-Exit codes (``Comparison.exit_code``), the most serious one wins: 4 > 3 > 5 > 0.
+Exit codes (``Comparison.exit_code``), the most serious one wins: 4 > 3 > 5 > 6 > 0.
 
     4  EXIT_PARITY_BROKEN   a cell that was right in BASE gives a wrong answer in NEW
     3  EXIT_REGRESSION      a cell is slower beyond the threshold, and statistically so
     5  EXIT_INFRA_ONLY      nothing of the above, but some NEW cells failed for infra/timeout
                             reasons, so the comparison is incomplete
+    6  EXIT_NOTHING_CHECKED no cell was measured in both runs: nothing was compared
     0  EXIT_OK              no regression
 
 A wrong answer outranks a slowdown (a fast wrong model is worth nothing); a measured slowdown
@@ -18,6 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from farm.errors import EXIT_NOTHING_CHECKED
+
 Verdict = Literal["faster", "slower", "same", "not comparable"]
 VERDICTS: tuple[Verdict, ...] = ("slower", "faster", "same", "not comparable")
 
@@ -27,7 +30,9 @@ EXIT_MEANING = {
     EXIT_REGRESSION: "regression",
     EXIT_PARITY_BROKEN: "parity newly broken",
     EXIT_INFRA_ONLY: "infra failures in NEW",
+    EXIT_NOTHING_CHECKED: "nothing compared, no cell was measured in both runs",
 }
+COMPARED: tuple[Verdict, ...] = ("slower", "faster", "same")
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class Comparison:
             return EXIT_REGRESSION
         if any(row.infra_failure for row in self.rows):
             return EXIT_INFRA_ONLY
+        if not any(row.verdict in COMPARED for row in self.rows):
+            return EXIT_NOTHING_CHECKED
         return EXIT_OK
 
     @property

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 from rich.table import Table
 from rich.text import Text
 
 from farm.compare.comparison import EXIT_MEANING, CellComparison, Comparison
+from farm.errors import EXIT_NOTHING_CHECKED
 from farm.verdicts import severity
 
 VERDICT_STYLE = {
@@ -23,6 +25,7 @@ VERDICT_STYLE = {
     "same": "",
     "not comparable": "yellow",
 }
+SHOWN_REASONS = 3
 _HEADERS = (
     "device",
     "model",
@@ -85,7 +88,16 @@ def summary(comparison: Comparison) -> str:
     counts = ", ".join(f"{n} {verdict}" for verdict, n in comparison.counts().items())
     code = comparison.exit_code
     threshold = _threshold(comparison)
-    return f"{counts} (threshold ±{threshold}) → exit {code}: {EXIT_MEANING[code]}"
+    why = f" ({_why_nothing(comparison)})" if code == EXIT_NOTHING_CHECKED else ""
+    return f"{counts} (threshold ±{threshold}) → exit {code}: {EXIT_MEANING[code]}{why}"
+
+
+def _why_nothing(comparison: Comparison) -> str:
+    """`20 missing in BASE, 17 NEW skipped`: the commonest reasons, without their details."""
+    reasons = Counter((row.reason or "no reason").split(":")[0] for row in comparison.rows)
+    shown = [f"{n} {reason}" for reason, n in reasons.most_common(SHOWN_REASONS)]
+    more = len(reasons) - SHOWN_REASONS
+    return ", ".join(shown + ([f"{more} other reasons"] if more > 0 else [])) or "no cells at all"
 
 
 def ordered(rows: tuple[CellComparison, ...]) -> list[CellComparison]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from farm.cores import fingerprint_cores, more_threads_than_cores
 from farm.dashboard.cells import ordered_devices, records
 from farm.dashboard.markup import Html, element, hint, notice, table, text
 from farm.dashboard.temperature import (
@@ -21,7 +22,7 @@ from farm.dashboard.temperature import (
 )
 from farm.dashboard.units import format_celsius, is_missing
 from farm.dashboard.view import Block, RunData, Section, cells_of, per_device, recorded_facts
-from farm.spec import QUARANTINE_PREFIX
+from farm.spec import INFRA_KINDS, QUARANTINE_PREFIX
 
 ANCHOR, TITLE = "devices", "Devices: health and temperature"
 HEADERS = ("Device", "Identity", "Runtimes", "Cells", "Health", "Temperature")
@@ -38,7 +39,14 @@ PREFIX = {"serial": "serial ", "host": "host ", "sdk": "Android SDK ", "board_pl
 SUFFIX = {"cores": " cores", "cpu_count": " cores"}
 FAILURE_KINDS = ("infra", "timeout", "delegate", "model", "parity")
 SHOWN_RETRIES = 3
-BADGE = {"healthy": "ok", "retried": "warn", "quarantined": "failed"}  # state → badge colour
+BADGE = {  # state → badge colour, the most serious first
+    "quarantined": "failed",
+    "unreachable": "failed",  # every cell that ran failed as infra: nothing was measured
+    "infra failures": "warn",
+    "retried": "warn",
+    "not measured": "warn",  # every cell skipped
+    "healthy": "ok",
+}
 TEMPERATURE_HINT = (
     "Before (open circle) and after (filled) each cell, in the order the cells ran. A cell ended "
     "hot when its temperature after was at or above the device's cooldown max_temp_c where the "
@@ -65,7 +73,7 @@ def device_row(data: RunData, device: str) -> list[Html]:
         lines(identity(facts)),
         lines(runtimes(cells, facts)),
         lines(outcomes(cells)),
-        health(cells),
+        Html("<br>".join((health(cells), *oversubscribed(device, cells, facts)))),
         temperature_summary(cells, hot_threshold_c(data.run, device)),
     ]
 
@@ -129,17 +137,51 @@ def outcomes(cells: pd.DataFrame) -> list[str]:
 
 
 def health(cells: pd.DataFrame) -> Html:
-    """A badge (healthy / retried / quarantined), the retried cells and the quarantine reason."""
+    """A badge (see BADGE), the infra failures, the retried cells and the quarantine reason."""
     retried = cells[pd.to_numeric(cells["attempt"], errors="coerce").gt(1).to_numpy(dtype=bool)]
-    benched = quarantined(cells)
-    state = "quarantined" if len(benched) else "retried" if len(retried) else "healthy"
+    benched, infra, ran = quarantined(cells), infra_failed(cells), ran_cells(cells)
+    states = {
+        "quarantined": len(benched),
+        "unreachable": len(ran) and len(infra) == len(ran),
+        "infra failures": len(infra),
+        "retried": len(retried),
+        "not measured": ran.empty,
+    }
+    state = next((name for name, found in states.items() if found), "healthy")
     parts = [element("span", text(state), cls=f"badge {BADGE[state]}")]
+    parts += [text(infra_line(infra, ran))] if len(infra) and not len(benched) else []
     parts += [text(retries_line(retried))] if len(retried) else []
     if len(benched):
         not_run = f"quarantined: {len(benched)} cell{'s' if len(benched) != 1 else ''} not run"
         last_reason = element("span", text(benched["reason"].iloc[-1]), cls="reason")
         parts += [text(not_run), last_reason]
     return Html("<br>".join(parts))
+
+
+def ran_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells that were tried (ok or failed), not skipped."""
+    return cells[cells["status"].isin(("ok", "failed")).to_numpy(dtype=bool)]
+
+
+def infra_failed(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells that failed for the lab's reasons (unreachable, refused, timed out)."""
+    failed = cells["status"].eq("failed") & cells["failure_kind"].isin(INFRA_KINDS)
+    return cells[failed.to_numpy(dtype=bool)]
+
+
+def infra_line(infra: pd.DataFrame, ran: pd.DataFrame) -> str:
+    """`all 4 cells failed as infra: cannot reach …` / `1 of 4 cells failed as infra: …`."""
+    share = f"all {len(ran)}" if len(infra) == len(ran) else f"{len(infra)} of {len(ran)}"
+    return f"{share} cells failed as infra: {infra['reason'].fillna('').iloc[-1]}"
+
+
+def oversubscribed(device: str, cells: pd.DataFrame, facts: Mapping[str, Any]) -> list[Html]:
+    """A warning when a tried cell had more threads than the device's cores (where known)."""
+    cores = fingerprint_cores(facts)
+    threads = pd.to_numeric(ran_cells(cells)["threads"], errors="coerce").max()
+    if cores is None or pd.isna(threads) or threads <= cores:
+        return []
+    return [element("span", text(more_threads_than_cores(device, int(threads), cores)), cls="over")]
 
 
 def quarantined(cells: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from farm.dashboard.cells import (
     records,
     timed_cells,
 )
-from farm.dashboard.markup import notice, plot_reason, plot_text
+from farm.dashboard.markup import hint, notice, plot_reason, plot_text
 from farm.dashboard.theme import FAILED_COLOR, GAP_COLOR, style_figure
 from farm.dashboard.units import (
     format_ms,
@@ -37,13 +37,23 @@ T = TypeVar("T")
 REASON_CHARS = 160
 NOT_IN_MATRIX = "not in this run's matrix"
 PARITY_MARK = "⚠ parity"
+# What the × in a cell is relative to (cells.speedup_vs_cpu): the cpu delegate, TFLite's builtin
+# kernels without XNNPACK, of the same model on the same device at the same thread count.
+SPEEDUP_LABEL = "× vs cpu, same threads"
+SPEEDUP_HINT = (
+    "Each cell: median latency · speedup, where the speedup (× vs cpu, same threads) is the "
+    "median of the cpu cell (TFLite's builtin kernels, no XNNPACK) of the same model, device "
+    "and thread count divided by this cell's median; above 1× is faster than cpu. A cell whose "
+    "cpu cell did not finish ok shows its median alone."
+)
 
 
 def section(data: RunData) -> Section:
     """One heatmap per device; a device without any timed cell gets a sentence instead."""
     if timed_cells(data.cells).empty:
         return Section(ANCHOR, TITLE, (notice("No cell finished ok: no latency to show."),))
-    return Section(ANCHOR, TITLE, tuple(per_device(data.cells, device_block)))
+    blocks = per_device(data.cells, device_block)
+    return Section(ANCHOR, TITLE, (hint(SPEEDUP_HINT), *blocks))
 
 
 def device_block(cells: pd.DataFrame) -> Block:
@@ -63,7 +73,7 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
             type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
             line={"color": FAILED_COLOR, "width": 3}, name="parity failed",
         )  # fmt: skip
-    figure.update_xaxes(showgrid=False)
+    figure.update_xaxes(showgrid=False, title_text=f"delegate/threads · median · {SPEEDUP_LABEL}")
     figure.update_yaxes(showgrid=False)
     return style_figure(figure, height_px=90 + 44 * len(models))
 
@@ -170,7 +180,7 @@ def speedup_phrase(row: Record) -> str:
         return "the baseline for speedups"
     if is_missing(row["speedup_vs_cpu"]):
         return "no ok cpu cell to compare with"
-    return f"{format_speedup(row['speedup_vs_cpu'])} vs cpu"
+    return f"{format_speedup(row['speedup_vs_cpu'])}{SPEEDUP_LABEL.removeprefix('×')}"
 
 
 def gap_hover(row: Record) -> list[str]:
