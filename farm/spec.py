@@ -75,6 +75,8 @@ class Tolerance:
     max_abs_rel: float | None = None
     max_abs_steps: float | None = None
     topk_min: float | None = None
+    rms_rel: float | None = None
+    rms_steps: float | None = None
 
 
 @dataclass(frozen=True)
