@@ -126,8 +126,9 @@ def kind_of(steps: float | None, topk: float | None) -> str:
 
 
 def corruptions(reference: Outputs, outputs: Outputs, tolerance: Tolerance) -> dict[str, tuple[Outputs, str] | None]:
-    """Each corruption of output_0 with its expected class; None where it cannot apply (a
-    1-value output has no constant or class order; a change below one step cannot show)."""
+    """Each corruption of output_0 with its expected class; None where it cannot apply: a
+    1-value output has no constant or class order, and on a quantized output a change of
+    under 3 steps everywhere is within what the two kernel sets emit anyway (measured: 3)."""
     ref, out = reference["output_0"].astype(np.float64), outputs["output_0"].astype(np.float32)
     scale = reference.get("scale_0")
     step = float(scale) if scale is not None else None
@@ -147,7 +148,16 @@ def corruptions(reference: Outputs, outputs: Outputs, tolerance: Tolerance) -> d
         "shifted by 3 units": (variant(out + 3 * shift_unit(ref, step, tolerance)), DEGRADED),
         "permuted classes": _permuted(out, variant) if ref.ndim and ref.shape[-1] > 5 else None,
     }
-    return found
+    return {name: _resolvable(case, out, step) for name, case in found.items()}
+
+
+def _resolvable(
+    case: tuple[Outputs, str] | None, out: np.ndarray, step: float | None
+) -> tuple[Outputs, str] | None:
+    if case is None or step is None or case[1] == NON_FINITE:
+        return case
+    change = np.max(np.abs(case[0]["output_0"].astype(np.float64) - out))
+    return case if change >= 3 * step - 1e-9 else None
 
 
 def shift_unit(ref: np.ndarray, step: float | None, tolerance: Tolerance) -> float:
@@ -162,12 +172,8 @@ def shift_unit(ref: np.ndarray, step: float | None, tolerance: Tolerance) -> flo
 def _scaled(out: np.ndarray, step: float | None, variant: Any) -> tuple[Outputs, str] | None:
     if step is None:
         return variant(out * 1.05), DEGRADED
-    # A quantized kernel can only emit whole steps: the scaled output, requantized. Where 5%
-    # of every value is under 3 steps, scaling is indistinguishable from rounding (n/a).
-    scaled = np.round(out.astype(np.float64) * 1.05 / step) * step
-    if np.max(np.abs(scaled - out)) < 3 * step - 1e-9:
-        return None
-    return variant(scaled), DEGRADED
+    # A quantized kernel can only emit whole steps: the scaled output, requantized.
+    return variant(np.round(out.astype(np.float64) * 1.05 / step) * step), DEGRADED
 
 
 def _permuted(out: np.ndarray, variant: Any) -> tuple[Outputs, str]:
