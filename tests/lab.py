@@ -267,9 +267,10 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20) ->
         time.sleep(0.05)
 
 
-def one_op_model(path: Path, op: str, shape: tuple[int, ...] = (1, 8)) -> Path:
+def one_op_model(path: Path, op: str, shape: tuple[int, ...] = (1, 8), arity: int = 1) -> Path:
     """A float32 model of one builtin op with one input and one output (e.g. LOG, whose
-    outputs are NaN for the negative half of the farm's seeded uniform(-1, 1) inputs)."""
+    outputs are NaN for the negative half of the farm's seeded uniform(-1, 1) inputs);
+    ``arity`` 2 feeds the input to both operands (ADD: x + x)."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -279,7 +280,7 @@ def one_op_model(path: Path, op: str, shape: tuple[int, ...] = (1, 8)) -> Path:
         tensor.name, tensor.shape, tensor.type, tensor.buffer = name, list(shape), 0, 0
         tensors.append(tensor)
     operator = schema.OperatorT()
-    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0], [1]
+    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0] * arity, [1]
     subgraph = schema.SubGraphT()
     subgraph.tensors, subgraph.operators, subgraph.name = tensors, [operator], "main"
     subgraph.inputs, subgraph.outputs = [0], [1]
