@@ -68,7 +68,11 @@ def test_a_delegate_that_corrupts_outputs_is_caught_by_parity_and_still_timed(
 @pytest.mark.parametrize(
     ("mode", "parity_class", "words"),
     [
-        ("nan", NON_FINITE, "output_0 has 1 NaN and 0 Inf of 8 values where the reference has none"),
+        (
+            "nan",
+            NON_FINITE,
+            "output_0 has 1 NaN and 0 Inf of 8 values where the reference has none",
+        ),
         ("zeros", ZERO_OUTPUT, "output_0 is all 0;"),
         ("constant", ZERO_OUTPUT, "output_0 is all 0.5;"),
         ("scale", DEGRADED, "rms error 0.05 of the reference's rms > 0.001"),

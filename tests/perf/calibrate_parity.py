@@ -50,7 +50,9 @@ def input_specs(interpreter: Any) -> list[InputSpec]:
         dtype = np.dtype(detail["dtype"])
         scale = detail.get("quantization", (0.0, 0))[0]
         quantized = dtype.kind in "iu" and bool(scale)
-        specs.append(InputSpec(detail["name"], tuple(int(n) for n in detail["shape"]), dtype.name, quantized))
+        specs.append(
+            InputSpec(detail["name"], tuple(int(n) for n in detail["shape"]), dtype.name, quantized)
+        )
     return specs
 
 
@@ -110,7 +112,8 @@ def _rms(values: np.ndarray) -> float:
 
 def _rms_steps(reference: Outputs, outputs: Outputs, names: list[str]) -> float | None:
     found = [
-        _rms(reference[n].astype(np.float64) - outputs[n]) / float(reference[n.replace("output_", "scale_")])
+        _rms(reference[n].astype(np.float64) - outputs[n])
+        / float(reference[n.replace("output_", "scale_")])
         for n in names
         if n.replace("output_", "scale_") in reference
     ]
@@ -125,7 +128,9 @@ def kind_of(steps: float | None, topk: float | None) -> str:
 # --- corruptions of real outputs, and the class each must fail with ---
 
 
-def corruptions(reference: Outputs, outputs: Outputs, tolerance: Tolerance) -> dict[str, tuple[Outputs, str] | None]:
+def corruptions(
+    reference: Outputs, outputs: Outputs, tolerance: Tolerance
+) -> dict[str, tuple[Outputs, str] | None]:
     """Each corruption of output_0 with its expected class; None where it cannot apply: a
     1-value output has no constant or class order, and on a quantized output a change of
     under 3 steps everywhere is within what the two kernel sets emit anyway (measured: 3)."""
@@ -249,7 +254,9 @@ def print_table(title: str, named_rows: list[tuple[str, list[dict[str, Any]]]]) 
     for name, rows in named_rows:
         kind = next((r["kind"] for r in rows if "kind" in r), "?")
         alarms = sum(r["class"] is not None for r in rows)
-        print(" | ".join((name, kind, f"{alarms}/{len(rows)}", *(spread(rows, k) for k in MEASURES))))
+        print(
+            " | ".join((name, kind, f"{alarms}/{len(rows)}", *(spread(rows, k) for k in MEASURES)))
+        )
 
 
 def print_kinds(models: list[Calibrated]) -> None:

@@ -63,7 +63,9 @@ _MICRO = "int8 streaming wake-word CNN (state in resource variables), uint8 prob
 _OPEN = "float wake-word head on openWakeWord embeddings, sigmoid score"
 THIRD_PARTY = (
     *(
-        ThirdPartyModel(f"micro_{word}", MICRO_WAKEWORD, f"pymicro_wakeword/models/{word}.tflite", sha, _MICRO)
+        ThirdPartyModel(
+            f"micro_{word}", MICRO_WAKEWORD, f"pymicro_wakeword/models/{word}.tflite", sha, _MICRO
+        )
         for word, sha in (
             ("alexa", "9011a8155b04de858c48038529235cbc0e42e9fca05a55bf588cb80a653a723b"),
             ("hey_jarvis", "21a7976add39ee24ec96c63d96b7aaa18e24d1d9824b963e451da8feb4b78b77"),
@@ -72,7 +74,9 @@ THIRD_PARTY = (
         )
     ),
     *(
-        ThirdPartyModel(f"oww_{word}", OPEN_WAKEWORD, f"pyopen_wakeword/models/{word}.tflite", sha, _OPEN)
+        ThirdPartyModel(
+            f"oww_{word}", OPEN_WAKEWORD, f"pyopen_wakeword/models/{word}.tflite", sha, _OPEN
+        )
         for word, sha in (
             ("alexa", "7333a317a790070a7f3432b81d9439c779481cc4ebd67c73da7174ea3cf48397"),
             ("hey_jarvis", "14bff778604985e1b5c19f0f7bbe477a69cf281d8db34b232b3b972411f710e2"),
