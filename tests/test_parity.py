@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from farm.config import load_models
 from farm.job import RunRequest, plan_run, run_plan
 from farm.parity import (
     DEGRADED,
@@ -180,3 +181,13 @@ def test_a_model_whose_outputs_are_nan_everywhere_fails_its_cells_and_loses_noth
     assert (frame.parity_class == NON_FINITE).all() and frame.parity_ok.eq(False).all()
     assert frame.reason.str.contains(r"output_0 has \d+ NaN and 0 Inf of 8 values").all()
     assert (tmp_path / "run" / "dashboard.html").exists() and outcome.exit_code == 1
+
+
+def test_a_manifest_tolerance_may_set_the_rms_checks(tmp_path: Path) -> None:
+    manifest = yaml.safe_load((MODELS / "models.yaml").read_text())
+    entry = manifest["models"]["kws_dscnn_int8"]
+    entry["tolerance"] = {"rms_steps": 2, "rms_rel": 0.01}
+    folder = model_folder_with(tmp_path, "kws_dscnn_int8")
+    (folder / "models.yaml").write_text(yaml.safe_dump({"models": {"kws_dscnn_int8": entry}}))
+    (model,) = load_models(folder)
+    assert model.tolerance == Tolerance(rms_rel=0.01, rms_steps=2)
