@@ -106,6 +106,8 @@ class ToleranceEntry(_Strict):
     max_abs_rel: float | None = Field(default=None, ge=0)
     max_abs_steps: float | None = Field(default=None, ge=0)
     topk_min: float | None = Field(default=None, ge=0, le=1)
+    rms_rel: float | None = Field(default=None, ge=0)
+    rms_steps: float | None = Field(default=None, ge=0)
 
 
 class ModelEntry(_Strict):

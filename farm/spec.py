@@ -81,12 +81,16 @@ class InputSpec:
 class Tolerance:
     """When two outputs count as the same answer; None switches a check off. ``max_abs_rel``
     is relative to the largest magnitude in the reference; ``max_abs_steps`` counts
-    quantization steps of a quantized output (it replaces ``max_abs_rel`` there)."""
+    quantization steps of a quantized output (it replaces ``max_abs_rel`` there). ``rms_rel``
+    is the RMS error over the reference's RMS (each tensor); ``rms_steps`` the RMS error in
+    quantization steps of a quantized output."""
 
     cosine_min: float | None = None
     max_abs_rel: float | None = None
     max_abs_steps: float | None = None
     topk_min: float | None = None
+    rms_rel: float | None = None
+    rms_steps: float | None = None
 
 
 @dataclass(frozen=True)

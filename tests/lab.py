@@ -267,10 +267,11 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20) ->
         time.sleep(0.05)
 
 
-def one_op_model(path: Path, *ops: str, shape: tuple[int, ...] = (1, 8)) -> Path:
-    """A float32 model chaining builtin unary ops, one input and one output: e.g. LOG, whose
+def one_op_model(path: Path, *ops: str, shape: tuple[int, ...] = (1, 8), arity: int = 1) -> Path:
+    """A float32 model chaining builtin ops, one input and one output: e.g. LOG, whose
     outputs are NaN for the negative half of the farm's seeded uniform(-1, 1) inputs, or
-    LOG, ZEROS_LIKE, LOG, where LiteRT's GPU accelerator lacks the middle op."""
+    ABS, RELU_0_TO_1, ABS, where LiteRT's GPU accelerator lacks the middle op; ``arity`` 2
+    feeds each op's input to both its operands (ADD: x + x)."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -283,7 +284,8 @@ def one_op_model(path: Path, *ops: str, shape: tuple[int, ...] = (1, 8)) -> Path
     operators = []
     for i, op in enumerate(ops):
         operator = schema.OperatorT()
-        operator.opcodeIndex, operator.inputs, operator.outputs = codes.index(op), [i], [i + 1]
+        operator.opcodeIndex, operator.outputs = codes.index(op), [i + 1]
+        operator.inputs = [i] * arity
         operators.append(operator)
     subgraph = schema.SubGraphT()
     subgraph.tensors, subgraph.operators, subgraph.name = tensors, operators, "main"

@@ -10,21 +10,24 @@ import pandas as pd
 import pytest
 
 from farm.job import RunRequest, plan_run, run_plan
+from farm.parity import DEGRADED, NON_FINITE, ZERO_OUTPUT
 
-from .lab import model_folder_with
+from .lab import model_folder_with, one_op_model
 
 pytest_plugins = ["tests.delegates.fixtures"]
 pytestmark = pytest.mark.lab
 
 
-def run_with_delegate(tmp_path: Path, library: Path, options: str) -> pd.DataFrame:
+def run_with_delegate(
+    tmp_path: Path, library: Path, options: str, models: Path | None = None
+) -> pd.DataFrame:
     devices = tmp_path / "devices.yaml"
     devices.write_text(
         "devices:\n  host:\n    transport: local\n    delegates: [cpu, external]\n"
         f"    external_delegate: {{path: {library}, options: {options}}}\n"
         f"    workdir: {tmp_path / 'work'}\n"
     )
-    models = model_folder_with(tmp_path, "mobilenet_v2_fp32")
+    models = models or model_folder_with(tmp_path, "mobilenet_v2_fp32")
     run_plan(
         plan_run(RunRequest(devices, models, runs=5, warmup=1, seed=2, run_dir=tmp_path / "run"))
     )
@@ -60,6 +63,36 @@ def test_a_delegate_that_corrupts_outputs_is_caught_by_parity_and_still_timed(
     assert row.reason.startswith("outputs differ from host-mobilenet_v2_fp32-cpu-t1: output_0:")
     assert row.parity_cosine < 0.99 and not row.parity_ok
     assert row.latency_median_ms > 0 and len(row.samples_ms) >= 5
+
+
+@pytest.mark.parametrize(
+    ("mode", "parity_class", "words"),
+    [
+        (
+            "nan",
+            NON_FINITE,
+            "output_0 has 1 NaN and 0 Inf of 8 values where the reference has none",
+        ),
+        ("zeros", ZERO_OUTPUT, "output_0 is all 0;"),
+        ("constant", ZERO_OUTPUT, "output_0 is all 0.5;"),
+        ("scale", DEGRADED, "rms error 0.05 of the reference's rms > 0.001"),
+        ("shift", DEGRADED, "rms error 0.003 of the reference's rms > 0.001"),
+        ("permute", DEGRADED, "cosine"),
+    ],
+)
+def test_each_way_a_delegate_spoils_its_outputs_fails_the_cell_with_its_class(
+    tmp_path: Path, test_delegate_so: Path, mode: str, parity_class: str, words: str
+) -> None:
+    """A model whose only op (x + x) the delegate computes: its outputs are the model's,
+    spoiled the way broken kernels spoil them; parity names each with the right class."""
+    models = one_op_model(tmp_path / "models" / "x_plus_x.tflite", "ADD", arity=2).parent
+    frame = run_with_delegate(tmp_path, test_delegate_so, f"{{op: ADD, mode: {mode}}}", models)
+    row = frame.loc["external"]
+    assert (row.nodes_delegated, row.nodes_total) == (1, 1)
+    assert (row.status, row.failure_kind, row.parity_class) == ("failed", "parity", parity_class)
+    assert row.parity_ok is not None and not row.parity_ok
+    assert words in row.reason
+    assert frame.loc["cpu"].status == "ok"
 
 
 def test_a_library_without_the_plugin_entry_points_fails_the_cell_clearly(

@@ -30,7 +30,7 @@ class DelegateBuildError(RuntimeError):
 def build_delegate(source: Path, out_dir: Path, *, compiler: str = "cc") -> Path:
     """Compile ``source`` into ``out_dir/<stem>.so``; warnings are errors."""
     library = out_dir / f"{source.stem}.so"
-    command = [compiler, *CFLAGS, "-o", str(library), str(source)]
+    command = [compiler, *CFLAGS, "-o", str(library), str(source), "-lm"]  # sqrt: libm
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise DelegateBuildError(command, result.returncode, result.stderr)

@@ -12,8 +12,12 @@
  *   op         required; the builtin op to claim. Supported: ADD (float32, equal input
  *              shapes, no broadcasting, fused activation NONE). Nodes that do not meet
  *              the conditions stay on the CPU.
- *   mode       "exact" (default): a + b. "corrupt": a + b + 1, so every run succeeds but
- *              the outputs are wrong; parity checks must catch it.
+ *   mode       "exact" (default): a + b. The others run fine but write wrong outputs,
+ *              each the way a broken kernel does, for parity to catch with the right
+ *              class: "corrupt" a + b + 1; "nan" a NaN in the first element; "zeros";
+ *              "constant" (every element 0.5); "scale" (a + b) x 1.05; "shift" a + b plus
+ *              3 x 1e-3 x its RMS (3 x the calibrated float tolerance); "permute" the
+ *              elements in reverse order.
  *   max_nodes  claim at most this many nodes (default: no limit).
  * An unknown key, op or mode, or a bad max_nodes, makes creation fail with a message
  * naming it (load_delegate raises ValueError with that message): a typo in devices.yaml
@@ -31,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,10 +225,27 @@ _Static_assert(offsetof(TfLiteContext, ReplaceNodeSubsetsWithDelegateKernels) ==
 
 static const char kDelegateName[] = "FarmTestDelegate";
 
+/* How the kernels write their outputs: right, or wrong in one of the ways parity
+ * must catch (the "mode" option; kModeNames in the same order). */
+typedef enum Mode {
+  kModeExact,
+  kModeCorrupt,
+  kModeNaN,
+  kModeZeros,
+  kModeConstant,
+  kModeScale,
+  kModeShift,
+  kModePermute,
+  kModeCount
+} Mode;
+
+static const char* const kModeNames[kModeCount] = {
+    "exact", "corrupt", "nan", "zeros", "constant", "scale", "shift", "permute"};
+
 /* What the options asked for; lives in TfLiteDelegate.data_. */
 typedef struct FarmDelegateOptions {
   int32_t builtin_code;  /* the op to claim */
-  bool corrupt;          /* add 1.0 to every result */
+  Mode mode;
   long max_nodes;        /* -1: no limit */
 } FarmDelegateOptions;
 
@@ -236,7 +258,7 @@ typedef struct ClaimedAdd {
 
 /* One delegate node (a partition of claimed nodes), built by kernel_init. */
 typedef struct Partition {
-  bool corrupt;
+  Mode mode;
   int count;
   ClaimedAdd adds[];  /* in execution order, as nodes_to_replace lists them */
 } Partition;
@@ -285,7 +307,7 @@ static void* kernel_init(TfLiteContext* context, const char* buffer, size_t leng
   const int count = params->nodes_to_replace->size;
   Partition* partition = malloc(sizeof(Partition) + (size_t)count * sizeof(ClaimedAdd));
   if (partition == NULL) return NULL;
-  partition->corrupt = options->corrupt;
+  partition->mode = options->mode;
   partition->count = count;
   for (int i = 0; i < count; ++i) {
     TfLiteNode* node = NULL;
@@ -317,11 +339,34 @@ static TfLiteStatus kernel_prepare(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+static float root_mean_square(const float* values, size_t count) {
+  double sum = 0.0;
+  for (size_t i = 0; i < count; ++i) sum += (double)values[i] * values[i];
+  return count ? (float)sqrt(sum / (double)count) : 0.0f;
+}
+
+/* Make a right output wrong the way `mode` says (exact and corrupt: nothing more). */
+static void spoil(Mode mode, float* out, size_t count) {
+  const float shift = 3e-3f * root_mean_square(out, count);
+  for (size_t j = 0; j < count; ++j) {
+    if (mode == kModeZeros) out[j] = 0.0f;
+    if (mode == kModeConstant) out[j] = 0.5f;
+    if (mode == kModeScale) out[j] *= 1.05f;
+    if (mode == kModeShift) out[j] += shift;
+  }
+  for (size_t j = 0; mode == kModePermute && j < count / 2; ++j) {
+    const float first = out[j];
+    out[j] = out[count - 1 - j];
+    out[count - 1 - j] = first;
+  }
+  if (mode == kModeNaN && count > 0) out[0] = NAN;
+}
+
 /* Kernel invoke: compute each claimed node in order (a later one may read an earlier
  * one's output). */
 static TfLiteStatus kernel_invoke(TfLiteContext* context, TfLiteNode* node) {
   const Partition* partition = (const Partition*)node->user_data;
-  const float bias = partition->corrupt ? 1.0f : 0.0f;
+  const float bias = partition->mode == kModeCorrupt ? 1.0f : 0.0f;
   for (int i = 0; i < partition->count; ++i) {
     const ClaimedAdd* add = &partition->adds[i];
     const float* a = context->tensors[add->input_a].data.f;
@@ -333,6 +378,7 @@ static TfLiteStatus kernel_invoke(TfLiteContext* context, TfLiteNode* node) {
     }
     const size_t count = element_count(out->dims);
     for (size_t j = 0; j < count; ++j) out->data.f[j] = a[j] + b[j] + bias;
+    spoil(partition->mode, out->data.f, count);
   }
   return kTfLiteOk;
 }
@@ -398,6 +444,16 @@ static bool builtin_code_of(const char* op, int32_t* code) {
   return false;
 }
 
+static bool mode_of(const char* name, Mode* mode) {
+  for (int i = 0; i < kModeCount; ++i) {
+    if (strcmp(name, kModeNames[i]) == 0) {
+      *mode = (Mode)i;
+      return true;
+    }
+  }
+  return false;
+}
+
 static bool parse_option(FarmDelegateOptions* options, bool* has_op, const char* key,
                          const char* value, char* error, size_t error_size) {
   if (strcmp(key, "op") == 0) {
@@ -408,12 +464,13 @@ static bool parse_option(FarmDelegateOptions* options, bool* has_op, const char*
     }
     *has_op = true;
   } else if (strcmp(key, "mode") == 0) {
-    if (strcmp(value, "exact") != 0 && strcmp(value, "corrupt") != 0) {
-      snprintf(error, error_size, "%s: unknown mode '%s' (expected exact or corrupt)",
+    if (!mode_of(value, &options->mode)) {
+      snprintf(error, error_size,
+               "%s: unknown mode '%s' (expected exact, corrupt, nan, zeros, constant, "
+               "scale, shift or permute)",
                kDelegateName, value);
       return false;
     }
-    options->corrupt = strcmp(value, "corrupt") == 0;
   } else if (strcmp(key, "max_nodes") == 0) {
     char* end = NULL;
     options->max_nodes = strtol(value, &end, 10);
@@ -438,7 +495,7 @@ static bool parse_option(FarmDelegateOptions* options, bool* has_op, const char*
 TfLiteDelegate* tflite_plugin_create_delegate(char** option_keys, char** option_values,
                                               size_t num_options,
                                               void (*report_error)(const char*)) {
-  FarmDelegateOptions parsed = {.builtin_code = -1, .corrupt = false, .max_nodes = -1};
+  FarmDelegateOptions parsed = {.builtin_code = -1, .mode = kModeExact, .max_nodes = -1};
   bool has_op = false;
   char error[256];
   for (size_t i = 0; i < num_options; ++i) {
