@@ -47,12 +47,21 @@ PARITY_CLASSES = (NON_FINITE, ZERO_OUTPUT, DEGRADED, NOT_CHECKED)  # worst first
 #   cosine 1.000000, while one element far off moves the RMS little. RMS error / RMS of the
 #   reference measured at most 2.81e-5 (a 1-value sigmoid score; 3.9e-6 on the classifiers):
 #   <= 1e-3 is a 35x margin and still fails a 5% scale (0.05) or a shift of 3 x 1e-3 x RMS.
-# - gpu: fp16 kernels lose precision; not calibrated here (no GPU on the calibration host).
+# - Accelerators, against the same cpu cell, 30 seeds on this lab (README, "Accelerators"):
+#   `gpu` on SwiftShader stays inside the defaults above (mobilenet_v2_int8: max 3 steps, rms
+#   0.648 steps, cosine >= 0.976), but SwiftShader computes in fp32, so its float figure says
+#   nothing of a phone's fp16: `gpu float` keeps the older looser numbers, uncalibrated.
+#   `npu` (Intel OpenVINO) runs an int8 graph its own way: max 5 steps, rms 1.162 steps, cosine
+#   0.9226 (1 - cos 0.077): rms <= 2 steps, max <= 10 (2x), cosine >= 0.85 (2x on 1 - cos).
+#   Its floats are exact on this CPU; on a CPU with bf16 it computes in bf16 (mobilenet fp32:
+#   cosine 0.9947, so rms ~ 0.10): cosine >= 0.985 and rms <= 0.15 (1.5-2x), from that one case.
 DEFAULT_TOLERANCES = {
     "float": Tolerance(cosine_min=0.9999, rms_rel=1e-3),
     "quantized classifier": Tolerance(cosine_min=0.95, max_abs_steps=6, rms_steps=1.0),
     "quantized regression": Tolerance(max_abs_steps=6, rms_steps=1.0),
-    "gpu": Tolerance(cosine_min=0.999, max_abs_rel=0.02),
+    "gpu float": Tolerance(cosine_min=0.999, max_abs_rel=0.02),
+    "npu float": Tolerance(cosine_min=0.985, rms_rel=0.15),
+    "npu quantized": Tolerance(cosine_min=0.85, max_abs_steps=10, rms_steps=2.0),
 }
 
 
@@ -95,9 +104,11 @@ def default_tolerance(comparison: Comparison, delegate: str) -> Tolerance:
     """The tolerance for a delegate's outputs when the manifest sets none: by delegate, and
     by the outputs' kind, known from the outputs even in a bare folder: quantized (they have
     a step) and classifier-like (scores ranked for top-k)."""
-    if delegate == "gpu":
-        return DEFAULT_TOLERANCES["gpu"]
-    if comparison.max_abs_steps is None:
+    quantized = comparison.max_abs_steps is not None
+    accelerator = DEFAULT_TOLERANCES.get(f"{delegate} {'quantized' if quantized else 'float'}")
+    if accelerator is not None:
+        return accelerator
+    if not quantized:
         return DEFAULT_TOLERANCES["float"]
     kind = "classifier" if comparison.topk is not None else "regression"
     return DEFAULT_TOLERANCES[f"quantized {kind}"]

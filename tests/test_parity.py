@@ -191,3 +191,21 @@ def test_a_manifest_tolerance_may_set_the_rms_checks(tmp_path: Path) -> None:
     (folder / "models.yaml").write_text(yaml.safe_dump({"models": {"kws_dscnn_int8": entry}}))
     (model,) = load_models(folder)
     assert model.tolerance == Tolerance(rms_rel=0.01, rms_steps=2)
+
+
+def test_an_npu_that_runs_int8_graphs_its_own_way_gets_its_measured_margin() -> None:
+    """OpenVINO's int8 outputs sat up to 5 steps from the builtin kernels (30 seeds): within
+    the npu's tolerance, over the one calibrated for two CPU kernel sets."""
+    step = 1 / 256
+    reference = outputs([v * step for v in (40, 10, 30, 20, 0, 5, 60, 25)], scale=step)
+    five_off = [v * step for v in (45, 10, 30, 20, 0, 5, 60, 25)]
+    assert judge(reference, outputs(five_off), None, "npu").failure_class is None
+    assert judge(reference, outputs(five_off), None, "xnnpack").failure_class == DEGRADED
+    eleven_off = [v * step for v in (51, 10, 30, 20, 0, 5, 60, 25)]
+    assert judge(reference, outputs(eleven_off), None, "npu").failure_class == DEGRADED
+
+
+def test_gpu_fp32_is_held_to_the_float_default_and_gpu_to_the_fp16_one() -> None:
+    comparison = compare(outputs(REFERENCE), outputs(REFERENCE))
+    assert default_tolerance(comparison, "gpu_fp32") == default_tolerance(comparison, "xnnpack")
+    assert default_tolerance(comparison, "gpu").max_abs_rel == 0.02
