@@ -215,7 +215,11 @@ class CellMeasurer:
                 threads=cell.threads,
                 runs=s.runs,
                 warmup=s.warmup,
-                min_secs=s.min_seconds or None,
+                # The tool's own floors (--min_secs 1 s, --warmup_min_secs 0.5 s, in
+                # benchmark_model.cc) would run far more invokes than the farm's --runs and
+                # --warmup ask of every runner: a native cell measures what a Python one does.
+                min_secs=s.min_seconds,
+                warmup_min_secs=0.0,
                 extra_flags=options.get("runner_flags") or (),
                 cpu_mask=options.get("cpu_mask"),
                 external_delegate_path=library.path if library else None,
