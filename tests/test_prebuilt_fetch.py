@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from farm.cli.sim import phone_binary
 from farm.errors import FetchError
 from farm.job import RunRequest, plan_run, run_plan
 from farm.runners.benchmark_model.prebuilt import fetch_prebuilt
@@ -178,3 +179,24 @@ def test_an_offline_run_fetches_nothing_and_says_how_to_get_the_binary(
     assert f"farm runner fetch --abi {PLATFORM}" in row.reason
     assert f"place the file by hand at {cache / PLATFORM / BINARY}" in row.reason
     assert not (cache / PLATFORM / BINARY).exists()
+
+
+def test_the_demo_phones_get_the_fetched_linux_build(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The virtual phones run this host's binaries: `farm sim up --fetch-runner` names the
+    fetched Linux build in the devices.yaml it writes."""
+    with serving(official(real_benchmark_model().read_bytes())) as base:
+        monkeypatch.setenv("FARM_PREBUILT_URL", base)
+        assert phone_binary(fetch=True) == str(cache / PLATFORM / BINARY)
+
+
+def test_the_demo_says_once_what_to_do_when_it_cannot_fetch(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serving({}) as base:
+        monkeypatch.setenv("FARM_PREBUILT_URL", base)
+        assert phone_binary(fetch=True) is None
+    said = capsys.readouterr().err
+    assert said.count("farm: ") == 1 and "HTTP 404" in said
+    assert "place the file by hand" in said and "farm sim up --profile linux-python" in said
