@@ -26,6 +26,7 @@ from ..lab import lab_missing, require_tool
 
 SOURCES = Path(__file__).resolve().parent
 CRASHING = SOURCES / "crashing_benchmark_model.c"
+CRASHING_DELEGATE = SOURCES / "crashing_delegate.c"
 HOST_ABI = MACHINE_ABI.get(platform.machine(), platform.machine())
 # ELF e_machine of a 64-bit Arm binary: a copy of a host program patched to it is refused by
 # this host's kernel ("Exec format error"), as an arm64 build is by an x86_64 emulator.
@@ -41,6 +42,15 @@ def build_program(source: Path, out_dir: Path) -> Path:
     command = [compiler, "-O1", "-Wall", "-Werror", "-o", str(program), str(source)]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return program
+
+
+def build_library(source: Path, out_dir: Path) -> Path:
+    """``source`` compiled into the shared library ``out_dir/lib<stem>.so``."""
+    compiler = require_tool("cc")
+    library = out_dir / f"lib{source.stem}.so"
+    command = [compiler, "-O1", "-Wall", "-Werror", "-shared", "-fPIC", "-o", str(library)]
+    subprocess.run([*command, str(source)], check=True, capture_output=True, text=True)
+    return library
 
 
 def foreign_binary(out_dir: Path) -> Path:
