@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -149,3 +150,18 @@ def _is_staged_binary(pid: int) -> bool:
         return "/farm/bin/" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
+
+
+def test_a_native_cell_on_this_host_reports_the_tools_footprint_not_the_farms(
+    tmp_path: Path,
+) -> None:
+    """benchmark_model's peak footprint is its process's ru_maxrss, which Linux keeps across
+    execve: started straight from a big process, the tool would report that process's peak."""
+    big = np.ones(300 * 2**20, dtype=np.uint8)  # the farm's process: 300 MB more resident
+    native = (
+        f"  native:\n    transport: local\n    runner: benchmark_model\n"
+        f"    benchmark_model: {real_benchmark_model()}\n    delegates: [cpu]\n"
+        f"    threads: [1]\n    workdir: {tmp_path / 'work'}\n"
+    )
+    cell = run(tmp_path, native, ["kws_dscnn_int8"]).set_index("device").loc["native"]
+    assert cell.status == "ok" and 1 < cell.peak_rss_mb < 100 < big.size / 2**20
