@@ -63,7 +63,7 @@ def sim_up(
 def phone_binary(fetch: bool) -> str | None:
     """The benchmark_model to name for the virtual phones, or None (they look in the user
     cache themselves). They run this host's binaries (glibc), so Google's Linux build for this
-    host is what they can use; none is published for Android on x86_64. When there is none,
+    host is what they can use (PLATFORMS has no Android x86_64 one). When there is none,
     say once, here, the ways to get one."""
     from farm.errors import FetchError
     from farm.runners.benchmark_model import prebuilt

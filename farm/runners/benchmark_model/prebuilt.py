@@ -79,7 +79,7 @@ def offline() -> bool:
 
 def device_platform(description: Mapping[str, Any] | None) -> str | None:
     """The published platform for a device: Android when it answered getprop (an ``abi``),
-    Linux otherwise; None when Google publishes no build for it (an x86_64 Android)."""
+    Linux otherwise; None when none of PLATFORMS fits (an x86_64 Android)."""
     abi = device_abi(description)
     system = "android" if description and description.get("abi") else "linux"
     for platform, platform_abi in PLATFORMS.items():
