@@ -168,12 +168,15 @@ def test_a_run_fetches_what_a_device_lacks_and_records_where_from(
     assert row.runtime_version == f"sha256:{binary['sha256'][:12]}"
 
 
+@pytest.mark.parametrize("how", ["--offline", "FARM_OFFLINE=1"])
 def test_an_offline_run_fetches_nothing_and_says_how_to_get_the_binary(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str
 ) -> None:
+    if how == "FARM_OFFLINE=1":
+        monkeypatch.setenv("FARM_OFFLINE", "1")
     with serving({}) as base:  # it would answer 404: it must not even be asked
         monkeypatch.setenv("FARM_PREBUILT_URL", base)
-        row = run(tmp_path, offline=True).iloc[0]
+        row = run(tmp_path, offline=how == "--offline").iloc[0]
     assert (row.status, row.failure_kind) == ("failed", "infra")
     assert row.reason.startswith("pre-flight: offline (--offline or FARM_OFFLINE=1)")
     assert f"farm runner fetch --abi {PLATFORM}" in row.reason

@@ -76,7 +76,7 @@ def phone_binary(fetch: bool) -> str | None:
     if by_hand.is_file() or cached is None:
         return None
     python_phones = "or start phones for the Python runner: `farm sim up --profile linux-python`"
-    if not cached.is_file() and fetch:
+    if not cached.is_file() and fetch and not prebuilt.offline():
         try:
             fetch_with_progress(str(platform_name))
         except FetchError as exc:
