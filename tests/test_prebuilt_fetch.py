@@ -58,6 +58,12 @@ def serving(routes: dict[str, Route]) -> Iterator[str]:
         server.server_close()
 
 
+@pytest.fixture(scope="module")
+def lab_build() -> bytes:
+    """The lab's real build, read before a test's own user cache replaces the user's."""
+    return real_benchmark_model().read_bytes()
+
+
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty user cache (the farm honours XDG_CACHE_HOME); the benchmark_model folder."""
@@ -70,10 +76,11 @@ def official(body: bytes, **headers: str) -> dict[str, Route]:
     return {f"/nightly/latest{FILE}": (200, headers, body)}
 
 
+@pytest.mark.lab  # serves the lab's real build as the official binary
 def test_fetch_puts_the_official_binary_in_the_cache_with_its_source(
-    cache: Path, monkeypatch: pytest.MonkeyPatch
+    lab_build: bytes, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build = real_benchmark_model().read_bytes()
+    build = lab_build
     with serving(official(build)) as base:
         monkeypatch.setenv("FARM_PREBUILT_URL", base)
         code, shown = farm("runner", "fetch", "--abi", PLATFORM)
@@ -154,11 +161,11 @@ def run(tmp_path: Path, offline: bool = False) -> pd.DataFrame:
     return pd.read_parquet(tmp_path / "run" / "results.parquet")
 
 
+@pytest.mark.lab  # serves the lab's real build as the official binary
 def test_a_run_fetches_what_a_device_lacks_and_records_where_from(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    lab_build: bytes, cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    build = real_benchmark_model()
-    with serving(official(build.read_bytes())) as base:
+    with serving(official(lab_build)) as base:
         monkeypatch.setenv("FARM_PREBUILT_URL", base)
         row = run(tmp_path).iloc[0]
     assert row.status == "ok", row.reason
@@ -184,12 +191,13 @@ def test_an_offline_run_fetches_nothing_and_says_how_to_get_the_binary(
     assert not (cache / PLATFORM / BINARY).exists()
 
 
+@pytest.mark.lab  # serves the lab's real build as the official binary
 def test_the_demo_phones_get_the_fetched_linux_build(
-    cache: Path, monkeypatch: pytest.MonkeyPatch
+    lab_build: bytes, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The virtual phones run this host's binaries: `farm sim up --fetch-runner` names the
     fetched Linux build in the devices.yaml it writes."""
-    with serving(official(real_benchmark_model().read_bytes())) as base:
+    with serving(official(lab_build)) as base:
         monkeypatch.setenv("FARM_PREBUILT_URL", base)
         assert phone_binary(fetch=True) == str(cache / PLATFORM / BINARY)
 

@@ -71,7 +71,7 @@ def real_benchmark_model(verbose: bool = False) -> Path:
     path = lab_build_path(verbose)
     if path.is_file() and os.access(path, os.X_OK):
         return path
-    which = "a verbose build (VERBOSE log lines on)" if verbose else "a build"
+    which = "verbose build (VERBOSE log lines on)" if verbose else "build"
     lab_missing(
         f"no benchmark_model {which} for {HOST_ABI} at {path}: set {LAB_VARIABLE} to the lab's "
         "build folder (../shared/benchmark_model, see its BUILD.md), or run `farm runner fetch`"
