@@ -185,7 +185,7 @@ def test_an_offline_run_fetches_nothing_and_says_how_to_get_the_binary(
         monkeypatch.setenv("FARM_PREBUILT_URL", base)
         row = run(tmp_path, offline=how == "--offline").iloc[0]
     assert (row.status, row.failure_kind) == ("failed", "infra")
-    assert row.reason.startswith("pre-flight: offline (--offline or FARM_OFFLINE=1)")
+    assert row.reason.startswith(f"pre-flight: {base}{FILE} was not fetched: downloads are off")
     assert f"farm runner fetch --abi {PLATFORM}" in row.reason
     assert f"place the file by hand at {cache / PLATFORM / BINARY}" in row.reason
     assert not (cache / PLATFORM / BINARY).exists()

@@ -214,7 +214,8 @@ class CellMeasurer:
         answer, not a second download)."""
         if self.settings.offline or offline():
             problem = (
-                f"offline (--offline or {OFFLINE_VARIABLE}=1): {prebuilt_url(platform)} not fetched"
+                f"{prebuilt_url(platform)} was not fetched: downloads are off (--offline, "
+                f"{OFFLINE_VARIABLE}=1; `farm devices --probe` never downloads)"
             )
             raise FetchError(fetch_advice(platform, problem))
         key = (self.run_id, platform)
