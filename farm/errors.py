@@ -8,6 +8,8 @@
     │   ├── DeviceUnavailable                    offline, unauthorized, serial not found, host down
     │   └── HostKeyError                         host key unknown or changed (never retried)
     ├── RunnerError                exit_code 1   the runner ran but its output is unusable
+    │   └── FetchError                           an official benchmark_model could not be fetched
+    │                                            (nothing written; says how to place one by hand)
     └── RunDirFull                 exit_code 1   the host's run folder is on a full disk: the run
                                                  stops, its journal keeps what finished
 
@@ -80,6 +82,11 @@ class RunnerError(FarmError):
     def __init__(self, message: str, output: str = "") -> None:
         self.output = output
         super().__init__(message)
+
+
+class FetchError(RunnerError):
+    """An official prebuilt ``benchmark_model`` could not be downloaded or was refused (HTTP
+    error, cut short, an HTML page, the wrong ABI); the message says how to get one by hand."""
 
 
 class RunDirFull(FarmError):

@@ -44,6 +44,7 @@ from farm.orchestrator import (
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.probe import DeviceProbe, probe_device, temperature_source
 from farm.run_options import check_run_options
+from farm.runners.benchmark_model.prebuilt import device_platform
 from farm.runners.benchmark_model.provision import device_abi
 from farm.spec import Cell, CellResult, Device, RunSettings
 from farm.store import (
@@ -79,6 +80,7 @@ class RunRequest:
     retries: int = 1  # extra attempts of a cell that failed for infra reasons
     lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
     repeats: int = 1  # runner processes per cell, samples pooled
+    offline: bool = False  # download no prebuilt benchmark_model (FARM_OFFLINE=1 does too)
     run_dir: Path | None = None
     dry_run: bool = False
     resume: Path | None = None  # a run directory: redo only its cells without a row
@@ -101,6 +103,7 @@ _REPLAYED = (
     "retries",
     "lock_timeout_s",
     "repeats",
+    "offline",
 )
 
 
@@ -152,6 +155,7 @@ def plan_run(request: RunRequest) -> RunPlan:
         retries=request.retries,
         lock_timeout_s=request.lock_timeout_s,
         repeats=request.repeats,
+        offline=request.offline,
     )
     run_dir = request.run_dir or REPORTS / "runs" / run_id
     ordered = tuple(order_cells(cells, seed, request.order))
@@ -338,7 +342,9 @@ def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str 
             answers.append((device, None, str(exc)))
             continue
         try:
-            measurer = CellMeasurer(target, "probe", Path(tempfile.mkdtemp()), RunSettings())
+            # A probe only looks: it downloads no prebuilt benchmark_model.
+            settings = RunSettings(offline=True)
+            measurer = CellMeasurer(target, "probe", Path(tempfile.mkdtemp()), settings)
             probe = probe_device(target, device, measurer)
             probe = dataclasses.replace(
                 probe,
@@ -357,7 +363,8 @@ def _native_answer(target: Target, device: Device, measurer: CellMeasurer) -> st
     """The benchmark_model a device would get (for its ABI), or why it would get none."""
     if device.runner != "benchmark_model":
         return None
-    measurer.abi = device_abi(target.describe())
+    description = target.describe()
+    measurer.abi, measurer.platform = device_abi(description), device_platform(description)
     try:
         return f"{measurer.native_binary(device)[0]} ({measurer.abi})"
     except RunnerError as exc:

@@ -139,6 +139,7 @@ class RunSettings:
     quarantine_after: int = 2  # consecutive infra-failed cells that take a device out
     lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
     repeats: int = 1  # runner processes per cell, samples pooled (process-to-process noise)
+    offline: bool = False  # never download Google's prebuilt benchmark_model for a device
 
 
 @dataclass(frozen=True)

@@ -141,13 +141,14 @@ def test_external_options_the_tool_would_drop_are_refused(options: dict[str, str
 
 
 def test_run_size_and_time_bounds() -> None:
-    args = argv(threads=1, runs=200, warmup=5, min_secs=0.5, max_secs=30)
-    assert args[3:8] == [
+    args = argv(threads=1, runs=200, warmup=5, min_secs=0.5, max_secs=30, warmup_min_secs=0)
+    assert args[3:9] == [
         "--num_threads=1",
         "--num_runs=200",
         "--warmup_runs=5",
         "--min_secs=0.5",
         "--max_secs=30.0",
+        "--warmup_min_secs=0.0",
     ]
 
 

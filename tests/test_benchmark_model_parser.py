@@ -1,4 +1,4 @@
-"""The benchmark_model parser against the 13 real logs in tests/data/benchmark_model_logs/.
+"""The benchmark_model parser against the 17 real logs in tests/data/benchmark_model_logs/.
 
 Expected values are written out here, one table row per log, read from the logs by hand; a
 value the log does not print is None. See that folder's SOURCES.md for where each log is from.
@@ -209,6 +209,47 @@ EXPECTED: dict[str, dict[str, Any]] = {
         throughput_mb_s=525.55,
         delegates=[delegate("TfLiteXNNPackDelegate", 1, 1, 1, fully=True)],
     ),
+    # The lab's own build (../shared/benchmark_model, BUILD.md): a Release build logs only the
+    # verdict; its verbose copy also the "Replacing" line, which gives the node counts.
+    "13_lab-x86_64-release-xnnpack-int8-partial.txt": expected(
+        init_us=914,
+        first_inference_us=183,
+        warmup_avg_us=172.5,
+        inference_avg_us=171.55,
+        warmup=full(2, 183, 162, 162, 183, 172.5, 10, p5=162, median=183, p95=183),
+        inference=full(20, 225, 162, 161, 225, 171.55, 19, p5=161, median=162, p95=225),
+        memory_init_mb=4.01953,
+        memory_overall_mb=4.26953,
+        memory_peak_mb=9.42578,
+        delegates=[delegate("XNNPACK", kernels=1, fully=False)],
+    ),
+    "14_lab-x86_64-release-cpu-op-profiling.txt": expected(
+        init_us=409,
+        first_inference_us=340,
+        warmup_avg_us=285.5,
+        inference_avg_us=236.75,
+        warmup=full(2, 340, 231, 231, 340, 285.5, 54, p5=231, median=340, p95=340),
+        inference=full(20, 275, 230, 229, 279, 236.75, 15, p5=230, median=230, p95=279),
+        memory_init_mb=2.69141,
+        memory_overall_mb=3.36328,
+    ),
+    "15_lab-x86_64-verbose-xnnpack-int8-replacing.txt": expected(
+        init_us=1089,
+        first_inference_us=226,
+        warmup_avg_us=194.5,
+        inference_avg_us=167.15,
+        warmup=full(2, 226, 163, 163, 226, 194.5, 31, p5=163, median=226, p95=226),
+        inference=full(20, 162, 162, 161, 211, 167.15, 12, p5=161, median=162, p95=211),
+        memory_init_mb=3.95312,
+        memory_overall_mb=4.3125,
+        memory_peak_mb=9.41797,
+        delegates=[delegate("XNNPACK", 11, 12, 2, kernels=1, fully=False)],
+    ),
+    "16_lab-x86_64-release-invalid-flatbuffer.txt": expected(
+        status="failed",
+        format=None,
+        error="ERROR: The model is not a valid Flatbuffer buffer",
+    ),
     "25_pixel-bench-pixel8-external-delegate-edgetpu-client-segfault-SNIPPET.txt": expected(
         status="failed",
         format=None,
@@ -275,6 +316,14 @@ OP_PROFILES: dict[str, tuple[int | None, list[tuple[Any, ...]]]] = {
             ),
         ],
     ),
+    "14_lab-x86_64-release-cpu-op-profiling.txt": (
+        13,
+        [
+            (0, "init", "AllocateTensors", 28, 28, 1, "AllocateTensors/0"),
+            (10, "run", "MEAN", 2, 2, 1, "[kws_dscnn_1/global_average_pooling2d_3_1/Mean]:9"),
+            (12, "run", "SOFTMAX", 1, 0, 1, "[StatefulPartitionedCall_1:0]:11"),
+        ],
+    ),
     "12_litert-2025-arm-sme2-cpu-xnnpack-profiler.txt": (
         5,
         [
@@ -303,7 +352,7 @@ OP_PROFILES: dict[str, tuple[int | None, list[tuple[Any, ...]]]] = {
 
 
 def test_every_log_has_a_table_row() -> None:
-    assert len(LOG_NAMES) == 13
+    assert len(LOG_NAMES) == 17
     assert set(EXPECTED) == set(LOG_NAMES)
 
 

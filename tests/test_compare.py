@@ -341,6 +341,9 @@ def test_a_runtime_change_is_never_compared_silently(base: pd.DataFrame, new: pd
     [
         ("model_sha256", "0" * 64, "model_sha256 differs"),
         ("runtime", "tflite_runtime", "runtime differs"),
+        # A native cell (benchmark_model, its binary's sha256 as the version) and a Python one
+        # of the same device × model × delegate × threads are two different cells.
+        ("runner", "benchmark_model", "runner differs: 'python' → 'benchmark_model'"),
         ("delegate_library_sha256", "ab12", "delegate_library_sha256 differs"),
     ],
 )

@@ -164,6 +164,24 @@ def test_a_run_where_the_cell_failed_is_a_gap_in_its_line(history: pd.DataFrame)
     assert "not timed in this run" in line["customdata"][1]
 
 
+def test_a_device_switched_to_the_native_runner_is_two_lines_and_no_step(
+    history: pd.DataFrame,
+) -> None:
+    """pixel8 moved from the Python runner to benchmark_model half-way (its numbers 30 %
+    higher): a native cell and a Python one are never one trend with a step between them."""
+    history = history.copy()
+    switched = (history.device == "pixel8") & (history.run_id >= nightly_id(N_RUNS // 2))
+    history.loc[switched, "runner"] = "benchmark_model"
+    for column in ("latency_median_ms", "latency_p5_ms", "latency_p95_ms"):
+        history.loc[switched, column] *= 1.3
+    html = render_dashboard(nightly(history, N_RUNS), RUN, history=history)
+    steps = [row[:3] for row in table_rows(section(html, "trends"))[1:]]
+    assert steps == [["host", "mobilenet_v2_int8", "xnnpack/t1"]]  # the real step only
+    traces, _ = device_figures(html, "trends")["pixel8"]
+    names = {t["name"] for t in traces if t.get("mode") == "lines+markers"}
+    assert {"cpu/t1 · python", "cpu/t1 · benchmark_model"} <= names and "cpu/t1" not in names
+
+
 def test_with_one_run_trends_say_they_need_two(history: pd.DataFrame) -> None:
     first = history[history.run_id == nightly_id(1)]
     for html in (

@@ -5,7 +5,8 @@ terminated (SIGTERM, handled exactly as Ctrl-C: no new cell starts, what finishe
 
 The commands live by group, each importing what it needs only when it runs (so `farm --help`
 stays fast): ``run`` (run, report), ``devices`` (devices, models, parse-log), ``compare``
-(compare, nightly, history), ``sim`` (`farm sim`), ``lab`` (`farm lab`, on Ray)."""
+(compare, nightly, history), ``runner`` (`farm runner fetch`), ``sim`` (`farm sim`), ``lab``
+(`farm lab`, on Ray)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from farm.cli import compare, devices, lab, run, sim
+from farm.cli import compare, devices, lab, run, runner, sim
 from farm.errors import FarmError
 
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -51,6 +52,7 @@ app.command()(compare.compare)
 app.command()(compare.nightly)
 app.command()(compare.history)
 app.command("parse-log")(devices.parse_log)
+app.add_typer(runner.runner_app, name="runner")
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(lab.lab_app, name="lab")
 

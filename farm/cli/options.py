@@ -1,14 +1,18 @@
-"""What several `farm` commands share: the inventory and models options, and reading
-comma-separated and one-of option values into a ``ConfigError`` that names the option."""
+"""What several `farm` commands share: the inventory and models options, reading
+comma-separated and one-of option values into a ``ConfigError`` that names the option, and a
+download of a prebuilt benchmark_model with a progress bar."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from farm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from farm.runners.benchmark_model.prebuilt import Prebuilt
 
 DevicesOption = Annotated[
     Path, typer.Option("--devices", "-d", help="The lab inventory (devices.yaml).")
@@ -36,3 +40,21 @@ def one_of(option: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(
             "command line", option, f"unknown value {value!r}", f"use {' or '.join(choices)}"
         )
+
+
+def fetch_with_progress(platform: str) -> Prebuilt:
+    """Google's prebuilt benchmark_model for ``platform`` into the user cache, showing a
+    progress bar; FetchError saying how to get it otherwise."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    from farm.runners.benchmark_model.prebuilt import fetch_prebuilt, prebuilt_url
+
+    columns = (*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(f"{platform}_benchmark_model", total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=total)
+
+        progress.console.print(f"fetching {prebuilt_url(platform)}")
+        return fetch_prebuilt(platform, progress=advance)

@@ -44,6 +44,14 @@ def run(
             "process-to-process noise (use 2-3 for a CI gate).",
         ),
     ] = 1,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Download no prebuilt benchmark_model for a device that lacks one "
+            "(FARM_OFFLINE=1 does the same).",
+        ),
+    ] = False,
     run_dir: Annotated[Path | None, typer.Option(help="Default: reports/runs/<run id>.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the cells, run nothing.")
@@ -81,6 +89,7 @@ def run(
         retries=retries,
         lock_timeout_s=lock_timeout,
         repeats=repeats,
+        offline=offline,
         run_dir=run_dir,
         dry_run=dry_run,
         resume=resume,

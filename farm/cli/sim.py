@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from farm.cli.options import fetch_with_progress
 from farm.errors import ConfigError
 
 sim_app = typer.Typer(help="The virtual lab: virtual Android devices behind a real adb server.")
@@ -28,10 +30,19 @@ def sim_up(
     write_devices: Annotated[
         Path | None, typer.Option(help="Also write the devices.yaml here.")
     ] = None,
+    fetch_runner: Annotated[
+        bool,
+        typer.Option(
+            "--fetch-runner",
+            help="Phones with Android's userland run benchmark_model: fetch Google's Linux "
+            "build for this host when the user cache has none.",
+        ),
+    ] = False,
 ) -> None:
     """Start virtual Android devices, register them with adb, print a devices.yaml for them."""
     from farm.sim.lab import DEFAULT_STATE, devices_yaml, up
     from farm.sim.profile import PROFILES
+    from farm.sim.userland import LINUX_PYTHON
 
     if profile not in PROFILES:
         raise ConfigError(
@@ -40,12 +51,49 @@ def sim_up(
             f"unknown profile {profile!r}",
             f"use one of {', '.join(PROFILES)}",
         )
+    binary = None if PROFILES[profile].userland == LINUX_PYTHON else phone_binary(fetch_runner)
     state = up(count, profile, SIM_ROOT.resolve(), DEFAULT_STATE, adb_port, start_server)
-    snippet = devices_yaml(state)
+    snippet = devices_yaml(state, benchmark_model=binary)
     if write_devices:
         write_devices.parent.mkdir(parents=True, exist_ok=True)
         write_devices.write_text(snippet)
     typer.echo(snippet, nl=False)
+
+
+def phone_binary(fetch: bool) -> str | None:
+    """The benchmark_model to name for the virtual phones, or None (they look in the user
+    cache themselves). They run this host's binaries (glibc), so Google's Linux build for this
+    host is what they can use (PLATFORMS has no Android x86_64 one). When there is none,
+    say once, here, the ways to get one."""
+    from farm.errors import FetchError
+    from farm.runners.benchmark_model import prebuilt
+    from farm.runners.benchmark_model.provision import BINARY, cache_root, device_abi
+
+    abi = device_abi({"machine": platform.machine()})
+    platform_name = prebuilt.host_platform()
+    by_hand = cache_root() / str(abi) / BINARY
+    cached = prebuilt.cached_prebuilt(platform_name) if platform_name else None
+    if by_hand.is_file() or cached is None:
+        return None
+    python_phones = "or start phones for the Python runner: `farm sim up --profile linux-python`"
+    if not cached.is_file() and fetch and not prebuilt.offline():
+        try:
+            fetch_with_progress(str(platform_name))
+        except FetchError as exc:
+            typer.echo(
+                f"farm: note: the virtual phones need benchmark_model: {exc}; {python_phones}",
+                err=True,
+            )
+            return None
+    if cached.is_file():
+        return str(cached)
+    typer.echo(
+        f"farm: note: the virtual phones run benchmark_model, and this host has none for {abi}: "
+        f"run `farm runner fetch --abi host`, place a Linux {abi} build at {by_hand}, "
+        f"{python_phones}",
+        err=True,
+    )
+    return None
 
 
 @sim_app.command("down")

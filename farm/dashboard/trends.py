@@ -12,7 +12,6 @@ from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
 from farm.dashboard.cells import (
-    CELL_KEYS,
     Record,
     natural_key,
     ordered_columns,
@@ -89,14 +88,24 @@ def trend_points(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     timed = timed_cells(prepared)
     median = pd.to_numeric(timed["latency_median_ms"], errors="coerce")
     timed = timed[(median > 0).to_numpy(dtype=bool)]
-    return timed.merge(runs, on="run_id").sort_values("number", kind="stable")
+    return runners_apart(timed.merge(runs, on="run_id").sort_values("number", kind="stable"))
+
+
+def runners_apart(points: pd.DataFrame) -> pd.DataFrame:
+    """A device whose cells ran with two runners across runs (devices.yaml switched it from
+    the Python runner to benchmark_model) gets a line per runner, `cpu/t1 · benchmark_model`:
+    two runners give two different cells, never one trend with a step where the runner changed."""
+    runner = points["runner"]
+    mixed = (runner.groupby(points["device"]).transform("nunique") > 1) & runner.notna()
+    labelled = points["column"].where(~mixed, points["column"] + " · " + runner.astype(str))
+    return points.assign(column=labelled)
 
 
 def find_steps(points: pd.DataFrame) -> pd.DataFrame:
     """Every cell's change points: one row per step with the cell, the run where the new level
     starts (`run_id`, `x`, `label`) and `before_ms`, `after_ms`, `change`."""
     rows = []
-    for _, series in points.groupby(CELL_KEYS, sort=False):
+    for _, series in points.groupby(["device", "model", "column"], sort=False):
         medians = pd.to_numeric(series["latency_median_ms"]).to_numpy(dtype=float)
         for point in change_points(medians):
             run = series.iloc[point.index]

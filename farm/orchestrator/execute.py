@@ -22,6 +22,7 @@ from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.probe import preflight_problem, probe_device, runner_probe_needed
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
 from farm.orchestrator.retry import FailureStreak, retry_pause_s
+from farm.runners.benchmark_model.prebuilt import device_platform, source_of
 from farm.runners.benchmark_model.provision import device_abi
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
@@ -177,8 +178,11 @@ class DeviceWorker:
         plan = self.plan
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
         measurer.abi, measurer.native = device_abi(facts.description), facts.native
+        measurer.platform = device_platform(facts.description)
         absent, problem = self._preflight(target, cells, measurer, facts)
         facts.native = measurer.native
+        if measurer.native:
+            self._record_binary(target.name, *measurer.native)
         if problem:
             self._fail_all(cells, problem)
             return
@@ -236,6 +240,14 @@ class DeviceWorker:
             except RunnerError as exc:
                 problem = f"pre-flight: {exc}"
         return probe.absent, problem
+
+    def _record_binary(self, device: str, path: str, sha256: str) -> None:
+        """run.json keeps which benchmark_model a device ran: its sha256 (the cells' runtime
+        version) and, for Google's prebuilt binary, the URL it was fetched from."""
+        source = source_of(Path(path)) or {}
+        url = source.get("url") if source.get("sha256") == sha256 else None
+        binary = {"path": path, "sha256": sha256, "url": url}
+        self.recorder.fingerprints.setdefault(device, {})["benchmark_model"] = binary
 
     def _fingerprint(self, target: Target, description: dict[str, Any] | None) -> str | None:
         if description is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.config import file_sha256
-from farm.errors import ConfigError, RunnerError, TargetError, disk_full
+from farm.errors import ConfigError, FetchError, RunnerError, TargetError, disk_full
 from farm.modelinfo import ModelInfo, inspect_model
 from farm.orchestrator.native_io import input_file, raw_inputs, read_raw_outputs
 from farm.parity import save_arrays
@@ -21,6 +21,13 @@ from farm.runners.benchmark_model import (
     benchmark_outcome,
     build_benchmark_model_argv,
     parse_benchmark_model_output,
+)
+from farm.runners.benchmark_model.prebuilt import (
+    OFFLINE_VARIABLE,
+    fetch_advice,
+    fetch_prebuilt,
+    offline,
+    prebuilt_url,
 )
 from farm.runners.benchmark_model.provision import find_benchmark_model
 from farm.runners.outcome import RunnerOutcome
@@ -34,6 +41,9 @@ from farm.runners.python import (
 from farm.spec import Cell, Device, RunSettings
 from farm.targets import CommandResult, Target
 from farm.targets.staging import push_if_changed
+
+# (run id, platform) -> why its prebuilt binary could not be fetched in that run.
+_FETCH_FAILED: dict[tuple[str, str], FetchError] = {}
 
 
 class CellMeasurer:
@@ -50,6 +60,7 @@ class CellMeasurer:
         self.target, self.run_id, self.run_dir, self.settings = target, run_id, run_dir, settings
         self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
         self.abi: str | None = None  # the device's ABI, once described (picks benchmark_model)
+        self.platform: str | None = None  # ... and its published prebuilt platform, if any
         self._staged: dict[str, str] = {}
         self.native: tuple[str, str] | None = None  # the device's benchmark_model, once found
         self._models: dict[str, ModelInfo | None] = {}
@@ -126,6 +137,12 @@ class CellMeasurer:
         inputs = self._native_inputs(cell, info)
         output = f"{self._out(cell, index)}.bin" if inputs else None
         argv = self._native_argv(cell, binary, model, inputs, output)
+        if cell.device.transport == "local":
+            # Linux keeps a process's peak RSS (getrusage's ru_maxrss) across execve, so a
+            # tool started straight from the farm's process reports the farm's own peak as
+            # its "peak memory footprint" (142 MB for kws_dscnn_int8, whose own is 9 MB). A
+            # shell that forks it (the command is not its last word) gives it a fresh count.
+            argv = ["sh", "-c", '"$@"; exit $?', "sh", *argv]
         command = self.target.run(argv, self.settings.timeout_s)
         text = command.stdout + command.stderr
         self._raw(cell, ".log").write_text(text)
@@ -183,9 +200,33 @@ class CellMeasurer:
         RunnerError saying what to put where when there is none."""
         if self.native is None:
             configured = device.options.get("benchmark_model")
-            path = find_benchmark_model(device.name, configured, self.abi)
+            try:
+                path = find_benchmark_model(device.name, configured, self.abi, None, self.platform)
+            except RunnerError:
+                if configured or self.platform is None:
+                    raise
+                path = self._fetched(self.platform)
             self.native = str(path), file_sha256(path)
         return self.native
+
+    def _fetched(self, platform: str) -> Path:
+        """Google's prebuilt binary for ``platform``, downloaded into the user cache, unless
+        the run is offline; tried once per run and platform (a second device gets the same
+        answer, not a second download)."""
+        if self.settings.offline or offline():
+            problem = (
+                f"{prebuilt_url(platform)} was not fetched: downloads are off (--offline, "
+                f"{OFFLINE_VARIABLE}=1; `farm devices --probe` never downloads)"
+            )
+            raise FetchError(fetch_advice(platform, problem))
+        key = (self.run_id, platform)
+        if key in _FETCH_FAILED:
+            raise _FETCH_FAILED[key]
+        try:
+            return fetch_prebuilt(platform).path
+        except FetchError as exc:
+            _FETCH_FAILED[key] = exc
+            raise
 
     def _delegate_library(self, cell: Cell) -> DelegateLibrary | None:
         """The external delegate .so (pushed like a model) or the Edge TPU device option."""
@@ -218,7 +259,11 @@ class CellMeasurer:
                 threads=cell.threads,
                 runs=s.runs,
                 warmup=s.warmup,
-                min_secs=s.min_seconds or None,
+                # The tool's own floors (--min_secs 1 s, --warmup_min_secs 0.5 s, in
+                # benchmark_model.cc) would run far more invokes than the farm's --runs and
+                # --warmup ask of every runner: a native cell measures what a Python one does.
+                min_secs=s.min_seconds,
+                warmup_min_secs=0.0,
                 extra_flags=options.get("runner_flags") or (),
                 cpu_mask=options.get("cpu_mask"),
                 external_delegate_path=library.path if library else None,

@@ -151,13 +151,17 @@ def start_virtual_lab(
     return lab
 
 
-def devices_yaml(state: LabState, with_host: bool = True) -> str:
+def devices_yaml(
+    state: LabState, with_host: bool = True, benchmark_model: str | None = None
+) -> str:
     """A devices.yaml for the lab, with the delegates a virtual device really runs (cpu,
     xnnpack): phones with Android's userland get adb's default runner, benchmark_model (the
-    user cache's build for their ABI), linux-python ones the Python runner; with
-    ``with_host`` the local host too, as a whole file."""
+    file ``benchmark_model`` names, else the user cache's build for their ABI), linux-python
+    ones the Python runner; with ``with_host`` the local host too, as a whole file."""
     python = get_profile(state.profile).userland == LINUX_PYTHON if state.profile else False
     runner = "    runner: python" if python else "    # runner: benchmark_model (adb's default)"
+    if benchmark_model and not python:
+        runner += f"\n    benchmark_model: {benchmark_model}"
     lines = ["devices:"]
     if with_host:
         lines += ["  host:", "    transport: local", "    delegates: [cpu, xnnpack]"]

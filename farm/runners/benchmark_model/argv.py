@@ -36,6 +36,7 @@ def build_benchmark_model_argv(
     warmup: int,
     min_secs: float | None = None,
     max_secs: float | None = None,
+    warmup_min_secs: float | None = None,
     delegate_options: Mapping[str, str] = _NO_OPTIONS,
     gpu_precision_loss_allowed: bool = False,
     nnapi_accelerator: str | None = None,
@@ -67,6 +68,7 @@ def build_benchmark_model_argv(
         f"--graph={model_path}",
         *delegate_flags,
         *_run_flags(threads, runs, warmup, min_secs, max_secs),
+        *_seconds("warmup_min_secs", warmup_min_secs),
         *_report_flags(report_peak_memory, op_profiling),
         *_io_flags(input_files, output_file),
         *extra_flags,
@@ -130,11 +132,11 @@ def _run_flags(
     threads: int, runs: int, warmup: int, min_secs: float | None, max_secs: float | None
 ) -> list[str]:
     flags = [f"--num_threads={threads}", f"--num_runs={runs}", f"--warmup_runs={warmup}"]
-    if min_secs is not None:
-        flags.append(f"--min_secs={float(min_secs)!r}")
-    if max_secs is not None:
-        flags.append(f"--max_secs={float(max_secs)!r}")
-    return flags
+    return flags + _seconds("min_secs", min_secs) + _seconds("max_secs", max_secs)
+
+
+def _seconds(flag: str, value: float | None) -> list[str]:
+    return [] if value is None else [f"--{flag}={float(value)!r}"]
 
 
 def _report_flags(report_peak_memory: bool, op_profiling: bool) -> list[str]:

@@ -8,7 +8,9 @@ header) or a folder laid out per ABI, as the NDK names them::
     runners/benchmark_model/x86_64/benchmark_model
 
 Then the user's cache, ``~/.cache/tflite-farm/benchmark_model/<abi>/benchmark_model``
-(``$XDG_CACHE_HOME`` is honoured), is searched, so one download serves every devices.yaml.
+(``$XDG_CACHE_HOME`` is honoured; a build placed by hand), and ``<platform>/benchmark_model``
+there (Google's prebuilt binary for the device's platform, fetched by `prebuilt`), so one
+download serves every devices.yaml.
 The device's ABI is ``ro.product.cpu.abi`` on Android, ``uname -m`` on a Linux board.
 """
 
@@ -60,9 +62,14 @@ def elf_abi(path: Path) -> str | None:
 
 
 def find_benchmark_model(
-    device: str, configured: str | None, abi: str | None, cache: Path | None = None
+    device: str,
+    configured: str | None,
+    abi: str | None,
+    cache: Path | None = None,
+    platform: str | None = None,
 ) -> Path:
-    """The binary for ``device``; RunnerError saying the ABI, where it looked and the fix."""
+    """The binary for ``device``; RunnerError saying the ABI, where it looked and the fix.
+    ``platform``: the device's published prebuilt platform (``android_aarch64``), if any."""
     key = f"devices.{device}.benchmark_model"
     if configured and not Path(configured).exists():
         raise RunnerError(
@@ -72,6 +79,8 @@ def find_benchmark_model(
         return _checked(Path(configured), abi, device, key)
     places = [Path(configured) / (abi or "<abi>") / BINARY] if configured else []
     places.append((cache or cache_root()) / (abi or "<abi>") / BINARY)
+    if platform:
+        places.append((cache or cache_root()) / platform / BINARY)
     for place in places:
         if abi and place.is_file():
             return _checked(place, abi, device, key)
