@@ -34,6 +34,9 @@ DEFAULT_ADB_PORT = 5037
 UP_TIMEOUT_S = 60.0
 DOWN_TIMEOUT_S = 20.0
 WORKDIR = "/data/local/tmp/farm"
+# The software Vulkan driver Debian's chromium ships: LiteRT's GPU accelerator runs on it (a
+# software GPU: right answers, no phone's speed), so the demo's host gets a gpu column.
+SWIFTSHADER_ICD = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
 
 
 class LabError(RuntimeError):
@@ -164,7 +167,7 @@ def devices_yaml(
         runner += f"\n    benchmark_model: {benchmark_model}"
     lines = ["devices:"]
     if with_host:
-        lines += ["  host:", "    transport: local", "    delegates: [cpu, xnnpack]"]
+        lines += host_entry()
     for i, serial in enumerate(state.serials):
         lines += [
             f"  sim{i}:",
@@ -177,6 +180,20 @@ def devices_yaml(
             f"    delegates: [{', '.join(REAL_DELEGATES)}]",
         ]
     return "\n".join(lines) + "\n"
+
+
+def host_entry(icd: Path = SWIFTSHADER_ICD) -> list[str]:
+    """This host: cpu and xnnpack, and gpu on SwiftShader where this host has it."""
+    if not icd.exists():
+        return ["  host:", "    transport: local", "    delegates: [cpu, xnnpack]"]
+    return [
+        "  host:",
+        "    transport: local",
+        "    delegates: [cpu, xnnpack, gpu]  # gpu: LiteRT's GPU accelerator on SwiftShader",
+        "    env:",
+        f"      VK_ICD_FILENAMES: {icd}",
+        f"      LD_LIBRARY_PATH: {icd.parent}",
+    ]
 
 
 # -- the detached lab behind `farm sim up` / `farm sim down` ---------------------------------

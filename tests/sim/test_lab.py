@@ -13,9 +13,10 @@ import yaml
 
 from farm.config import load_devices
 from farm.sim import AdbServer, start_virtual_lab
-from farm.sim.lab import down, up
+from farm.sim.lab import SWIFTSHADER_ICD, down, host_entry, up
 from farm.sim.transfers import read_transfer_log
 
+from ..lab import lab_missing
 from .conftest import require_lab_tool
 from .processes import is_alive
 
@@ -99,3 +100,13 @@ def test_a_lab_without_a_root_cleans_up_after_itself() -> None:
     with start_virtual_lab(1) as lab:
         assert (lab.root / "device0/data/local/tmp").is_dir()
     assert not lab.root.exists()
+
+
+def test_the_demo_host_gets_a_gpu_column_where_swiftshader_is(tmp_path: Path) -> None:
+    if not SWIFTSHADER_ICD.exists():
+        lab_missing(f"no SwiftShader at {SWIFTSHADER_ICD} (apt-get install chromium)")
+    with_gpu = yaml.safe_load("\n".join(["devices:", *host_entry(SWIFTSHADER_ICD)]))
+    assert with_gpu["devices"]["host"]["delegates"] == ["cpu", "xnnpack", "gpu"]
+    assert with_gpu["devices"]["host"]["env"]["VK_ICD_FILENAMES"] == str(SWIFTSHADER_ICD)
+    without = yaml.safe_load("\n".join(["devices:", *host_entry(tmp_path / "none.json")]))
+    assert without["devices"]["host"] == {"transport": "local", "delegates": ["cpu", "xnnpack"]}
