@@ -7,9 +7,10 @@ over from a run that died, and is taken over. Ages come from the device's own cl
 
 It also holds a ``runner`` file: the device pid of the cell's runner, written by the runner's
 own shell before it execs the runner (``recorded``). A run that died may have left that
-runner measuring (a phone's adbd keeps a command whose `timeout` moved it to a process group
-of its own); whoever takes the lock over kills it first, and a second Ctrl-C kills it by the
-same record (``stop_runner``).
+runner measuring: adbd kills the process group of a shell whose connection went, and GNU
+`timeout` moves the command to a group of its own (setpgid in timeout.c; seen on the virtual
+phone's linux-python profile: the runner went on under init). Whoever takes the lock over
+kills it first, and a second Ctrl-C kills it by the same record (``stop_runner``).
 """
 
 from __future__ import annotations
