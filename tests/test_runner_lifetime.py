@@ -8,6 +8,7 @@ one case per fault, against a real `farm run` process, real signals and the real
 | orchestrator SIGKILLed, runner on a board    | test_sigkill_of_the_farm_kills_its_runner_on.. |
 | orchestrator SIGKILLed, runner on a phone    | test_resume_kills_the_runner_a_killed_run_...  |
 | Ctrl-C twice                                 | test_a_second_ctrl_c_stops_the_running_cell... |
+| Ctrl-C while waiting for another run's lock  | test_ctrl_c_while_waiting_for_a_device_...     |
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import pytest
 
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
+from farm.targets.local import LocalTarget
+from farm.targets.lock import DeviceLock
 
 from .lab import LoopbackSshd, descendants, farm, model_folder_with, phone_entry, wait_for
 from .test_faults import native_board
@@ -171,3 +174,21 @@ def test_a_second_ctrl_c_stops_the_running_cell_and_still_writes_what_finished(
 
 def said_so_far(stderr: Path) -> str:
     return " ".join(stderr.read_text(errors="replace").split())
+
+
+def test_ctrl_c_while_waiting_for_a_device_another_run_holds_stops_waiting(
+    tmp_path: Path,
+) -> None:
+    """No cell ran, so none keeps a row: the run ends at once instead of waiting out
+    --lock-timeout (600 s), and --resume runs its cells."""
+    devices, models = write_lab(tmp_path, host_cpu(tmp_path))
+    run_dir, stderr = tmp_path / "run", tmp_path / "stderr"
+    with DeviceLock(LocalTarget("host", str(tmp_path / "host-work")), "run-a"):
+        process = start_farm(devices, models, run_dir, stderr)
+        said = "waiting for the device lock held by run=run-a"
+        wait_for(lambda: said in said_so_far(stderr), "the wait for the lock", timeout_s=60)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    output = said_so_far(stderr)
+    assert f"1 of 1 cells did not run; to finish: farm run --resume {run_dir}" in output
+    assert len(pd.read_parquet(run_dir / "results.parquet")) == 0

@@ -27,7 +27,7 @@ from farm.runners.benchmark_model.provision import device_abi
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
-from farm.targets.lock import DeviceLock
+from farm.targets.lock import DeviceLock, WaitInterrupted
 
 ResultCallback = Callable[[CellResult], None]
 PREFLIGHT_MARGIN_MB = 16.0  # the runner, inputs and outputs, beside the models
@@ -137,10 +137,14 @@ class DeviceWorker:
         except TargetError as exc:
             self._fail_all(cells, str(exc))
             return
-        lock = DeviceLock(target, self.plan.run_id, self.plan.settings.lock_timeout_s)
+        settings = self.plan.settings
+        lock = DeviceLock(target, self.plan.run_id, settings.lock_timeout_s, interrupted=self.stop)
         try:
             lock.acquire()
             self.lock = lock
+        except WaitInterrupted:  # Ctrl-C: no cell ran, so none has a row; --resume runs them
+            target.close()
+            return
         except TargetError as exc:  # busy (DeviceBusy), or the device failed while locking
             self._fail_all(cells, str(exc))
             target.close()

@@ -48,6 +48,10 @@ class DeviceBusy(TargetError):
     """Another run holds the device's lock and did not let go in time."""
 
 
+class WaitInterrupted(TargetError):
+    """The run was interrupted while it waited for another run's lock."""
+
+
 class DeviceLock:
     """``with DeviceLock(target, run_id):`` holds the device for one run."""
 
@@ -59,7 +63,10 @@ class DeviceLock:
         stale_s: float = 120.0,
         refresh_s: float = 20.0,
         on_wait: Callable[[str], None] | None = None,
+        interrupted: threading.Event | None = None,
     ) -> None:
+        """``interrupted``: set by the run's Ctrl-C; a wait for the lock then ends at once
+        (WaitInterrupted): nothing has run on the device yet."""
         self.target, self.timeout_s, self.stale_s, self.refresh_s = (
             target,
             timeout_s,
@@ -70,6 +77,7 @@ class DeviceLock:
         self.owner = f"run={run_id} host={platform.node()} pid={os.getpid()}"
         self.on_wait = on_wait or (lambda message: LOG.warning(message))
         self._stop = threading.Event()
+        self.interrupted = interrupted or threading.Event()
         self._refresher: threading.Thread | None = None
 
     def __enter__(self) -> DeviceLock:
@@ -96,7 +104,8 @@ class DeviceLock:
             if not announced:
                 self.on_wait(f"{self.target.name}: waiting for the device lock held by {holder}")
                 announced = True
-            time.sleep(min(2.0, self.timeout_s / 10 or 0.1))
+            if self.interrupted.wait(min(2.0, self.timeout_s / 10 or 0.1)):
+                raise WaitInterrupted(self.target.name, f"interrupted waiting for {holder}")
         self._refresher = threading.Thread(target=self._refresh, daemon=True)
         self._refresher.start()
 
