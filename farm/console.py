@@ -60,7 +60,7 @@ def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     print_reasons(outcome.results, console)
     console.print(f"results: {plan.run_dir}  dashboard: {outcome.dashboard}")
     if outcome.interrupted:
-        console.print("[yellow]interrupted: finished cells are in the journal; rerun to complete")
+        print_resume_line(plan, outcome.results, console)
     elif not outcome.measured:
         console.print(f"[bold red]{nothing_measured(len(outcome.results))}")
     return outcome.exit_code
@@ -71,6 +71,16 @@ def nothing_measured(cells: int) -> str:
     return (
         f"nothing measured: all {cells} cells were skipped (reasons above) → exit "
         f"{EXIT_NOTHING_CHECKED}; check --delegates / --threads against devices.yaml"
+    )
+
+
+def print_resume_line(plan: RunPlan, results: list[CellResult], console: Console) -> None:
+    """How many cells an interrupted run lacks, and the exact command that runs them."""
+    planned = len(plan.done) + len(plan.cells) + len(plan.skips)
+    console.print(
+        f"[yellow]interrupted: {planned - len(results)} of {planned} cells did not run; "
+        f"to finish: farm run --resume {escape(str(plan.run_dir))}",
+        soft_wrap=True,
     )
 
 
@@ -277,4 +287,6 @@ def run_nightly_with_progress(plan: RunPlan, threshold: float) -> int:
         console.print(f"compared with {nightly.baseline}")
         console.print(to_table(nightly.comparison))
     console.print(f"results: {plan.run_dir}  dashboard: {nightly.run.dashboard}")
+    if nightly.run.interrupted:
+        print_resume_line(plan, nightly.run.results, console)
     return nightly.exit_code

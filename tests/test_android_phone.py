@@ -13,7 +13,9 @@ import hashlib
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.store import read_journal
 from farm.targets.adb import WRAPPER, AdbTarget
-from farm.targets.lock import DeviceLock
+from farm.targets.lock import RECORD_SCRIPT, DeviceLock
 from farm.targets.space import free_mb
 from farm.targets.staging import remote_sha256
 
@@ -122,6 +124,8 @@ def _program(command: str) -> str:
     words = shlex.split(command.rsplit("; echo X4EXIT", 1)[0])
     if WRAPPER in words:
         words = words[words.index(WRAPPER) + 2 :]
+    if RECORD_SCRIPT in words:  # a runner, its pid recorded in the lock
+        words = words[words.index(RECORD_SCRIPT) + 3 :]
     return words[0] if words else ""
 
 
@@ -137,9 +141,25 @@ def test_what_toybox_prints_is_read_right(adb_server: AdbServer, phone: VirtualD
     with DeviceLock(target, "run-a") as lock:
         holder, age = lock._holder()  # toybox stat -c %Y, mksh arithmetic
         assert holder.startswith("run=run-a ") and age is not None and 0 <= age < 60
+        assert_the_lock_kills_the_runner_it_recorded(target, lock)
     with pytest.raises(TargetTimeout):  # toybox timeout, then the wrapper's KILL
         target.run(["sleep", "5"], timeout_s=1)
     assert not [r for r in phone.shell_log if r.command == "sleep 5"]
+
+
+def assert_the_lock_kills_the_runner_it_recorded(target: AdbTarget, lock: DeviceLock) -> None:
+    """mksh writes the runner's pid; toybox's tr, cat and kill find and stop it."""
+    spin = f"{target.workdir}/spin.sh"  # a runner: a command naming the workdir, no child
+    target.run(["sh", "-c", f"echo 'while :; do :; done' > {spin}"], timeout_s=30)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(target.run, lock.recorded(["sh", spin]), 60)
+        record = f"{lock.path}/runner"
+        while not target.run(["cat", record], timeout_s=30).stdout.strip().isdigit():
+            time.sleep(0.05)
+        pid = target.run(["cat", record], timeout_s=30).stdout.strip()
+        assert lock.stop_runner() == pid
+        assert running.result(timeout=30).returncode == 137  # 128 + SIGKILL
+    assert lock.stop_runner() is None  # nothing runs under that pid any more
 
 
 def test_fast_commands_keep_their_exit_status_despite_toyboxs_timeout(

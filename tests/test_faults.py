@@ -19,6 +19,10 @@ this table with what was measured.
 | runner printing garbage                 | test_a_runner_printing_garbage_...                 |
 | orchestrator SIGINT / SIGTERM           | test_sigint_or_sigterm_writes_what_it_has_...      |
 | orchestrator SIGKILL, stale lock, resume| test_sigkill_loses_no_finished_cell_...            |
+| SIGKILL mid-cell: no runner left running| test_runner_lifetime.py: test_sigkill_of_the_farm_|
+| a dead run's runner left on a phone     | test_runner_lifetime.py: test_resume_kills_the_... |
+| Ctrl-C twice                            | test_runner_lifetime.py: test_a_second_ctrl_c_...  |
+| Ctrl-C while waiting for a lock         | test_runner_lifetime.py: test_ctrl_c_while_...     |
 | two runs on one device                  | test_a_device_another_live_run_holds_...           |
 | truncated last journal line             | test_a_torn_last_journal_line_is_run_again_...     |
 | host run dir on a full disk             | test_a_full_disk_under_the_run_folder_...          |

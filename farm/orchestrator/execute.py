@@ -10,12 +10,13 @@ import platform
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from farm.errors import RunnerError, TargetError, TargetTimeout, disk_full
 from farm.orchestrator.facts import DeviceFacts, FactsCache
+from farm.orchestrator.interrupt import wait_or_stop
 from farm.orchestrator.measure import CellMeasurer
 from farm.orchestrator.parity_check import check_parity, write_inputs
 from farm.orchestrator.plan import RunPlan, utc_now
@@ -27,7 +28,7 @@ from farm.runners.benchmark_model.provision import device_abi
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
-from farm.targets.lock import DeviceLock
+from farm.targets.lock import DeviceLock, WaitInterrupted
 
 ResultCallback = Callable[[CellResult], None]
 PREFLIGHT_MARGIN_MB = 16.0  # the runner, inputs and outputs, beside the models
@@ -84,7 +85,7 @@ def execute(
         jobs = [
             pool.submit(w.run, cells) for w, cells in zip(workers, by_device.values(), strict=True)
         ]
-        _wait_or_stop(jobs, stop, recorder)
+        recorder.interrupted = wait_or_stop(jobs, stop, workers, plan.settings)
     finish_recording(plan, recorder)
     return recorder
 
@@ -107,18 +108,6 @@ def finish_recording(plan: RunPlan, recorder: Recorder) -> None:
     recorder.journal.close()
 
 
-def _wait_or_stop(jobs: list[Future[None]], stop: threading.Event, recorder: Recorder) -> None:
-    # Ctrl-C starts no new cell; cells already running end within their timeout and are kept.
-    try:
-        while not all(job.done() for job in jobs):
-            wait(jobs, timeout=0.5)
-    except KeyboardInterrupt:
-        stop.set()
-        recorder.interrupted = True
-    for job in jobs:
-        job.result()
-
-
 class DeviceWorker:
     """Runs one device's cells, one at a time, over one open target."""
 
@@ -138,6 +127,9 @@ class DeviceWorker:
         self.known = known if known is not None else {}
         self.open_target, self.inputs = open_target, inputs
         self.host_cpu = host_cpu or threading.Lock()
+        self.lock: DeviceLock | None = None
+        self.running: tuple[Cell, float] | None = None  # the cell, since (time.monotonic)
+        self.aborted = threading.Event()  # a second Ctrl-C: the running cell is dropped
 
     def run(self, cells: list[Cell], first_index: int = 0) -> None:
         """``first_index``: the plan's number of the first cell (names its output files)."""
@@ -146,9 +138,14 @@ class DeviceWorker:
         except TargetError as exc:
             self._fail_all(cells, str(exc))
             return
-        lock = DeviceLock(target, self.plan.run_id, self.plan.settings.lock_timeout_s)
+        settings = self.plan.settings
+        lock = DeviceLock(target, self.plan.run_id, settings.lock_timeout_s, interrupted=self.stop)
         try:
             lock.acquire()
+            self.lock = lock
+        except WaitInterrupted:  # Ctrl-C: no cell ran, so none has a row; --resume runs them
+            target.close()
+            return
         except TargetError as exc:  # busy (DeviceBusy), or the device failed while locking
             self._fail_all(cells, str(exc))
             target.close()
@@ -162,6 +159,14 @@ class DeviceWorker:
         finally:
             lock.release()
             target.close()
+
+    def abort(self) -> None:
+        """Stop the running cell now: kill its runner (by the lock's record) and keep no row
+        for it, so that `farm run --resume` runs it again."""
+        self.aborted.set()
+        if self.lock is not None and self.running is not None:
+            with contextlib.suppress(TargetError):
+                self.lock.stop_runner()
 
     def _fail_all(self, cells: list[Cell], reason: str) -> None:
         for cell in cells:
@@ -179,6 +184,7 @@ class DeviceWorker:
         measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
         measurer.abi, measurer.native = device_abi(facts.description), facts.native
         measurer.platform = device_platform(facts.description)
+        measurer.lock = self.lock
         absent, problem = self._preflight(target, cells, measurer, facts)
         facts.native = measurer.native
         if measurer.native:
@@ -197,6 +203,8 @@ class DeviceWorker:
             else:
                 result = self._with_retries(measurer, cell, index, fingerprint)
                 health.observe(result.failure_kind, result.reason)
+            if self.aborted.is_set():
+                return
             self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
 
     def _with_retries(
@@ -206,9 +214,14 @@ class DeviceWorker:
         failed attempt is journaled too (the last attempt's row wins)."""
         settings = self.plan.settings
         for attempt in range(1, settings.retries + 2):
-            result = dataclasses.replace(self.run_cell(measurer, cell, index), attempt=attempt)
+            self.running = (cell, time.monotonic())
+            try:
+                result = self.run_cell(measurer, cell, index)
+            finally:
+                self.running = None
+            result = dataclasses.replace(result, attempt=attempt)
             pause_s = retry_pause_s(settings, result.failure_kind, attempt)
-            if pause_s is None:
+            if pause_s is None or self.aborted.is_set():
                 return result
             self.recorder.record(dataclasses.replace(result, device_fingerprint=fingerprint))
             if self.stop.wait(pause_s):

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from farm.config import file_sha256
-from farm.errors import ConfigError, FetchError, RunnerError, TargetError, disk_full
+from farm.errors import (
+    ConfigError,
+    FetchError,
+    RunnerError,
+    TargetError,
+    TargetTimeout,
+    disk_full,
+)
 from farm.modelinfo import ModelInfo, inspect_model
 from farm.orchestrator.native_io import input_file, raw_inputs, read_raw_outputs
 from farm.parity import save_arrays
@@ -40,6 +47,7 @@ from farm.runners.python import (
 )
 from farm.spec import Cell, Device, RunSettings
 from farm.targets import CommandResult, Target
+from farm.targets.lock import DeviceLock
 from farm.targets.staging import push_if_changed
 
 # (run id, platform) -> why its prebuilt binary could not be fetched in that run.
@@ -64,6 +72,16 @@ class CellMeasurer:
         self._staged: dict[str, str] = {}
         self.native: tuple[str, str] | None = None  # the device's benchmark_model, once found
         self._models: dict[str, ModelInfo | None] = {}
+        self.lock: DeviceLock | None = None  # the device's lock, which records each runner
+
+    def _run_runner(self, argv: list[str]) -> CommandResult:
+        """The runner's command, its pid recorded in the device lock (so a second Ctrl-C, or
+        a run taking a stale lock over, can kill it); a timeout still names the runner."""
+        recorded = self.lock.recorded(argv) if self.lock is not None else argv
+        try:
+            return self.target.run(recorded, timeout_s=self.settings.timeout_s)
+        except TargetTimeout as exc:
+            raise TargetTimeout(self.target.name, argv, exc.timeout_s) from exc
 
     def measure(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
         """The runner's outcome and how long its processes ran (s). Raises TargetError or
@@ -121,7 +139,7 @@ class CellMeasurer:
             f"{out}.npz" if inputs else None,
             library,
         )
-        command = self.target.run(argv, timeout_s=self.settings.timeout_s)
+        command = self._run_runner(argv)
         outcome = read_runner_output(
             fetch_json(self.target, f"{out}.json", self._raw(cell, ".json"), command)
         )
@@ -143,7 +161,7 @@ class CellMeasurer:
             # its "peak memory footprint" (142 MB for kws_dscnn_int8, whose own is 9 MB). A
             # shell that forks it (the command is not its last word) gives it a fresh count.
             argv = ["sh", "-c", '"$@"; exit $?', "sh", *argv]
-        command = self.target.run(argv, self.settings.timeout_s)
+        command = self._run_runner(argv)
         text = command.stdout + command.stderr
         self._raw(cell, ".log").write_text(text)
         if command.returncode in (126, 127):  # the device's shell could not start it

@@ -12,7 +12,9 @@ from typing import Any
 
 from farm.errors import TargetError
 from farm.targets.base import CommandResult
+from farm.targets.lock import RECORD_SCRIPT
 
+FAKE_RUNNER_PID = 4242  # what the device lock records for a runner the handler answers
 Handler = Callable[["FakeTarget", list[str]], CommandResult]
 
 
@@ -39,6 +41,9 @@ class FakeTarget:
         Path(local).write_bytes(self.files[remote])
 
     def run(self, argv: list[str], timeout_s: float) -> CommandResult:
+        if argv[:3] == ["sh", "-c", RECORD_SCRIPT]:  # as the shell would: record, then exec
+            self.files[f"{argv[4]}/runner"] = b"%d\n" % FAKE_RUNNER_PID
+            argv = argv[5:]
         self.commands.append(list(argv))
         return self.handler(self, list(argv))
 

@@ -16,6 +16,7 @@ from typing import Any
 from farm.errors import TargetError, TargetTimeout, disk_full
 from farm.targets.base import CommandResult
 from farm.targets.local_commands import run_in_process
+from farm.targets.parent_death import dying_with_this_process
 
 
 class LocalTarget:
@@ -45,8 +46,9 @@ class LocalTarget:
             raise TargetError(self.name, f"cannot copy {remote} to {local}: {exc}") from exc
 
     def run(self, argv: list[str], timeout_s: float) -> CommandResult:
-        if argv and argv[0] == "python3":
-            argv = [self.python, *argv[1:]]
+        # "python3" as the program, or as the program another one runs (taskset, the lock's
+        # runner record: lock.py), is the farm's own interpreter here.
+        argv = [self.python if word == "python3" else word for word in argv]
         answered = run_in_process(argv, self.workdir)
         if answered is not None:
             return answered
@@ -58,7 +60,10 @@ class LocalTarget:
                 stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
+                # Its own session: a terminal's Ctrl-C reaches the farm, which decides (it lets
+                # the cell end, or kills the group on a second one); and it dies with the farm.
                 start_new_session=True,
+                preexec_fn=dying_with_this_process(),
                 cwd=self.workdir,
             )
         except OSError as exc:

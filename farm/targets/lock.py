@@ -4,6 +4,13 @@ The lock is a directory in the device workdir (``mkdir`` is atomic on every POSI
 file system) holding an ``owner`` file: who holds it, from where, since when. The holder
 touches the file while it works; a lock whose owner file is older than ``stale_s`` is left
 over from a run that died, and is taken over. Ages come from the device's own clock.
+
+It also holds a ``runner`` file: the device pid of the cell's runner, written by the runner's
+own shell before it execs the runner (``recorded``). A run that died may have left that
+runner measuring: adbd kills the process group of a shell whose connection went, and GNU
+`timeout` moves the command to a group of its own (setpgid in timeout.c; seen on the virtual
+phone's linux-python profile: the runner went on under init). Whoever takes the lock over
+kills it first, and a second Ctrl-C kills it by the same record (``stop_runner``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,16 @@ from farm.errors import TargetError
 from farm.targets.base import Target
 
 LOG = logging.getLogger("farm")
+# Writes the shell's pid, which `exec` hands on to the runner, then runs the runner.
+RECORD_SCRIPT = 'echo $$ > "$1/runner"; shift; exec "$@"'
+# Kills the recorded runner if that pid still runs a command naming the workdir (a pid the
+# device reused since, after a reboot, is left alone), with its process group where it leads
+# one (on the host: a shell script's children too); prints the pid it killed.
+STOP_SCRIPT = (
+    'p=$(cat "$1/runner" 2>/dev/null); [ -n "$p" ] || exit 0; '
+    'grep -qF -e "$2" "/proc/$p/cmdline" 2>/dev/null || exit 0; '
+    '{ kill -9 -"$p" || kill -9 "$p"; } 2>/dev/null && echo "$p"'
+)
 # Prints the owner line, then the owner file's age in seconds by the device's clock.
 AGE_SCRIPT = (
     'cat "$1/owner" 2>/dev/null; echo; '
@@ -29,6 +46,10 @@ AGE_SCRIPT = (
 
 class DeviceBusy(TargetError):
     """Another run holds the device's lock and did not let go in time."""
+
+
+class WaitInterrupted(TargetError):
+    """The run was interrupted while it waited for another run's lock."""
 
 
 class DeviceLock:
@@ -42,7 +63,10 @@ class DeviceLock:
         stale_s: float = 120.0,
         refresh_s: float = 20.0,
         on_wait: Callable[[str], None] | None = None,
+        interrupted: threading.Event | None = None,
     ) -> None:
+        """``interrupted``: set by the run's Ctrl-C; a wait for the lock then ends at once
+        (WaitInterrupted): nothing has run on the device yet."""
         self.target, self.timeout_s, self.stale_s, self.refresh_s = (
             target,
             timeout_s,
@@ -53,6 +77,7 @@ class DeviceLock:
         self.owner = f"run={run_id} host={platform.node()} pid={os.getpid()}"
         self.on_wait = on_wait or (lambda message: LOG.warning(message))
         self._stop = threading.Event()
+        self.interrupted = interrupted or threading.Event()
         self._refresher: threading.Thread | None = None
 
     def __enter__(self) -> DeviceLock:
@@ -71,6 +96,7 @@ class DeviceLock:
                 LOG.warning(
                     "%s: taking over a stale lock (%s, %s s old)", self.target.name, holder, age
                 )
+                self._stop_stale_runner(holder)
                 self.target.run(["rm", "-rf", self.path], timeout_s=60)
                 continue
             if time.monotonic() > deadline:
@@ -78,9 +104,30 @@ class DeviceLock:
             if not announced:
                 self.on_wait(f"{self.target.name}: waiting for the device lock held by {holder}")
                 announced = True
-            time.sleep(min(2.0, self.timeout_s / 10 or 0.1))
+            if self.interrupted.wait(min(2.0, self.timeout_s / 10 or 0.1)):
+                raise WaitInterrupted(self.target.name, f"interrupted waiting for {holder}")
         self._refresher = threading.Thread(target=self._refresh, daemon=True)
         self._refresher.start()
+
+    def recorded(self, argv: list[str]) -> list[str]:
+        """``argv`` run so that the lock records its pid on the device (see STOP_SCRIPT)."""
+        return ["sh", "-c", RECORD_SCRIPT, "record", self.path, *argv]
+
+    def stop_runner(self) -> str | None:
+        """Kill the runner the lock records, if it still runs; its pid, or None."""
+        script = ["sh", "-c", STOP_SCRIPT, "stop", self.path, self.target.workdir]
+        killed = self.target.run(script, timeout_s=60).stdout.strip()
+        return killed or None
+
+    def _stop_stale_runner(self, holder: str) -> None:
+        pid = self.stop_runner()
+        if pid is not None:
+            LOG.warning(
+                "%s: killed the runner (pid %s) that the stale lock's run (%s) left running",
+                self.target.name,
+                pid,
+                holder,
+            )
 
     def _try_take(self) -> bool:
         if not self.target.run(["mkdir", self.path], timeout_s=60).ok:

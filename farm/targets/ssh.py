@@ -19,11 +19,26 @@ from typing import Any
 
 from farm.errors import DeviceUnavailable, HostKeyError, TargetError, TargetTimeout
 from farm.targets.base import CommandResult
+from farm.targets.parent_death import dying_with_this_process
 
 DEFAULT_WORKDIR = "/tmp/farm"
 SSH_FAILED = 255  # ssh's own exit status when the connection (not the command) failed
 KILLED_BY_TIMEOUT = 137  # 128 + SIGKILL, from `timeout -s KILL`
 HOST_GRACE_S = 15.0
+# What a cell's command runs in on the board, so that it ends when the farm goes. sshd sends a
+# command without a tty no signal when the connection drops (only a pty's session leader gets
+# SIGHUP, from the kernel); it just closes the command's pipes, and a runner that writes
+# nothing until it ends never notices. So its stdin is a pipe the farm holds open while it
+# waits: the farm killed (or ssh, or the link) is EOF there, and the watcher kills the command's
+# process group (GNU `timeout` leads its own: setpgid in timeout.c; busybox `timeout` execs the
+# command, which then is $c itself). `wait` then gives the command's status, so one killed by
+# a signal exits 128+N instead of making ssh exit 255 like a broken connection.
+TIED = (
+    'exec 3<&0 </dev/null; "$@" & c=$!; '
+    "{ while read -r _ <&3; do :; done; "
+    'kill -s KILL -- -"$c" || kill -s KILL "$c"; } >/dev/null 2>&1 & w=$!; '
+    'exec 3<&-; wait "$c"; s=$?; kill "$w" 2>/dev/null; exit "$s"'
+)
 DESCRIBE_SCRIPT = Path(__file__).with_name("describe_linux.sh")
 
 
@@ -61,11 +76,16 @@ class SshTarget:
 
     def run(self, argv: list[str], timeout_s: float) -> CommandResult:
         # `timeout` on the board kills the runner itself; ours only backstops a dead link.
-        # `; exit $?` keeps the remote shell from exec-ing the command: a command killed by a
-        # signal then exits 128+N instead of making ssh exit 255 like a broken connection.
-        command = f"timeout -s KILL {timeout_s:g} {shlex.join(argv)}; exit $?"
+        # TIED keeps the command alive only while the farm holds the pipe on its stdin.
+        command = shlex.join(["sh", "-c", TIED, "sh", "timeout", "-s", "KILL", f"{timeout_s:g}"])
+        command += " " + shlex.join(argv)
+        read_end, held = os.pipe()
         start = time.perf_counter()
-        proc = self._ssh(command, timeout_s + HOST_GRACE_S, argv=argv)
+        try:
+            proc = self._ssh(command, timeout_s + HOST_GRACE_S, argv=argv, stdin=read_end)
+        finally:
+            os.close(held)  # the board's command reads EOF: nothing of it is left running
+            os.close(read_end)
         wall = time.perf_counter() - start
         if proc.returncode == KILLED_BY_TIMEOUT and wall >= timeout_s:
             raise TargetTimeout(self.name, argv, timeout_s)
@@ -115,6 +135,10 @@ class SshTarget:
                 capture_output=True,
                 timeout=timeout_s,
                 check=False,
+                # A terminal's Ctrl-C is the farm's to handle (the first lets the cell end);
+                # and the client dies with the farm, which closes the session on the board.
+                start_new_session=True,
+                preexec_fn=dying_with_this_process(),
             )
         except subprocess.TimeoutExpired as exc:
             raise TargetTimeout(self.name, argv or [command], timeout_s) from exc
