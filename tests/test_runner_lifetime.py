@@ -32,7 +32,8 @@ from .lab import LoopbackSshd, descendants, farm, model_folder_with, phone_entry
 from .test_faults import native_board
 
 pytestmark = pytest.mark.lab
-LONG = ["--min-seconds", "1000", "--runs", "5", "--warmup", "1", "--seed", "7"]
+# A cell that would run for 1000 s (within its --timeout: a longer --min-seconds is refused).
+LONG = ["--min-seconds", "1000", "--timeout", "1200", "--runs", "5", "--warmup", "1", "--seed", "7"]
 
 
 def start_farm(devices: Path, models: Path, run_dir: Path, stderr: Path) -> subprocess.Popen[bytes]:
