@@ -37,7 +37,7 @@ IDENTITY = {
 }
 PREFIX = {"serial": "serial ", "host": "host ", "sdk": "Android SDK ", "board_platform": "board "}
 SUFFIX = {"cores": " cores", "cpu_count": " cores"}
-FAILURE_KINDS = ("infra", "timeout", "delegate", "model", "parity")
+FAILURE_KINDS = ("infra", "timeout", "delegate", "fallback", "model", "parity")
 SHOWN_RETRIES = 3
 BADGE = {  # state → badge colour, the most serious first
     "quarantined": "failed",
