@@ -224,7 +224,8 @@ def phones_on(
     phones: list[VirtualDevice] = []
     try:
         for i in range(count):
-            phones.append(VirtualDevice(profile, root / f"phone{i}").start())
+            phone = VirtualDevice(profile, root / f"phone{i}", adb_keys=[server.public_key])
+            phones.append(phone.start())
         for phone in phones:
             server.connect(phone.serial)
         yield phones

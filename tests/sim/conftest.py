@@ -48,7 +48,8 @@ def make_device(
     started: list[VirtualDevice] = []
 
     def make(profile: str = "pixel8") -> VirtualDevice:
-        device = VirtualDevice(profile, tmp_path_factory.mktemp(profile)).start()
+        root = tmp_path_factory.mktemp(profile)
+        device = VirtualDevice(profile, root, adb_keys=[adb_server.public_key]).start()
         started.append(device)
         adb_server.connect(device.serial)
         return device
