@@ -338,7 +338,11 @@ def _suggest(loc: tuple[Any, ...], schema: type[_Strict]) -> str:
 
 
 def _belongs_elsewhere(key: str) -> str:
-    sections = {Cooldown: "cooldown", ExternalDelegate: "external_delegate", InputEntry: "inputs"}
+    sections: dict[type[_Strict], str] = {
+        Cooldown: "cooldown",
+        ExternalDelegate: "external_delegate",
+        InputEntry: "inputs",
+    }
     homes = [f"`{name}:`" for model, name in sections.items() if key in model.model_fields]
     where = f"it belongs under {' or '.join(homes)}" if homes else "it belongs in another section"
     if key == "timeout_s":
