@@ -58,7 +58,17 @@ from farm.store import read_journal
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceLock
 
-from .lab import DATA, MODELS, LoopbackSshd, farm, model_folder_with, phone_entry, tmpfs, wait_for
+from .lab import (
+    DATA,
+    MODELS,
+    LoopbackSshd,
+    farm,
+    free_port,
+    model_folder_with,
+    phone_entry,
+    tmpfs,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 Key = tuple[str, str, str, int]
@@ -481,3 +491,13 @@ def test_a_full_disk_under_the_run_folder_stops_the_run_and_resume_finishes_it(
         after = assert_kept_and_resumable(run_dir)
         frame = pd.read_parquet(run_dir / "results.parquet")
         assert len(after) == len(frame) == 4 and set(frame.status) == {"ok"}
+
+
+def test_a_probe_that_reaches_no_device_exits_1(tmp_path: Path) -> None:
+    port = free_port()  # no adb server listens there
+    (tmp_path / "devices.yaml").write_text(
+        "devices:\n" + phone_entry("gone", f"127.0.0.1:{free_port()}", port, delegates="[cpu]")
+    )
+    code, output = farm("devices", "-d", tmp_path / "devices.yaml", "--probe")
+    assert code == 1, output
+    assert output.strip().endswith("farm devices --probe: no device answered")

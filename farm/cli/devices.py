@@ -32,7 +32,11 @@ def devices_command(
     if probe:
         from farm.job import probe_lab
 
-        print_probes(probe_lab(devices))
+        answers = probe_lab(devices)
+        print_probes(answers)
+        if not any(probe for _, probe, _ in answers):
+            typer.echo("farm devices --probe: no device answered", err=True)
+            raise typer.Exit(1)
     else:
         print_devices(config.load_devices(devices), str(devices))
 
