@@ -725,3 +725,11 @@ def test_a_broken_answer_says_how_it_broke_in_the_table_and_the_json(
     assert f"| parity broken | non-finite: NEW failed (parity): {nan} |" in to_markdown(comparison)
     classes = [row["parity_class"] for row in json.loads(to_json(comparison))["rows"]]
     assert classes.count("non-finite") == 1
+
+
+def test_a_few_samples_are_not_enough_for_a_verdict(base: pd.DataFrame) -> None:
+    few = base.assign(samples_ms=[list(s)[:10] for s in base["samples_ms"]])
+    comparison = compare_runs(few, scaled(few, 1.50))
+    assert {row.verdict for row in comparison.rows} == {"not comparable"}
+    assert all(row.reason.startswith("not enough samples: 10 ") for row in comparison.rows)
+    assert comparison.exit_code != 3  # 50 % slower on 10 samples is not called a regression

@@ -4,7 +4,8 @@ A cell is ``slower`` only when the whole confidence interval of its relative cha
 +threshold: the change is both practically (beyond the threshold) and statistically (beyond the
 run's own noise) significant; ``faster`` likewise below -threshold. Cells that kept no samples
 (benchmark_model) have no interval: their point change must exceed both the threshold and the
-runs' combined spread (std), and the reason says so.
+runs' combined spread (std), and the reason says so. Cells with a few samples (fewer than
+MIN_SAMPLES per run) are not judged: "not enough samples", never a regression.
 """
 
 from __future__ import annotations
@@ -126,15 +127,19 @@ def _change(
     if fewest >= MIN_SAMPLES and np.median(base_samples) > 0:
         processes = (base.get("process_samples") or (), new.get("process_samples") or ())
         return median_change(base_samples, new_samples, confidence, rng, processes=processes), []
+    if fewest:  # a few samples: too few for an interval, and no verdict without one
+        return None, [
+            f"not enough samples: {fewest} (an interval needs {MIN_SAMPLES} per run; "
+            f"rerun with --runs {MIN_SAMPLES} or more)"
+        ]
     both_medians = None not in (base.get("latency_median_ms"), new.get("latency_median_ms"))
     stat = "median" if both_medians else "mean"
     base_ms, new_ms = base.get(f"latency_{stat}_ms"), new.get(f"latency_{stat}_ms")
     if base_ms is None or new_ms is None or base_ms <= 0:
         return None, [f"no latency {stat} to compare"]
     change = summary_change(base_ms, new_ms, base.get("latency_std_ms"), new.get("latency_std_ms"))
-    why = "no samples" if fewest == 0 else f"only {fewest} samples"
     spread = "no std either" if change.noise is None else f"spread ±{change.noise:.1%}"
-    return change, [f"{why}: no confidence interval ({stat}; {spread})"]
+    return change, [f"no samples: no confidence interval ({stat}; {spread})"]
 
 
 def _parity_broken(base: Row | None, new: Row | None) -> bool:
