@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import re
 import subprocess
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -994,3 +995,14 @@ def test_the_devices_line_leaves_out_what_a_device_does_not_have() -> None:
 
     line = unescape(str(devices_line({"host": {"os": "Linux", "cooldown": None}})))
     assert "host (os=Linux)" in line and "cooldown" not in line and "None" not in line
+
+
+@pytest.mark.parametrize("values_ms", [[0.55, 0.6], [0.5, 0.5], [3.1, 3.4, 4.9]])
+def test_a_latency_axis_within_one_step_still_shows_labelled_ticks(values_ms: list[float]) -> None:
+    from farm.dashboard.theme import log_axis
+
+    axis = log_axis("latency", values_ms)
+    ticks = cast(list[float], axis["tickvals"])
+    low, high = cast(list[float], axis["range"])
+    shown = [tick for tick in ticks if low <= math.log10(tick) <= high]
+    assert len(shown) >= 2 and shown[0] <= min(values_ms) and shown[-1] >= max(values_ms)
