@@ -9,9 +9,11 @@ over from a run that died, and is taken over. Ages come from the device's own cl
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import platform
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -69,14 +71,19 @@ class DeviceLock:
             holder, age = self._holder()
             if (age is not None and age > self.stale_s) or _died_here(holder):
                 LOG.warning(
-                    "%s: taking over a stale lock (%s, %s s old)", self.target.name, holder, age
+                    "%s: taking over a stale lock (%s, %s s old)",
+                    self.target.name,
+                    readable(holder),
+                    age,
                 )
                 self.target.run(["rm", "-rf", self.path], timeout_s=60)
                 continue
             if time.monotonic() > deadline:
-                raise DeviceBusy(self.target.name, f"device busy: locked by {holder}")
+                raise DeviceBusy(self.target.name, f"device busy: locked by {readable(holder)}")
             if not announced:
-                self.on_wait(f"{self.target.name}: waiting for the device lock held by {holder}")
+                self.on_wait(
+                    f"{self.target.name}: waiting for the device lock held by {readable(holder)}"
+                )
                 announced = True
             time.sleep(min(2.0, self.timeout_s / 10 or 0.1))
         self._refresher = threading.Thread(target=self._refresh, daemon=True)
@@ -107,6 +114,16 @@ class DeviceLock:
             self._refresher.join(timeout=5)
         with contextlib.suppress(TargetError):
             self.target.run(["rm", "-rf", self.path], timeout_s=60)
+
+
+def readable(holder: str) -> str:
+    """The owner line for people: ``since=<epoch>`` as ``since 2026-12-06 08:30:12 UTC``."""
+
+    def moment(match: re.Match[str]) -> str:
+        when = dt.datetime.fromtimestamp(int(match.group(1)), dt.timezone.utc)
+        return f"since {when:%Y-%m-%d %H:%M:%S} UTC"
+
+    return re.sub(r"\bsince=(\d+)\b", moment, holder)
 
 
 def _died_here(holder: str) -> bool:
