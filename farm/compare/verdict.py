@@ -5,7 +5,8 @@ A cell is ``slower`` only when the whole confidence interval of its relative cha
 run's own noise) significant; ``faster`` likewise below -threshold. Cells that kept no samples
 (benchmark_model) have no interval: their point change must exceed both the threshold and the
 runs' combined spread (std), and the reason says so. Cells with a few samples (fewer than
-MIN_SAMPLES per run) are not judged: "not enough samples", never a regression.
+MIN_SAMPLES per run) may only be "same"; a change beyond the threshold and spread is "not
+enough samples" (not comparable), never a regression.
 """
 
 from __future__ import annotations
@@ -76,9 +77,13 @@ def compare_cell(
     if change is None:
         return CellComparison(verdict="not comparable", reason="; ".join(notes), **known)
     known.update(base_median_ms=change.base_ms, new_median_ms=change.new_ms)
+    verdict = decide(change, threshold)
+    if verdict != "same" and 0 < min(known["n_base"], known["n_new"]) < MIN_SAMPLES:
+        # A few samples give no interval: a change is not called a regression (or a gain).
+        return CellComparison(verdict="not comparable", reason="; ".join(notes), **known)
     notes += unchecked_notes(base, new)
     return CellComparison(
-        verdict=decide(change, threshold),
+        verdict=verdict,
         reason="; ".join(notes) or None,
         change=change.change,
         ci_low=change.ci_low,
@@ -127,11 +132,6 @@ def _change(
     if fewest >= MIN_SAMPLES and np.median(base_samples) > 0:
         processes = (base.get("process_samples") or (), new.get("process_samples") or ())
         return median_change(base_samples, new_samples, confidence, rng, processes=processes), []
-    if fewest:  # a few samples: too few for an interval, and no verdict without one
-        return None, [
-            f"not enough samples: {fewest} (an interval needs {MIN_SAMPLES} per run; "
-            f"rerun with --runs {MIN_SAMPLES} or more)"
-        ]
     both_medians = None not in (base.get("latency_median_ms"), new.get("latency_median_ms"))
     stat = "median" if both_medians else "mean"
     base_ms, new_ms = base.get(f"latency_{stat}_ms"), new.get(f"latency_{stat}_ms")
@@ -139,6 +139,11 @@ def _change(
         return None, [f"no latency {stat} to compare"]
     change = summary_change(base_ms, new_ms, base.get("latency_std_ms"), new.get("latency_std_ms"))
     spread = "no std either" if change.noise is None else f"spread ±{change.noise:.1%}"
+    if fewest:
+        return change, [
+            f"not enough samples: {fewest} (an interval needs {MIN_SAMPLES} per run; rerun "
+            f"with --runs {MIN_SAMPLES} or more)"
+        ]
     return change, [f"no samples: no confidence interval ({stat}; {spread})"]
 
 
