@@ -501,3 +501,19 @@ def test_a_probe_that_reaches_no_device_exits_1(tmp_path: Path) -> None:
     code, output = farm("devices", "-d", tmp_path / "devices.yaml", "--probe")
     assert code == 1, output
     assert output.strip().endswith("farm devices --probe: no device answered")
+
+
+def test_a_pre_flight_failure_is_told_once_per_device(tmp_path: Path) -> None:
+    python = tmp_path / "python-without-site"
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S "$@"\n')
+    python.chmod(0o755)
+    (tmp_path / "devices.yaml").write_text(
+        f"devices:\n  bare:\n    transport: local\n    python: {python}\n"
+        f"    delegates: [cpu, xnnpack]\n    threads: [1, 2]\n    workdir: {tmp_path / 'w'}\n"
+    )
+    models = model_folder_with(tmp_path, "kws_dscnn_int8")
+    argv = ["run", "-d", tmp_path / "devices.yaml", "-m", models, "--run-dir", tmp_path / "run"]
+    code, output = farm(*argv, "--runs", "3")
+    told = [line for line in output.splitlines() if "no TFLite runtime imports on bare" in line]
+    assert code == 1 and len(told) == 1, output
+    assert told[0].startswith("failed (infra) bare, 4 cells: pre-flight: ")
