@@ -207,6 +207,7 @@ def farm(*args: str | Path, columns: int = 300) -> tuple[int, str]:
 def private_adb_server(root: Path) -> Iterator[AdbServer]:
     """Debian's adb server on a free port, HOME root/adb-home, no emulator scan; stopped after."""
     adb = require_tool("adb", "/usr/bin/adb")
+    require_tool("bwrap", "/usr/bin/bwrap")  # the virtual phones' shell sandbox
     (root / "adb-home").mkdir()
     server = AdbServer(adb_path=adb, home=root / "adb-home")
     try:

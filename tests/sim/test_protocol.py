@@ -14,12 +14,14 @@ from farm.sim import VirtualDevice
 from farm.sim.wire import CLSE, OKAY, WRTE, Message
 
 from ..lab import wait_for
+from .conftest import require_lab_tool
 from .processes import live_group_members, sandboxed_group
 from .raw_host import RawHost, shell_packet
 
 
 @pytest.fixture
 def device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualDevice]:
+    require_lab_tool("bwrap")  # the shell's sandbox
     with VirtualDevice("generic_arm64", tmp_path_factory.mktemp("raw")) as device:
         yield device
 

@@ -15,9 +15,12 @@ from farm.sim.sync import parse_mode
 from farm.sim.wire import CNXN, HEADER, Message, pack, unpack_header
 from farm.spec import MACHINE_ABI
 
+from .conftest import require_lab_tool
+
 
 @pytest.fixture
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+    require_lab_tool("bwrap")  # the shell's sandbox
     return Sandbox(tmp_path_factory.mktemp("root"), PROFILES["pixel8"].properties)
 
 
@@ -78,6 +81,7 @@ def test_getprop_behaves_like_androids(sandbox: Sandbox) -> None:
 
 
 def test_python3_on_a_linux_python_device_is_the_simulators(tmp_path: Path) -> None:
+    require_lab_tool("bwrap")
     sandbox = Sandbox(tmp_path, PROFILES["linux-python"].properties, "linux-python")
     argv = sandbox.shell_argv("python3 -c 'import sys; print(sys.prefix)'")
     run = subprocess.run(

@@ -137,6 +137,7 @@ def test_the_shell_sees_only_the_device_root_as_uid_2000(adb: AdbCli, tmp_path: 
 
 def test_each_lab_gives_a_phone_its_own_profiles_root(tmp_path: Path) -> None:
     require_lab_tool("adb")
+    require_lab_tool("bwrap")
     with start_virtual_lab(1, "linux-python", root=tmp_path) as lab:
         assert lab.server.adb_command("shell", "command -v python3").stdout.strip()
         lab.server.adb_command("shell", "touch /data/local/tmp/left-over")
@@ -149,6 +150,7 @@ def test_sim_up_without_a_server_leaves_none_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_lab_tool("adb")
+    require_lab_tool("bwrap")
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the daemon writes its key there
     port, state_path = free_port(), tmp_path / "state.json"
