@@ -185,6 +185,13 @@ def _load_manifest(manifest: Path) -> tuple[Model, ...]:
     return tuple(_manifest_model(manifest, name, e) for name, e in data.models.items())
 
 
+def _sha256_fix(manifest: Path) -> str:
+    # Only the shipped manifest is written by models/build.py (it says so on its first line).
+    if manifest.read_text(encoding="utf-8").startswith("# Written by models/build.py"):
+        return "re-run models/build.py or update the manifest"
+    return "if the file is the one you want, put its sha256 in the manifest; else restore it"
+
+
 def _manifest_model(manifest: Path, name: str, entry: ModelEntry) -> Model:
     file = manifest.parent / entry.file
     key = f"models.{name}.file"
@@ -198,7 +205,7 @@ def _manifest_model(manifest: Path, name: str, entry: ModelEntry) -> Model:
             str(manifest),
             f"models.{name}.sha256",
             f"{entry.file} has sha256 {digest}, manifest says {entry.sha256}",
-            "re-run models/build.py or update the manifest",
+            _sha256_fix(manifest),
         )
     inputs = tuple(InputSpec(i.name, tuple(i.shape), i.dtype) for i in entry.inputs)
     return Model(
@@ -272,6 +279,11 @@ def _expand_env(value: Any, path: str | Path, key: str) -> Any:
 
 
 def _validated(schema: type[_Strict], data: Any, path: str | Path) -> Any:
+    if data is None:  # an empty file (or only comments): YAML reads it as null
+        top = "devices" if schema is DevicesFile else "models"
+        raise ConfigError(
+            str(path), "", "the file is empty", f"add a `{top}:` mapping, as in the shipped one"
+        )
     try:
         return TypeAdapter(schema).validate_python(data)
     except ValidationError as exc:
@@ -316,11 +328,26 @@ def _is_union_tag(part: Any) -> bool:
 def _suggest(loc: tuple[Any, ...], schema: type[_Strict]) -> str:
     allowed = _all_keys(schema)
     close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    if close and close[0] == str(loc[-1]):  # a real key, in another section
+        return _belongs_elsewhere(close[0])
     return (
         f"did you mean {close[0]!r}?"
         if close
         else "remove it; allowed keys are in `farm devices --schema`"
     )
+
+
+def _belongs_elsewhere(key: str) -> str:
+    sections: dict[type[_Strict], str] = {
+        Cooldown: "cooldown",
+        ExternalDelegate: "external_delegate",
+        InputEntry: "inputs",
+    }
+    homes = [f"`{name}:`" for model, name in sections.items() if key in model.model_fields]
+    where = f"it belongs under {' or '.join(homes)}" if homes else "it belongs in another section"
+    if key == "timeout_s":
+        return f"{where}; a cell's time limit is `farm run --timeout`"
+    return f"{where}; see `farm devices --schema`"
 
 
 def _all_keys(schema: type[_Strict]) -> list[str]:

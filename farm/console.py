@@ -151,10 +151,25 @@ def summary_table(results: list[CellResult]) -> Table:
     return table
 
 
+PRE_FLIGHT = "pre-flight:"  # a reason that stops every cell of a device (orchestrator/probe.py)
+
+
 def print_reasons(results: list[CellResult], console: Console) -> None:
-    """Why each cell that is not ok is not, one line each, in full."""
+    """Why each cell that is not ok is not, one line each, in full; a device's pre-flight
+    failure once for the device, with how many of its cells it stopped."""
+    device_wide: dict[tuple[str, str, str | None, str], int] = {}
     for r in results:
-        if r.status != "ok":
+        if r.status != "ok" and (r.reason or "").startswith(PRE_FLIGHT):
+            key = (r.device, r.status, r.failure_kind, r.reason or "")
+            device_wide[key] = device_wide.get(key, 0) + 1
+    for (device, status, failure_kind, reason), count in device_wide.items():
+        kind = f" ({failure_kind})" if failure_kind else ""
+        cells = f"{device}, {count} cell{'' if count == 1 else 's'}"
+        console.print(
+            f"[{STATUS_STYLE[status]}]{status}{kind}[/] {escape(cells)}: {escape(reason)}"
+        )
+    for r in results:
+        if r.status != "ok" and not (r.reason or "").startswith(PRE_FLIGHT):
             kind = f" ({r.failure_kind})" if r.failure_kind else ""
             cell = escape(f"{r.device}/{r.model}/{r.delegate}/t{r.threads}")
             console.print(

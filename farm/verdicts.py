@@ -23,3 +23,9 @@ def severity(verdict: str, parity_broken: bool, infra_failure: bool) -> int:
     """0 for the most serious; unknown verdicts last."""
     shown = shown_verdict(verdict, parity_broken, infra_failure)
     return ORDER.index(shown) if shown in ORDER else len(ORDER)
+
+
+def count_line(shown: list[str]) -> str:
+    """`24 infra failure, 12 not comparable`: the shown verdicts' counts, in ORDER (the same
+    words in `farm compare`'s summary and the dashboard's)."""
+    return ", ".join(f"{shown.count(v)} {v}" for v in ORDER if shown.count(v))

@@ -207,6 +207,7 @@ def farm(*args: str | Path, columns: int = 300) -> tuple[int, str]:
 def private_adb_server(root: Path) -> Iterator[AdbServer]:
     """Debian's adb server on a free port, HOME root/adb-home, no emulator scan; stopped after."""
     adb = require_tool("adb", "/usr/bin/adb")
+    require_tool("bwrap", "/usr/bin/bwrap")  # the virtual phones' shell sandbox
     (root / "adb-home").mkdir()
     server = AdbServer(adb_path=adb, home=root / "adb-home")
     try:
@@ -224,7 +225,8 @@ def phones_on(
     phones: list[VirtualDevice] = []
     try:
         for i in range(count):
-            phones.append(VirtualDevice(profile, root / f"phone{i}").start())
+            phone = VirtualDevice(profile, root / f"phone{i}", adb_keys=[server.public_key])
+            phones.append(phone.start())
         for phone in phones:
             server.connect(phone.serial)
         yield phones

@@ -118,3 +118,36 @@ def test_a_key_given_twice_in_models_yaml_is_refused(host_lab: Path, tmp_path: P
     )
     line = run_refused(host_lab, tmp_path)
     assert "models.yaml: line 5: duplicate key 'file' (first at line 3)" in line
+
+
+def test_an_empty_devices_yaml_says_it_is_empty(tmp_path: Path) -> None:
+    devices = tmp_path / "devices.yaml"
+    devices.write_text("# nothing yet\n")
+    code, output = farm("devices", "--devices", devices)
+    assert code == 2
+    assert refused(output) == (
+        f"farm: error: {devices}: the file is empty (add a `devices:` mapping, as in the "
+        "shipped one)"
+    )
+
+
+def test_a_key_of_another_section_says_where_it_belongs(tmp_path: Path) -> None:
+    devices = tmp_path / "devices.yaml"
+    devices.write_text("devices:\n  host:\n    transport: local\n    timeout_s: 5\n")
+    code, output = farm("devices", "--devices", devices)
+    assert code == 2
+    line = refused(output)
+    assert "devices.host.timeout_s: unknown key" in line and "did you mean" not in line
+    assert "belongs under `cooldown:`" in line and "`farm run --timeout`" in line
+
+
+def test_a_wrong_sha256_in_the_users_manifest_does_not_point_at_our_build_script(
+    host_lab: Path, tmp_path: Path
+) -> None:
+    models = model_folder_with(tmp_path, KWS)
+    (models / "models.yaml").write_text(
+        f"models:\n  kws:\n    file: {KWS}.tflite\n    sha256: '{'0' * 64}'\n"
+    )
+    line = run_refused(host_lab, tmp_path)
+    assert "models.kws.sha256" in line and "build.py" not in line
+    assert "put its sha256 in the manifest" in line

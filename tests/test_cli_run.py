@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from farm.config import load_models
 from farm.store import read_journal
@@ -94,3 +95,10 @@ def test_every_command_has_help() -> None:
     for command in ("run", "report", "devices", "models"):
         code, output = farm(command, "--help")
         assert code == 0 and "Usage" in output
+
+
+@pytest.mark.parametrize("command", [["run"], ["nightly"], ["devices"], ["sim", "up"]])
+def test_flags_in_help_take_no_value(command: list[str]) -> None:
+    code, output = farm(*command, "--help")
+    assert code == 0 and "--help" in output
+    assert "<bool>" not in output  # `--dry-run <bool>` reads as if it took a value

@@ -534,7 +534,7 @@ def test_markdown_escapes_names_and_reasons(base: pd.DataFrame, new: pd.DataFram
     assert "evil\\|model<br>&lt;script&gt;" in text and "<script>" not in text
     assert "pipe \\| and<br>newline" in text
     # The infra-failed cell is not comparable; the other cells' verdicts are this host's noise.
-    assert "1 not comparable" in text.splitlines()[0] and "→ exit " in text.splitlines()[0]
+    assert "1 infra failure" in text.splitlines()[0] and "→ exit " in text.splitlines()[0]
 
 
 @pytest.mark.usefixtures("resolving_host")
@@ -728,3 +728,22 @@ def test_a_broken_answer_says_how_it_broke_in_the_table_and_the_json(
     assert f"| parity broken | non-finite: NEW failed (parity): {nan} |" in to_markdown(comparison)
     classes = [row["parity_class"] for row in json.loads(to_json(comparison))["rows"]]
     assert classes.count("non-finite") == 1
+
+
+def test_a_few_samples_are_not_enough_for_a_verdict(base: pd.DataFrame) -> None:
+    few = base.assign(samples_ms=[list(s)[:10] for s in base["samples_ms"]])
+    comparison = compare_runs(few, scaled(few, 1.50))
+    verdicts = [row.verdict for row in comparison.rows]
+    assert "slower" not in verdicts and "not comparable" in verdicts
+    for row in comparison.rows:
+        assert row.reason is not None and row.reason.startswith("not enough samples: 10 ")
+    assert comparison.exit_code != 3  # 50 % slower on 10 samples is not called a regression
+
+
+def test_the_summary_counts_a_new_infra_failure_as_the_dashboard_does(base: pd.DataFrame) -> None:
+    from farm.compare.report import summary
+
+    comparison = compare_runs(base, failed(base, 0, "infra", "adb: device offline"))
+    line = summary(comparison)
+    assert line.startswith("1 infra failure, ")  # not folded into "not comparable"
+    assert "0 " not in line.split("(threshold")[0]  # counts of nothing are left out

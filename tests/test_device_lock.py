@@ -25,6 +25,8 @@ def test_a_second_run_waits_then_gives_up_naming_the_holder(tmp_path: Path) -> N
     with DeviceLock(target, "run-a"), busy:
         DeviceLock(target, "run-b", timeout_s=0.3, on_wait=waits.append).acquire()
     assert waits and "waiting for the device lock held by run=run-a" in waits[0]
+    now = dt.datetime.now(dt.timezone.utc)
+    assert "since=" not in waits[0] and f"since {now:%Y-%m-%d} " in waits[0]
     with DeviceLock(target, "run-b", timeout_s=0.3):
         assert (tmp_path / "work" / ".farm-lock" / "owner").read_text().startswith("run=run-b")
     assert not (tmp_path / "work" / ".farm-lock").exists()

@@ -62,7 +62,17 @@ from farm.store import read_journal
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceLock
 
-from .lab import DATA, MODELS, LoopbackSshd, farm, model_folder_with, phone_entry, tmpfs, wait_for
+from .lab import (
+    DATA,
+    MODELS,
+    LoopbackSshd,
+    farm,
+    free_port,
+    model_folder_with,
+    phone_entry,
+    tmpfs,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 Key = tuple[str, str, str, int]
@@ -485,3 +495,29 @@ def test_a_full_disk_under_the_run_folder_stops_the_run_and_resume_finishes_it(
         after = assert_kept_and_resumable(run_dir)
         frame = pd.read_parquet(run_dir / "results.parquet")
         assert len(after) == len(frame) == 4 and set(frame.status) == {"ok"}
+
+
+def test_a_probe_that_reaches_no_device_exits_1(tmp_path: Path) -> None:
+    port = free_port()  # no adb server listens there
+    (tmp_path / "devices.yaml").write_text(
+        "devices:\n" + phone_entry("gone", f"127.0.0.1:{free_port()}", port, delegates="[cpu]")
+    )
+    code, output = farm("devices", "-d", tmp_path / "devices.yaml", "--probe")
+    assert code == 1, output
+    assert output.strip().endswith("farm devices --probe: no device answered")
+
+
+def test_a_pre_flight_failure_is_told_once_per_device(tmp_path: Path) -> None:
+    python = tmp_path / "python-without-site"
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S "$@"\n')
+    python.chmod(0o755)
+    (tmp_path / "devices.yaml").write_text(
+        f"devices:\n  bare:\n    transport: local\n    python: {python}\n"
+        f"    delegates: [cpu, xnnpack]\n    threads: [1, 2]\n    workdir: {tmp_path / 'w'}\n"
+    )
+    models = model_folder_with(tmp_path, "kws_dscnn_int8")
+    argv = ["run", "-d", tmp_path / "devices.yaml", "-m", models, "--run-dir", tmp_path / "run"]
+    code, output = farm(*argv, "--runs", "3")
+    told = [line for line in output.splitlines() if "no TFLite runtime imports on bare" in line]
+    assert code == 1 and len(told) == 1, output
+    assert told[0].startswith("failed (infra) bare, 4 cells: pre-flight: ")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from farm.errors import ConfigError
 from farm.modelinfo import ModelInfo, inspect_model
 
-from .lab import DATA, MODELS, ROOT
+from .lab import DATA, MODELS, ROOT, farm, model_folder_with
 
 MANIFEST = yaml.safe_load((MODELS / "models.yaml").read_text(encoding="utf-8"))["models"]
 # The hypothesis tests overwrite one file in tmp_path per example, so sharing it is fine.
@@ -175,3 +175,14 @@ def test_import_stays_light() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_farm_models_lists_a_non_tflite_file_as_a_row_like_farm_run(tmp_path: Path) -> None:
+    models = model_folder_with(tmp_path, "kws_dscnn_int8")
+    (models / "junk.tflite").write_bytes(b"not a model at all, just bytes")
+    code, output = farm("models", "--models", models)
+    assert code == 1, output
+    assert "kws_dscnn_int8" in output  # the good model is still listed
+    junk = " ".join(output[output.index("junk") :].split())
+    assert "not a TensorFlow Lite model" in junk
+    assert output.strip().endswith("farm models: 1 file(s) are not TFLite models")

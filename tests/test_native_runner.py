@@ -120,3 +120,17 @@ def test_a_tool_that_writes_no_output_file_is_timed_and_says_its_outputs_were_no
     assert pd.isna(row.parity_ok)
     argv = (tmp_path / "argv.txt").read_text().split()
     assert "--input_layer=serving_default_mfcc:0" in argv  # the farm did ask for them
+
+
+def test_a_missing_benchmark_model_says_where_to_put_it_and_the_python_way(
+    tmp_path: Path,
+) -> None:
+    from farm.errors import RunnerError
+    from farm.runners.benchmark_model.provision import find_benchmark_model
+
+    with pytest.raises(RunnerError) as missing:
+        find_benchmark_model("sim0", None, "x86_64", cache=tmp_path / "cache")
+    message = str(missing.value)
+    assert f"looked for {tmp_path / 'cache' / 'x86_64' / 'benchmark_model'}; " in message
+    assert "put an x86_64 build there" in message  # one place: "there", not "in one of them"
+    assert "`farm sim up --profile linux-python` run the Python runner" in message

@@ -29,3 +29,18 @@ def test_the_first_nightly_is_a_baseline_and_the_next_is_compared_with_it(
     assert comparison["exit_code"] == 0 and len(comparison["rows"]) == 2
     assert "| " in (runs[1] / "compare.md").read_text()
     assert (tmp_path / "reports" / "latest.html").exists()
+
+
+def test_nightly_takes_the_warmup_of_farm_run(host_lab: Path, tmp_path: Path) -> None:
+    models = model_folder_with(tmp_path, "kws_dscnn_int8", name="kws")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code, output = farm(
+            "nightly", "-d", host_lab, "-m", models, "--runs", "20", "--warmup", "3"
+        )
+    finally:
+        os.chdir(cwd)
+    assert code == 0, output
+    (run,) = (tmp_path / "reports" / "runs").iterdir()
+    assert json.loads((run / "run.json").read_text())["settings"]["warmup"] == 3

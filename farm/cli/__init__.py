@@ -14,12 +14,22 @@ import signal
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from farm.cli import compare, devices, lab, run, runner, sim
 from farm.errors import FarmError
 
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+_typer_display_type = TyperOption.display_type_rich
+
+
+def _display_type(self: TyperOption, ctx: Any) -> str | None:
+    # typer's rich help shows a value type for every option, flags included: `--help <bool>`,
+    # `--dry-run <bool>`, as if they took a value. A flag takes none: show none.
+    return None if self.is_flag else _typer_display_type(self, ctx)
+
+
+TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
 
 
 class FarmGroup(TyperGroup):

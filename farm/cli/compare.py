@@ -36,6 +36,9 @@ def nightly(
     models: ModelsOption = Path("models"),
     threshold: Annotated[float, typer.Option(min=0, help="Smallest change that matters.")] = 0.05,
     runs: Annotated[int, typer.Option(min=1, help="Timed invokes per cell.")] = 50,
+    warmup: Annotated[
+        int, typer.Option(min=1, help="Untimed invokes first (the first is reported).")
+    ] = 5,
     repeats: Annotated[
         int, typer.Option(min=1, help="Runner processes per cell, samples pooled.")
     ] = 2,
@@ -46,7 +49,7 @@ def nightly(
     from farm.console import run_nightly_with_progress
     from farm.job import RunRequest, plan_run
 
-    request = RunRequest(devices=devices, models=models, runs=runs, repeats=repeats)
+    request = RunRequest(devices=devices, models=models, runs=runs, warmup=warmup, repeats=repeats)
     plan = plan_run(request)
     raise typer.Exit(run_nightly_with_progress(plan, threshold))
 

@@ -32,13 +32,20 @@ def devices_command(
     if probe:
         from farm.job import probe_lab
 
-        print_probes(probe_lab(devices))
+        answers = probe_lab(devices)
+        print_probes(answers)
+        if not any(probe for _, probe, _ in answers):
+            typer.echo("farm devices --probe: no device answered", err=True)
+            raise typer.Exit(1)
     else:
         print_devices(config.load_devices(devices), str(devices))
 
 
 def models_command(models: ModelsOption = Path("models")) -> None:
-    """List the models with what their flatbuffers say (size, ops, dtypes, Edge TPU)."""
+    """List the models with what their flatbuffers say (size, ops, dtypes, Edge TPU).
+
+    A file that is not a TFLite model is a row saying why, as its cells are in `farm run`;
+    the exit is then 1."""
     from rich.console import Console
     from rich.table import Table
 
@@ -46,8 +53,15 @@ def models_command(models: ModelsOption = Path("models")) -> None:
     from farm.modelinfo import inspect_model
 
     table = Table("model", "variant", "size", "inputs", "ops", "custom ops", title=str(models))
+    unreadable = 0
     for model in load_models(models):
-        info = inspect_model(model.path)
+        try:
+            info = inspect_model(model.path)
+        except ConfigError as exc:
+            unreadable += 1
+            size = f"{model.size_bytes / 1e6:.2f} MB"
+            table.add_row(model.name, model.variant or "", size, f"[red]{exc.problem}[/red]")
+            continue
         inputs = "; ".join(f"{t.dtype}{list(t.shape)}" for t in info.inputs)
         table.add_row(
             model.name,
@@ -58,6 +72,9 @@ def models_command(models: ModelsOption = Path("models")) -> None:
             ", ".join(info.custom_ops),
         )
     Console().print(table)
+    if unreadable:
+        typer.echo(f"farm models: {unreadable} file(s) are not TFLite models", err=True)
+        raise typer.Exit(1)
 
 
 def parse_log(

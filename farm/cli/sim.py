@@ -38,6 +38,13 @@ def sim_up(
             "build for this host when the user cache has none.",
         ),
     ] = False,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            help="No adb AUTH and no shell sandbox: the phones accept any host and run "
+            "commands as you on this host's files."
+        ),
+    ] = False,
 ) -> None:
     """Start virtual Android devices, register them with adb, print a devices.yaml for them."""
     from farm.sim.lab import DEFAULT_STATE, devices_yaml, up
@@ -51,8 +58,17 @@ def sim_up(
             f"unknown profile {profile!r}",
             f"use one of {', '.join(PROFILES)}",
         )
+    _check_sandbox(insecure)
     binary = None if PROFILES[profile].userland == LINUX_PYTHON else phone_binary(fetch_runner)
-    state = up(count, profile, SIM_ROOT.resolve(), DEFAULT_STATE, adb_port, start_server)
+    state = up(
+        count,
+        profile,
+        SIM_ROOT.resolve(),
+        DEFAULT_STATE,
+        adb_port,
+        start_server,
+        insecure=insecure,
+    )
     snippet = devices_yaml(state, benchmark_model=binary)
     if write_devices:
         write_devices.parent.mkdir(parents=True, exist_ok=True)
@@ -96,10 +112,30 @@ def phone_binary(fetch: bool) -> str | None:
     return None
 
 
+def _check_sandbox(insecure: bool) -> None:
+    from farm.sim.confine import SandboxMissing, bwrap_path
+
+    if insecure:
+        typer.echo(
+            "WARNING: --insecure: the virtual phones accept any adb host and run its commands "
+            "as you, with your access to this host's files",
+            err=True,
+        )
+        return
+    try:
+        bwrap_path()
+    except SandboxMissing:
+        raise ConfigError(
+            "command line",
+            "farm sim up",
+            "the virtual phones' shell sandbox needs bubblewrap, which is not installed",
+            "apt-get install bubblewrap, or pass --insecure to run their commands unconfined",
+        ) from None
+
+
 @sim_app.command("down")
 def sim_down() -> None:
     """Stop the virtual devices (and the adb server `farm sim up --start-server` started)."""
-    from farm.sim.lab import DEFAULT_STATE, down
+    from farm.sim.lab import DEFAULT_STATE, down, stopped_message
 
-    state = down(DEFAULT_STATE)
-    typer.echo(f"stopped {len(state.serials)} virtual devices" if state else "nothing running")
+    typer.echo(stopped_message(down(DEFAULT_STATE)))

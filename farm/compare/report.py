@@ -16,7 +16,7 @@ from rich.text import Text
 
 from farm.compare.comparison import EXIT_MEANING, CellComparison, Comparison
 from farm.errors import EXIT_NOTHING_CHECKED
-from farm.verdicts import severity
+from farm.verdicts import count_line, severity, shown_verdict
 
 VERDICT_STYLE = {
     "parity broken": "bold red",
@@ -85,7 +85,8 @@ def to_markdown(comparison: Comparison) -> str:
 
 
 def summary(comparison: Comparison) -> str:
-    counts = ", ".join(f"{n} {verdict}" for verdict, n in comparison.counts().items())
+    shown = [shown_verdict(r.verdict, r.parity_broken, r.infra_failure) for r in comparison.rows]
+    counts = count_line(shown) or "no cells"
     code = comparison.exit_code
     threshold = _threshold(comparison)
     why = f" ({_why_nothing(comparison)})" if code == EXIT_NOTHING_CHECKED else ""

@@ -4,7 +4,9 @@ A cell is ``slower`` only when the whole confidence interval of its relative cha
 +threshold: the change is both practically (beyond the threshold) and statistically (beyond the
 run's own noise) significant; ``faster`` likewise below -threshold. Cells that kept no samples
 (benchmark_model) have no interval: their point change must exceed both the threshold and the
-runs' combined spread (std), and the reason says so.
+runs' combined spread (std), and the reason says so. Cells with a few samples (fewer than
+MIN_SAMPLES per run) may only be "same"; a change beyond the threshold and spread is "not
+enough samples" (not comparable), never a regression.
 """
 
 from __future__ import annotations
@@ -75,9 +77,13 @@ def compare_cell(
     if change is None:
         return CellComparison(verdict="not comparable", reason="; ".join(notes), **known)
     known.update(base_median_ms=change.base_ms, new_median_ms=change.new_ms)
+    verdict = decide(change, threshold)
+    if verdict != "same" and 0 < min(known["n_base"], known["n_new"]) < MIN_SAMPLES:
+        # A few samples give no interval: a change is not called a regression (or a gain).
+        return CellComparison(verdict="not comparable", reason="; ".join(notes), **known)
     notes += unchecked_notes(base, new)
     return CellComparison(
-        verdict=decide(change, threshold),
+        verdict=verdict,
         reason="; ".join(notes) or None,
         change=change.change,
         ci_low=change.ci_low,
@@ -132,9 +138,13 @@ def _change(
     if base_ms is None or new_ms is None or base_ms <= 0:
         return None, [f"no latency {stat} to compare"]
     change = summary_change(base_ms, new_ms, base.get("latency_std_ms"), new.get("latency_std_ms"))
-    why = "no samples" if fewest == 0 else f"only {fewest} samples"
     spread = "no std either" if change.noise is None else f"spread ±{change.noise:.1%}"
-    return change, [f"{why}: no confidence interval ({stat}; {spread})"]
+    if fewest:
+        return change, [
+            f"not enough samples: {fewest} (an interval needs {MIN_SAMPLES} per run; rerun "
+            f"with --runs {MIN_SAMPLES} or more)"
+        ]
+    return change, [f"no samples: no confidence interval ({stat}; {spread})"]
 
 
 def _parity_broken(base: Row | None, new: Row | None) -> bool:

@@ -59,8 +59,7 @@ def severity(row: ComparedCell) -> tuple[int, float, NameKey, NameKey, str, int]
 
 
 def summary(comparison: CellComparisons, baseline: str | None) -> Html:
-    shown = [shown_verdict(row) for row in comparison.rows]
-    counts = ", ".join(f"{shown.count(v)} {v}" for v in verdicts.ORDER if shown.count(v))
+    counts = verdicts.count_line([shown_verdict(row) for row in comparison.rows])
     against = f"run {baseline}" if baseline else "an earlier run"
     return element("p", text(f"This run against {against}: {counts or 'no cells'}."))
 

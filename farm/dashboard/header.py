@@ -68,9 +68,10 @@ def contents(sections: Sequence[Section]) -> Html:
 
 
 def describe(value: object) -> str | None:
-    """A mapping or list as one readable line (`name=value, …`); None stays None."""
+    """A mapping or list as one readable line (`name=value, …`, missing values left out: a
+    device without a cooldown shows none, not `cooldown=None`); None stays None."""
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={describe(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={describe(v)}" for k, v in value.items() if not is_missing(v))
     if isinstance(value, (list, tuple)):
         return ", ".join(str(describe(v)) for v in value)
     return None if is_missing(value) else str(value)

@@ -96,6 +96,7 @@ def with_front(points: pd.DataFrame) -> pd.DataFrame:
     device and `delegate/tN`; a point missing an axis, or alone in its group, is not judged."""
     on_front = pd.Series(None, index=points.index, dtype=object)
     beaten_by = pd.Series("", index=points.index, dtype=object)
+    whole_front = pd.Series(False, index=points.index, dtype=bool)
     for _, group in points.groupby(GROUP, sort=False):
         judged = group[group[AXES].notna().all(axis=1).to_numpy(dtype=bool)]
         if len(judged) < 2:
@@ -105,7 +106,9 @@ def with_front(points: pd.DataFrame) -> pd.DataFrame:
         for index, winners in zip(judged.index, winners_of, strict=True):
             on_front[index] = not winners
             beaten_by[index] = ", ".join(names[j] for j in winners)
-    return points.assign(on_front=on_front, beaten_by=beaten_by)
+        # Every point on the front says nothing: no mark, no ring (a trade-off in all ways).
+        whole_front[judged.index] = not any(winners_of)
+    return points.assign(on_front=on_front, beaten_by=beaten_by, whole_front=whole_front)
 
 
 def in_variant_order(points: pd.DataFrame) -> pd.DataFrame:
@@ -185,7 +188,8 @@ def column_trace(points: pd.DataFrame, color: str, scale: ErrorScale) -> go.Scat
 
 def front_rings(points: pd.DataFrame) -> go.Scatter:
     """A dark ring around every point on the front (`text` names it, for readers of the JSON)."""
-    front = points[points["on_front"].eq(True).to_numpy(dtype=bool)]
+    marked = points["on_front"].eq(True) & ~points["whole_front"]
+    front = points[marked.to_numpy(dtype=bool)]
     return go.Scatter(
         x=front["size_mb"], y=front["median_ms"], name="Pareto front", mode="markers",
         marker={"symbol": "circle-open", "size": 24, "color": "#1f2933", "line": {"width": 2}},
@@ -215,7 +219,7 @@ def hover_text(row: Record) -> str:
     ]
     if row["status"] != "ok":
         lines.append(f"{PARITY_MARK}: failed parity (still timed)")
-    return "<br>".join(lines)
+    return "<br>".join(line for line in lines if line)
 
 
 def error_text(row: Record) -> str:
@@ -227,8 +231,9 @@ def error_text(row: Record) -> str:
 
 
 def front_text(row: Record) -> str:
+    """Where the point stands; "" when every point of its group is on the front."""
     if row["on_front"] is True:
-        return "★ on the front"
+        return "" if row["whole_front"] else "★ on the front"
     if row["on_front"] is False:
         return f"dominated by {row['beaten_by']}"
     return "not judged: error not known" if not math.isfinite(row["error"]) else "alone here"
@@ -257,6 +262,9 @@ def tradeoff_cell(row: Record | None) -> Html:
         if row["variant"] == REFERENCE
         else f"error {format_error(row['error'])}"
     )
-    front = text(front_text(row))
+    stands = front_text(row)
+    if not stands:
+        return Html(f"{text(median)}<br>{text(error)}")
+    front = text(stands)
     front = element("span", front, cls="front") if row["on_front"] is True else front
     return Html(f"{text(median)}<br>{text(error)}<br>{front}")

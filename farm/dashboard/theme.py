@@ -92,7 +92,14 @@ def log_axis(title: str, values_ms: Iterable[float]) -> dict[str, object]:
     finite = [v for v in values_ms if math.isfinite(v) and v > 0]
     axis: dict[str, object] = {"type": "log", "title": {"text": title}}
     if finite:
-        axis["tickvals"] = log_ticks(min(finite), max(finite))
+        low, high = min(finite), max(finite)
+        ticks = log_ticks(low, high)
+        if sum(low <= tick <= high for tick in ticks) < 2:
+            # Values within one 1-2-5 step: Plotly's autorange would show no tick at all, so
+            # the axis reaches the ticks around them (strictly around: never a zero range).
+            ticks = log_ticks(low * 0.99, high * 1.01)
+            axis["range"] = [math.log10(ticks[0]), math.log10(ticks[-1])]
+        axis["tickvals"] = ticks
     return axis
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from farm.sim.lab import DEFAULT_STATE, devices_yaml, down, serve, up
+from farm.sim.lab import DEFAULT_STATE, devices_yaml, down, serve, stopped_message, up
 from farm.sim.profile import PROFILES
 
 
@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--state", type=Path, default=DEFAULT_STATE)
         command.add_argument("--adb-port", type=int, default=None)
         command.add_argument("--start-server", action="store_true")
+        command.add_argument("--insecure", action="store_true")
     stop = commands.add_parser("down", help="stop the lab `up` started")
     stop.add_argument("--state", type=Path, default=DEFAULT_STATE)
     return parser
@@ -33,13 +34,29 @@ def main() -> None:
     args = _parser().parse_args()
     if args.command == "down":
         state = down(args.state)
-        print(f"stopped {len(state.serials)} virtual devices" if state else "nothing running")
+        print(stopped_message(state))
         return
     root = args.root.absolute()
     if args.command == "serve":
-        serve(args.count, args.profile, root, args.state, args.adb_port, args.start_server)
+        serve(
+            args.count,
+            args.profile,
+            root,
+            args.state,
+            args.adb_port,
+            args.start_server,
+            args.insecure,
+        )
         return
-    state = up(args.count, args.profile, root, args.state, args.adb_port, args.start_server)
+    state = up(
+        args.count,
+        args.profile,
+        root,
+        args.state,
+        args.adb_port,
+        args.start_server,
+        insecure=args.insecure,
+    )
     print(devices_yaml(state), end="")
 
 

@@ -73,6 +73,13 @@ class AdbServer:
     def log_path(self) -> Path | None:
         return self.home / "adb-server.log" if self.home else None
 
+    @property
+    def public_key(self) -> Path:
+        """The server's adb public key (its first start writes it): what a device must list
+        in its adb_keys to let this server in."""
+        home = self.home or Path.home()
+        return home / ".android" / "adbkey.pub"
+
     def environment(self) -> dict[str, str]:
         """What the adb CLI (and the server) runs with."""
         env = dict(os.environ, ADB_EMU="0", ADB_MDNS="0")
@@ -98,6 +105,8 @@ class AdbServer:
             )
         try:
             wait_for(self._answers, START_TIMEOUT_S, f"the adb server on port {self.port}")
+            # Its key pair is written by a thread of the starting server (adb_auth_init).
+            wait_for(self.public_key.exists, START_TIMEOUT_S, f"{self.public_key}")
         except AdbServerError:
             self.stop()
             raise

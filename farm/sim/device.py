@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from farm.sim import shell
+from farm.sim.auth import AdbKeys
 from farm.sim.faults import Faults
 from farm.sim.profile import DeviceProfile, get_profile
 from farm.sim.sandbox import Sandbox
@@ -37,9 +39,14 @@ class VirtualDevice:
         root: Path,
         port: int = 0,
         transfer_log: Path | None = None,
+        adb_keys: Sequence[Path] | None = None,
+        confined: bool = True,
     ) -> None:
+        """``adb_keys``: files of public keys the device accepts (AUTH); None asks no AUTH.
+        ``confined``: commands see only the device root, as uid 2000 (sandbox.py)."""
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
-        self.sandbox = Sandbox(root, self.profile.properties, self.profile.userland)
+        self.sandbox = Sandbox(root, self.profile.properties, self.profile.userland, confined)
+        self.adb_keys = None if adb_keys is None else AdbKeys(adb_keys)
         self.faults = Faults()
         self.transfer_log = TransferLog(transfer_log)
         self.port = port
@@ -153,7 +160,9 @@ class VirtualDevice:
             return
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = Connection(sock, self.profile.banner(), self._route, self.faults)
+        connection = Connection(
+            sock, self.profile.banner(), self._route, self.faults, self.adb_keys
+        )
         with self._lock:
             self._connections.append(connection)
         threading.Thread(target=self._run, args=(connection,), daemon=True).start()

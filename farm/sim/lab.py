@@ -55,6 +55,7 @@ class LabState:
     started_server: bool = False
     adb_pid: int | None = None
     transfer_logs: list[str] = field(default_factory=list)
+    started_daemon: bool = False  # `adb connect` started a daemon server: `down` stops it
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,7 @@ class VirtualLab:
     ) -> None:
         self.devices, self.server, self.root = devices, server, root
         self.started_server, self._remove_root = started_server, remove_root
+        self.started_daemon = False
 
     @property
     def adb_port(self) -> int:
@@ -103,6 +105,7 @@ class VirtualLab:
             started_server=self.started_server,
             adb_pid=self.server.pid,
             transfer_logs=[str(d.transfer_log.path) for d in self.devices if d.transfer_log.path],
+            started_daemon=self.started_daemon,
         )
 
     def stop(self) -> None:
@@ -113,6 +116,8 @@ class VirtualLab:
             device.stop()
         if self.started_server:
             self.server.stop()
+        elif self.started_daemon and self.server.running():
+            self.server.adb_command("kill-server", timeout_s=20)
         if self._remove_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -131,27 +136,44 @@ def start_virtual_lab(
     root: Path | None = None,
     adb_path: str = ADB,
     transfer_logs: bool = False,
+    insecure: bool = False,
 ) -> VirtualLab:
     """Start ``count`` devices and register them; without ``start_server`` the adb server on
-    ``adb_port`` (default 5037) must be running or is started by adb itself, as usual. Without
-    ``root`` the devices live in a temporary folder that ``stop`` removes."""
+    ``adb_port`` (default 5037) must be running or is started by adb itself (and then stopped
+    by ``stop``). Without ``root`` the devices live in a temporary folder that ``stop``
+    removes; with one, each device gets a fresh ``root/deviceN``. Devices accept the user's
+    and the server's adb key and confine their shell, unless ``insecure``."""
     temporary = root is None
     root = root or Path(tempfile.mkdtemp(prefix="farm-sim-"))
     server = AdbServer(adb_port if adb_port or start_server else DEFAULT_ADB_PORT, adb_path)
     devices: list[VirtualDevice] = []
     lab = VirtualLab(devices, server, start_server, root, remove_root=temporary)
     try:
-        for i in range(count):
-            log = root / f"device{i}.transfers.jsonl" if transfer_logs else None
-            devices.append(VirtualDevice(profile, root / f"device{i}", transfer_log=log).start())
         if start_server:
             server.start()
+        lab.started_daemon = not start_server and not server.running()
+        # The user's key (their adb server's) and the lab's server's, when it has its own HOME.
+        user_key = Path.home() / ".android" / "adbkey.pub"
+        keys = None if insecure else sorted({user_key, server.public_key})
+        for i in range(count):
+            log = root / f"device{i}.transfers.jsonl" if transfer_logs else None
+            device_root = _fresh(root / f"device{i}")
+            device = VirtualDevice(
+                profile, device_root, transfer_log=log, adb_keys=keys, confined=not insecure
+            )
+            devices.append(device.start())
         for device in devices:
             server.connect(device.serial)
     except BaseException:
         lab.stop()
         raise
     return lab
+
+
+def _fresh(device_root: Path) -> Path:
+    """An empty folder for a device: nothing of an earlier lab (or profile) is left in it."""
+    shutil.rmtree(device_root, ignore_errors=True)
+    return device_root
 
 
 def devices_yaml(
@@ -206,12 +228,15 @@ def serve(
     state_path: Path,
     adb_port: int | None = None,
     start_server: bool = False,
+    insecure: bool = False,
 ) -> None:
     """Run a lab until SIGTERM or SIGINT, recording it in ``state_path`` once it is online."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    lab = start_virtual_lab(count, profile, adb_port, start_server, root, transfer_logs=True)
+    lab = start_virtual_lab(
+        count, profile, adb_port, start_server, root, transfer_logs=True, insecure=insecure
+    )
     try:
         lab.state().save(state_path)
         while not stop.wait(0.5):
@@ -229,6 +254,7 @@ def up(
     adb_port: int | None = None,
     start_server: bool = False,
     timeout_s: float = UP_TIMEOUT_S,
+    insecure: bool = False,
 ) -> LabState:
     """Start a detached lab and return its state once every device is online."""
     _refuse_second_lab(state_path)
@@ -237,6 +263,7 @@ def up(
     argv += ["--profile", profile, "--root", str(root), "--state", str(state_path.absolute())]
     argv += ["--adb-port", str(adb_port)] if adb_port else []
     argv += ["--start-server"] if start_server else []
+    argv += ["--insecure"] if insecure else []
     log = root / "lab.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -272,8 +299,19 @@ def down(state_path: Path = DEFAULT_STATE) -> LabState | None:
             wait_for(lambda: not _is_running(state.pid, ""), DOWN_TIMEOUT_S, "the lab to exit")
     if state.started_server and state.adb_pid and _is_running(state.adb_pid, "adb"):
         os.kill(state.adb_pid, signal.SIGKILL)  # the lab died before it could stop its server
+    daemon = AdbServer(state.adb_port)
+    if state.started_daemon and daemon.running():
+        daemon.adb_command("kill-server", timeout_s=DOWN_TIMEOUT_S)  # the lab died first
     state_path.unlink(missing_ok=True)
     return state
+
+
+def stopped_message(state: LabState | None) -> str:
+    """What `farm sim down` says."""
+    if state is None:
+        return "nothing running"
+    count = len(state.serials)
+    return f"stopped {count} virtual device{'' if count == 1 else 's'}"
 
 
 def _refuse_second_lab(state_path: Path) -> None:

@@ -5,10 +5,15 @@ it) and ``system/bin`` (``getprop`` and the userland's tools: userland.py). Shel
 with the cwd at the root (the device's ``/``) and a clean environment whose PATH is
 ``system/bin`` (the android userland) or starts there (linux-python).
 
-How paths are mapped, and where that stops:
+Confined (the default): each command runs in a bubblewrap sandbox whose ``/`` is the device
+root, as uid 2000 (confine.py): paths need no mapping and the host's files outside the root are
+out of reach. ``system/`` is rebuilt from the profile at each start (a phone's system image),
+so nothing of another profile is left in it.
+
+Unconfined (``confined=False``, `farm sim up --insecure`): commands run as host processes as
+this user, and only the device's own trees are mapped:
 - sync (push, pull, ls, stat) maps *every* absolute device path into the root.
-- Shell commands run as host processes (not in a chroot), so only the device's own trees
-  are mapped: an absolute path starting with ``/data``, ``/sdcard``, ``/storage`` or ``/system``
+- an absolute path starting with ``/data``, ``/sdcard``, ``/storage`` or ``/system``
   at the start
   of a word (after a space, a quote, a backquote or one of ``=:;|&(<>,``) is rewritten to
   ``<root>/data...`` in the command string. Not mapped: paths a script builds at run time
@@ -24,12 +29,15 @@ How paths are mapped, and where that stops:
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shlex
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from farm.sim import confine
 from farm.sim.userland import ANDROID, Userland, get_userland
 
 # A device tree at the start of a shell word, not followed by more of a file name (/database).
@@ -42,7 +50,11 @@ class Sandbox:
     """A device root on the host."""
 
     def __init__(
-        self, root: Path, properties: Mapping[str, str], userland: Userland | str = ANDROID
+        self,
+        root: Path,
+        properties: Mapping[str, str],
+        userland: Userland | str = ANDROID,
+        confined: bool = True,
     ) -> None:
         root = root.absolute()
         if not _PLAIN_PATH.fullmatch(str(root)):
@@ -53,11 +65,16 @@ class Sandbox:
         self.root = root
         self.bin = root / "system" / "bin"
         self.userland = get_userland(userland) if isinstance(userland, str) else userland
+        self.confined = confined
+        if confined:
+            confine.bwrap_path()  # fail now, saying what to install, not at the first command
         self._make_tree()
         self.userland.install(self.bin)
+        confine.write_identity(root / "system")
         self._write_tool("getprop", getprop_script(properties, self.userland.script_header()))
 
     def _make_tree(self) -> None:
+        shutil.rmtree(self.root / "system", ignore_errors=True)  # the profile's image, afresh
         for folder in ("data/local/tmp", "storage/emulated/0", "system/bin"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         sdcard = self.root / "sdcard"
@@ -77,26 +94,42 @@ class Sandbox:
         return self.root / relative if relative and relative != "." else self.root
 
     def command(self, command: str) -> str:
-        """The shell command with the device trees' absolute paths mapped into the root."""
+        """The shell command with the device trees' absolute paths mapped into the root (only
+        unconfined: confined, the root is ``/``)."""
+        if self.confined:
+            return command
         return _TREE.sub(lambda match: f"{self.root}{match.group(1)}", command)
 
     def shell_argv(self, command: str) -> list[str]:
         """The argv that runs one shell service's command (run it with ``executable=shell``)."""
-        return self.userland.argv(self.command(command))
+        argv = self.userland.argv(self.command(command))
+        if not self.confined:
+            return argv
+        return confine.bwrap_argv(self.root, self._programs(), argv)
+
+    def _programs(self) -> list[str]:
+        """The host programs the userland runs, mounted read-only in the sandbox."""
+        if self.userland.host_path:
+            host = ["/bin", "/usr/bin", "/usr/local/bin", "/etc/alternatives"]
+            return [*host, *confine.python_paths()]
+        tools = [self.userland.shell, self.userland.tool("toybox")]
+        return sorted({*tools, *(os.path.realpath(tool) for tool in tools)})
 
     @property
     def shell(self) -> str:
-        return self.userland.shell
+        """The program Popen executes (bubblewrap when confined)."""
+        return confine.bwrap_path() if self.confined else self.userland.shell
 
     def environment(self) -> dict[str, str]:
         """A clean, Android-like environment (nothing leaks in from the simulator's own)."""
+        root = Path("/") if self.confined else self.root
         return {
-            "PATH": self.userland.path(self.bin),
-            "HOME": str(self.root),
-            "ANDROID_ROOT": str(self.root / "system"),
-            "TMPDIR": str(self.root / "data" / "local" / "tmp"),
-            "EXTERNAL_STORAGE": str(self.root / "sdcard"),
-            "ANDROID_DATA": str(self.root / "data"),
+            "PATH": self.userland.path(root / "system" / "bin"),
+            "HOME": str(root),
+            "ANDROID_ROOT": str(root / "system"),
+            "TMPDIR": str(root / "data" / "local" / "tmp"),
+            "EXTERNAL_STORAGE": str(root / "sdcard"),
+            "ANDROID_DATA": str(root / "data"),
             "USER": "shell",
         }
 

@@ -2,7 +2,8 @@
 
 Facts (AOSP adb at platform-tools-29.0.6, see shared/notes/adb-device-protocol.md):
 - The host connects and sends CNXN(version, maxdata, "host::features=...") at once; we answer
-  CNXN(VERSION, our maxdata, banner). No AUTH: the host only authenticates if the device asks.
+  CNXN(VERSION, our maxdata, banner) at once, or, with ``adb_keys``, after the AUTH exchange
+  (auth.py): until then the host lists us as ``unauthorized`` and may open nothing.
 - OPEN(host id, 0, "service\\0") gets OKAY(our id, host id), or CLSE(0, host id) for an unknown
   service. Ids are non-zero. Each service then runs in its own thread on a ``Stream``.
 - No WRTE may exceed min(host maxdata, ours): adb 29 silently drops an oversized packet and the
@@ -22,9 +23,12 @@ import socket
 import threading
 from collections.abc import Callable
 
+from farm.sim import auth
+from farm.sim.auth import AdbKeys
 from farm.sim.faults import Faults
 from farm.sim.stream import Stream, StreamClosed
 from farm.sim.wire import (
+    AUTH,
     CLSE,
     CNXN,
     DEVICE_MAX_PAYLOAD,
@@ -45,8 +49,17 @@ log = logging.getLogger("farm.sim")
 class Connection:
     """Serves one adb server connection (``serve`` runs until it closes)."""
 
-    def __init__(self, sock: socket.socket, banner: bytes, route: Router, faults: Faults) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        banner: bytes,
+        route: Router,
+        faults: Faults,
+        adb_keys: AdbKeys | None = None,
+    ) -> None:
         self._sock, self._banner, self._route, self._faults = sock, banner, route, faults
+        self._adb_keys = adb_keys  # None: no AUTH asked (as with ro.adb.secure=0)
+        self._token = b""
         self.max_payload = DEVICE_MAX_PAYLOAD
         self.online = False
         self._streams: dict[int, Stream] = {}
@@ -83,6 +96,8 @@ class Connection:
     def _handle(self, message: Message) -> None:
         if message.command == CNXN:
             self._handshake(message)
+        elif message.command == AUTH and not self.online:
+            self._authenticate(message)
         elif not self.online:
             log.debug("ignored %s before CNXN", message)
         elif message.command == OPEN:
@@ -100,8 +115,31 @@ class Connection:
     def _handshake(self, message: Message) -> None:
         # The host's arg1 is the most it accepts; ours is what we announce. Use the smaller.
         self.max_payload = min(message.arg1 or DEVICE_MAX_PAYLOAD, DEVICE_MAX_PAYLOAD)
+        if self._adb_keys is None:
+            self._go_online()
+        else:
+            self._ask_for_signature()
+
+    def _go_online(self) -> None:
         self.send(Message(CNXN, VERSION, DEVICE_MAX_PAYLOAD, self._banner))
         self.online = True
+
+    def _ask_for_signature(self) -> None:
+        self._token = auth.new_token()
+        self.send(Message(AUTH, auth.TOKEN, 0, self._token))
+
+    def _authenticate(self, message: Message) -> None:
+        assert self._adb_keys is not None
+        if message.arg0 == auth.SIGNATURE and self._token:
+            if self._adb_keys.verifies(self._token, message.data):
+                self._go_online()
+            else:
+                self._ask_for_signature()  # the host tries its next key
+        elif message.arg0 == auth.RSAPUBLICKEY:
+            if self._adb_keys.lists(message.data):
+                self._go_online()
+            else:
+                log.warning("refused an adb key that is not in adb_keys")
 
     def _open(self, remote_id: int, name: str) -> None:
         service = self._route(name)

@@ -50,6 +50,10 @@ class Userland:
         else:
             _write(bin_dir / "python3", f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
 
+    def tool(self, name: str) -> str:
+        """Where the host's ``name`` is (UserlandMissing saying what to install)."""
+        return _tool(name)
+
     def argv(self, command: str) -> list[str]:
         """The shell's argv for one service (an empty command is an interactive shell)."""
         return [self.argv0, "-c", command] if command.strip() else [self.argv0]

@@ -16,9 +16,11 @@ kills it first, and a second Ctrl-C kills it by the same record (``stop_runner``
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import platform
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -94,15 +96,20 @@ class DeviceLock:
             holder, age = self._holder()
             if (age is not None and age > self.stale_s) or _died_here(holder):
                 LOG.warning(
-                    "%s: taking over a stale lock (%s, %s s old)", self.target.name, holder, age
+                    "%s: taking over a stale lock (%s, %s s old)",
+                    self.target.name,
+                    readable(holder),
+                    age,
                 )
                 self._stop_stale_runner(holder)
                 self.target.run(["rm", "-rf", self.path], timeout_s=60)
                 continue
             if time.monotonic() > deadline:
-                raise DeviceBusy(self.target.name, f"device busy: locked by {holder}")
+                raise DeviceBusy(self.target.name, f"device busy: locked by {readable(holder)}")
             if not announced:
-                self.on_wait(f"{self.target.name}: waiting for the device lock held by {holder}")
+                self.on_wait(
+                    f"{self.target.name}: waiting for the device lock held by {readable(holder)}"
+                )
                 announced = True
             if self.interrupted.wait(min(2.0, self.timeout_s / 10 or 0.1)):
                 raise WaitInterrupted(self.target.name, f"interrupted waiting for {holder}")
@@ -154,6 +161,16 @@ class DeviceLock:
             self._refresher.join(timeout=5)
         with contextlib.suppress(TargetError):
             self.target.run(["rm", "-rf", self.path], timeout_s=60)
+
+
+def readable(holder: str) -> str:
+    """The owner line for people: ``since=<epoch>`` as ``since 2026-12-06 08:30:12 UTC``."""
+
+    def moment(match: re.Match[str]) -> str:
+        when = dt.datetime.fromtimestamp(int(match.group(1)), dt.timezone.utc)
+        return f"since {when:%Y-%m-%d %H:%M:%S} UTC"
+
+    return re.sub(r"\bsince=(\d+)\b", moment, holder)
 
 
 def _died_here(holder: str) -> bool:

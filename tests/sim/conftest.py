@@ -30,6 +30,7 @@ def adb_server() -> Iterator[AdbServer]:
     """One private adb server for the session (each test gets its own devices). FARM_SIM_ADB
     names another adb binary to test against (e.g. the newer one adbutils bundles)."""
     adb = os.environ.get("FARM_SIM_ADB") or require_lab_tool("adb")
+    require_lab_tool("bwrap")  # the virtual phones' shell sandbox
     with pytest.MonkeyPatch.context() as patch:
         # adbutils would otherwise start the adb it bundles if it ever needed a server.
         patch.setenv("ADBUTILS_ADB_PATH", adb)
@@ -48,7 +49,8 @@ def make_device(
     started: list[VirtualDevice] = []
 
     def make(profile: str = "pixel8") -> VirtualDevice:
-        device = VirtualDevice(profile, tmp_path_factory.mktemp(profile)).start()
+        root = tmp_path_factory.mktemp(profile)
+        device = VirtualDevice(profile, root, adb_keys=[adb_server.public_key]).start()
         started.append(device)
         adb_server.connect(device.serial)
         return device

@@ -32,6 +32,7 @@ def test_a_lab_of_two_devices_and_its_devices_yaml(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     require_lab_tool("adb")
+    require_lab_tool("bwrap")
     with start_virtual_lab(2, "generic_arm64", root=tmp_path_factory.mktemp("lab")) as lab:
         assert lab.server.devices() == {serial: "device" for serial in lab.serials}
         config = yaml.safe_load(lab.devices_yaml_snippet(with_host=True))["devices"]
@@ -59,6 +60,7 @@ def test_a_lab_of_two_devices_and_its_devices_yaml(
 
 def test_a_linux_python_lab_says_runner_python(tmp_path_factory: pytest.TempPathFactory) -> None:
     require_lab_tool("adb")
+    require_lab_tool("bwrap")
     with start_virtual_lab(1, "linux-python", root=tmp_path_factory.mktemp("lab")) as lab:
         config = yaml.safe_load(lab.devices_yaml_snippet())["devices"]
     assert config["sim0"]["runner"] == "python"
@@ -68,6 +70,7 @@ def test_farm_sim_up_and_down_leave_nothing_running(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     require_lab_tool("adb")
+    require_lab_tool("bwrap")
     root, state_path = tmp_path_factory.mktemp("detached"), tmp_path / "state.json"
     state = up(1, "pixel8", root, state_path, start_server=True)
     try:
@@ -97,6 +100,7 @@ def test_the_module_entry_point_shows_its_commands() -> None:
 
 def test_a_lab_without_a_root_cleans_up_after_itself() -> None:
     require_lab_tool("adb")
+    require_lab_tool("bwrap")
     with start_virtual_lab(1) as lab:
         assert (lab.root / "device0/data/local/tmp").is_dir()
     assert not lab.root.exists()

@@ -14,12 +14,14 @@ from farm.sim import VirtualDevice
 from farm.sim.wire import CLSE, OKAY, WRTE, Message
 
 from ..lab import wait_for
-from .processes import live_group_members
+from .conftest import require_lab_tool
+from .processes import live_group_members, sandboxed_group
 from .raw_host import RawHost, shell_packet
 
 
 @pytest.fixture
 def device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualDevice]:
+    require_lab_tool("bwrap")  # the shell's sandbox
     with VirtualDevice("generic_arm64", tmp_path_factory.mktemp("raw")) as device:
         yield device
 
@@ -100,8 +102,10 @@ def test_one_write_may_hold_send_data_and_done(device: VirtualDevice) -> None:
 def test_clse_from_the_host_kills_the_commands_process_group(device: VirtualDevice) -> None:
     host = RawHost(device.port)
     stream = host.open("shell:echo $$; sleep 60 & sleep 60")
-    pgid = int(host.expect(WRTE).data.split()[0])
-    wait_for(lambda: len(live_group_members(pgid)) == 3, "the shell and both sleeps", 10)
+    host.expect(WRTE)
+    pgid = sandboxed_group("sleep 60")
+    # bubblewrap, its pid-1 init, the shell and both sleeps
+    wait_for(lambda: len(live_group_members(pgid)) == 5, "the shell and both sleeps", 10)
     host.send(Message(CLSE, 1, stream))
     wait_for(lambda: not live_group_members(pgid), "the closed stream's commands to die", 10)
     host.close()
@@ -110,7 +114,8 @@ def test_clse_from_the_host_kills_the_commands_process_group(device: VirtualDevi
 def test_a_dropped_connection_kills_its_commands(device: VirtualDevice, tmp_path: Path) -> None:
     host = RawHost(device.port)
     host.open("shell:echo $$; sleep 60")
-    pgid = int(host.expect(WRTE).data.split()[0])
+    host.expect(WRTE)
+    pgid = sandboxed_group("sleep 60")
     device.drop_connections()
     wait_for(lambda: not live_group_members(pgid), "the dropped connection's command to die", 10)
     assert host.sock.recv(1 << 16) == b""  # the host sees EOF

@@ -15,7 +15,7 @@ from farm.sim import AdbServer, VirtualDevice
 
 from ..lab import wait_for
 from .conftest import AdbCli
-from .processes import live_group_members
+from .processes import live_group_members, sandboxed_group
 
 pytestmark = pytest.mark.lab
 THREE_MB = 3 * 1024 * 1024
@@ -69,8 +69,10 @@ def test_16_concurrent_streams_stay_apart(phone: Any) -> None:
 
 def test_closing_the_client_kills_the_command(phone: Any) -> None:
     connection = phone.shell("echo $$; sleep 60 & sleep 60", stream=True)
-    pgid = int(connection.conn.recv(64).split()[0])
-    wait_for(lambda: len(live_group_members(pgid)) == 3, "the shell and both sleeps", 10)
+    connection.conn.recv(64)
+    pgid = sandboxed_group("sleep 60")
+    # bubblewrap, its pid-1 init, the shell and both sleeps
+    wait_for(lambda: len(live_group_members(pgid)) == 5, "the shell and both sleeps", 10)
     connection.close()  # the adb server sends CLSE to the device
     wait_for(lambda: not live_group_members(pgid), "the closed stream's commands to die", 10)
 
@@ -87,7 +89,8 @@ def test_interrupting_adb_shell_kills_the_command(
     )
     try:
         assert client.stdout is not None
-        pgid = int(client.stdout.readline())
+        client.stdout.readline()
+        pgid = sandboxed_group("sleep 60")
         client.terminate()  # like Ctrl-C on `adb shell`
         wait_for(lambda: not live_group_members(pgid), "the interrupted command to die", 10)
     finally:

@@ -85,11 +85,19 @@ def find_benchmark_model(
         if abi and place.is_file():
             return _checked(place, abi, device, key)
     which = f"ABI {abi}" if abi else "an unknown ABI (the device did not say)"
+    where = "in one of them" if len(places) > 1 else "there"
     raise RunnerError(
         f"no benchmark_model for {which} of {device}: looked for "
-        f"{', '.join(str(p) for p in places)}; put a {abi or ''} build in one of them or name "
-        f"the file with {key} in devices.yaml (prebuilt binaries: {PREBUILT_DOCS})"
+        f"{', '.join(str(p) for p in places)}; put {_a(abi)} build {where} or name "
+        f"the file with {key} in devices.yaml (prebuilt binaries: {PREBUILT_DOCS}); "
+        "virtual phones of `farm sim up --profile linux-python` run the Python runner instead"
     )
+
+
+def _a(abi: str | None) -> str:
+    if not abi:
+        return "a"
+    return f"an {abi}" if abi[0] in "aeiox" else f"a {abi}"  # an x86_64, an arm64-v8a
 
 
 def _checked(path: Path, abi: str | None, device: str, key: str) -> Path:
