@@ -218,14 +218,17 @@ def private_adb_server(root: Path) -> Iterator[AdbServer]:
 
 @contextlib.contextmanager
 def phones_on(
-    server: AdbServer, root: Path, profile: str, count: int
+    server: AdbServer, root: Path, profile: str, count: int, confined: bool = True
 ) -> Iterator[list[VirtualDevice]]:
     """``count`` virtual phones of ``profile`` (root/phone0, root/phone1 ...) connected to
-    ``server``; disconnected and stopped after."""
+    ``server``; disconnected and stopped after. ``confined=False``: commands share this
+    host's pid space, as a phone's commands share the phone's (a confined phone gives each
+    command a pid namespace of its own)."""
     phones: list[VirtualDevice] = []
     try:
         for i in range(count):
-            phone = VirtualDevice(profile, root / f"phone{i}", adb_keys=[server.public_key])
+            key = [server.public_key]
+            phone = VirtualDevice(profile, root / f"phone{i}", adb_keys=key, confined=confined)
             phones.append(phone.start())
         for phone in phones:
             server.connect(phone.serial)

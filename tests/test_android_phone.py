@@ -64,6 +64,15 @@ def phone(tmp_path: Path, adb_server: AdbServer) -> Iterator[VirtualDevice]:
 
 
 @pytest.fixture
+def one_pid_space_phone(tmp_path: Path, adb_server: AdbServer) -> Iterator[VirtualDevice]:
+    """The same phone unconfined: its commands share one pid space, as a real phone's do (a
+    confined phone gives each command its own pid namespace, where a recorded pid means
+    nothing to the next command)."""
+    with phones_on(adb_server, tmp_path, "pixel8", 1, confined=False) as (device,):
+        yield device
+
+
+@pytest.fixture
 def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user cache with no benchmark_model in it (the farm honours XDG_CACHE_HOME)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -141,14 +150,26 @@ def test_what_toybox_prints_is_read_right(adb_server: AdbServer, phone: VirtualD
     with DeviceLock(target, "run-a") as lock:
         holder, age = lock._holder()  # toybox stat -c %Y, mksh arithmetic
         assert holder.startswith("run=run-a ") and age is not None and 0 <= age < 60
-        assert_the_lock_kills_the_runner_it_recorded(target, lock)
+        # Each confined command has its own pid namespace: the pid recorded there names
+        # another process here (seen: the stop script itself); it is left alone.
+        target.run(["sh", "-c", f"echo 2 > {lock.path}/runner"], timeout_s=30)
+        assert lock.stop_runner() is None
     with pytest.raises(TargetTimeout):  # toybox timeout, then the wrapper's KILL
         target.run(["sleep", "5"], timeout_s=1)
     assert not [r for r in phone.shell_log if r.command == "sleep 5"]
 
 
+def test_the_lock_kills_the_runner_it_recorded_with_toybox(
+    adb_server: AdbServer, one_pid_space_phone: VirtualDevice
+) -> None:
+    target = AdbTarget("phone", one_pid_space_phone.serial, port=adb_server.port)
+    target.run(["mkdir", "-p", target.workdir], timeout_s=30)
+    with DeviceLock(target, "run-a") as lock:
+        assert_the_lock_kills_the_runner_it_recorded(target, lock)
+
+
 def assert_the_lock_kills_the_runner_it_recorded(target: AdbTarget, lock: DeviceLock) -> None:
-    """mksh writes the runner's pid; toybox's tr, cat and kill find and stop it."""
+    """mksh writes the runner's pid; toybox's cat, grep and kill find and stop it."""
     spin = f"{target.workdir}/spin.sh"  # a runner: a command naming the workdir, no child
     target.run(["sh", "-c", f"echo 'while :; do :; done' > {spin}"], timeout_s=30)
     with ThreadPoolExecutor(1) as pool:

@@ -28,7 +28,16 @@ from farm.sim.device import VirtualDevice
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceLock
 
-from .lab import LoopbackSshd, descendants, farm, model_folder_with, phone_entry, wait_for
+from .lab import (
+    PYTHON_PHONE,
+    LoopbackSshd,
+    descendants,
+    farm,
+    model_folder_with,
+    phone_entry,
+    phones_on,
+    wait_for,
+)
 from .test_faults import native_board
 
 pytestmark = pytest.mark.lab
@@ -100,12 +109,17 @@ def test_sigkill_of_the_farm_kills_its_runner_on_the_host_and_on_an_ssh_board(
 
 
 def test_resume_kills_the_runner_a_killed_run_left_on_a_phone(
-    tmp_path: Path, adb_server: AdbServer, virtual_devices: list[VirtualDevice]
+    tmp_path: Path, adb_server: AdbServer
 ) -> None:
     """The phone keeps the runner when the farm dies (its `timeout` leads a process group of
     its own, which adbd's kill of the shell's group misses); the device lock recorded it, and
-    the resume, taking the stale lock over, kills it before it measures, and says so."""
-    phone = virtual_devices[0]
+    the resume, taking the stale lock over, kills it before it measures, and says so. The
+    phone is unconfined: its commands share one pid space, as a real phone's do."""
+    with phones_on(adb_server, tmp_path, PYTHON_PHONE, 1, confined=False) as (phone,):
+        resume_kills_the_orphan(tmp_path, adb_server, phone)
+
+
+def resume_kills_the_orphan(tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice) -> None:
     entry = phone_entry(
         "phone", phone.serial, adb_server.port, runner="python", delegates="[cpu]", threads="[1]"
     )

@@ -36,6 +36,10 @@ RECORD_SCRIPT = 'echo $$ > "$1/runner"; shift; exec "$@"'
 # one (on the host: a shell script's children too); prints the pid it killed.
 STOP_SCRIPT = (
     'p=$(cat "$1/runner" 2>/dev/null); [ -n "$p" ] || exit 0; '
+    # A pid recorded in another pid namespace (the strict virtual phone gives each command
+    # one) may name one of this command's own processes here: every one of them (its
+    # wrappers, this script, grep) carries the script's name ($0) in its command line.
+    'grep -qF -e "$0" "/proc/$p/cmdline" 2>/dev/null && exit 0; '
     'grep -qF -e "$2" "/proc/$p/cmdline" 2>/dev/null || exit 0; '
     '{ kill -9 -"$p" || kill -9 "$p"; } 2>/dev/null && echo "$p"'
 )
@@ -122,7 +126,7 @@ class DeviceLock:
 
     def stop_runner(self) -> str | None:
         """Kill the runner the lock records, if it still runs; its pid, or None."""
-        script = ["sh", "-c", STOP_SCRIPT, "stop", self.path, self.target.workdir]
+        script = ["sh", "-c", STOP_SCRIPT, "farm-stop-runner", self.path, self.target.workdir]
         killed = self.target.run(script, timeout_s=60).stdout.strip()
         return killed or None
 
