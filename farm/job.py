@@ -20,7 +20,7 @@ from typing import Any
 from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
-from farm.dashboard import write_dashboard
+from farm.dashboard import HISTORY_COLUMNS, write_dashboard
 from farm.errors import (
     EXIT_NOTHING_CHECKED,
     ConfigError,
@@ -309,10 +309,8 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     if run_dir.resolve().parent.name != "runs":
         return write_dashboard(results, run, path)
     reports = run_dir.resolve().parent.parent
-    history = load_history(reports)
-    this_run = str(run.get("run_id", run_dir.name))
-    up_to_this_run = history["run_id"].astype(str).le(this_run)  # run ids sort by start time
-    history = history[up_to_this_run.to_numpy(dtype=bool)]
+    this_run = str(run.get("run_id", run_dir.name))  # run ids sort by start time
+    history = load_history(reports, up_to=this_run, columns=HISTORY_COLUMNS)
     baseline = last_good_run(reports, before=run_dir.name)  # the one a nightly compares with
     comparison: Comparison | None = None
     if (run_dir / "compare.json").exists():

@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 
     from farm.dashboard.comparison import CellComparisons
 
-__all__ = ["render_dashboard", "write_dashboard"]
+__all__ = ["HISTORY_COLUMNS", "render_dashboard", "write_dashboard"]
+
+# What the dashboard reads of every earlier run (`farm.store.load_history(columns=...)`): each
+# cell's key, how it ended and its quantiles; never the per-iteration samples.
+HISTORY_COLUMNS = (
+    "run_id", "device", "model", "delegate", "threads", "status", "failure_kind", "attempt",
+    "latency_median_ms", "latency_p5_ms", "latency_p95_ms",
+)  # fmt: skip
 
 
 def render_dashboard(

@@ -11,15 +11,17 @@ import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
+from farm.dashboard import HISTORY_COLUMNS
 from farm.dashboard.cells import (
     CELL_KEYS,
     Record,
+    column_labels,
+    latest_attempts,
     natural_key,
     ordered_columns,
     ordered_models,
-    prepare,
     records,
-    timed_cells,
+    timed_mask,
 )
 from farm.dashboard.changepoints import MIN_SIZE, MIN_STEP, change_points
 from farm.dashboard.markup import Html, hint, notice, plot_text, table, text
@@ -82,13 +84,14 @@ def start_times(runs: pd.DataFrame) -> list[str] | None:
 
 
 def trend_points(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """The timed cells of every run (each run prepared on its own, so a retried cell counts
-    once), with their run's `number`, `x` and `label`."""
-    by_run = history.assign(run_id=history["run_id"].astype(str)).groupby("run_id", sort=False)
-    prepared = pd.concat([prepare(frame) for _, frame in by_run], ignore_index=True)
-    timed = timed_cells(prepared)
-    median = pd.to_numeric(timed["latency_median_ms"], errors="coerce")
-    timed = timed[(median > 0).to_numpy(dtype=bool)]
+    """The timed cells of every run (a cell retried in a run counts once), with their run's
+    `number`, `x` and `label`: one pass over the whole history, not a `prepare` per run."""
+    missing = {name: None for name in HISTORY_COLUMNS if name not in history.columns}
+    history = history.assign(run_id=history["run_id"].astype(str), **missing)
+    frame = latest_attempts(history, by=["run_id"])
+    frame = frame.assign(column=column_labels(frame))
+    median = pd.to_numeric(frame["latency_median_ms"], errors="coerce")
+    timed = frame[(timed_mask(frame) & (median > 0).to_numpy(dtype=bool))]
     return timed.merge(runs, on="run_id").sort_values("number", kind="stable")
 
 
