@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -58,10 +58,21 @@ def write_dashboard(
     history: pandas.DataFrame | None = None,
     comparison: CellComparisons | None = None,
     baseline: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> pathlib.Path:
-    """Write the dashboard to `path` (parent folders are created) and return the path."""
+    """Write the dashboard to `path` (parent folders are created) and return the path.
+
+    A run of more than `split.SPLIT_CELLS` cells gets a summary page at `path` and a page per
+    device beside it (`<stem>-devices/`); `progress(device, done, total)` hears of each."""
+    from farm.dashboard.cells import prepare
+    from farm.dashboard.page import render_page
+    from farm.dashboard.split import SPLIT_CELLS, write_pages
+    from farm.dashboard.view import RunData
+
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    page = render_dashboard(results, run, history=history, comparison=comparison, baseline=baseline)
-    target.write_text(page, encoding="utf-8")
+    data = RunData(prepare(results), run, history, comparison, baseline)
+    if len(data.cells) > SPLIT_CELLS:
+        return write_pages(data, target, progress)
+    target.write_text(render_page(data), encoding="utf-8")
     return target
