@@ -20,7 +20,7 @@ from typing import Any
 from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
-from farm.dashboard import HISTORY_COLUMNS, write_dashboard
+from farm.dashboard import HISTORY_COLUMNS, PageProgress, write_dashboard
 from farm.errors import (
     EXIT_NOTHING_CHECKED,
     ConfigError,
@@ -300,14 +300,16 @@ def _execute(
     return execute(plan, on_result, stop)
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
+def write_report(
+    run_dir: Path, out: Path | None = None, progress: PageProgress | None = None
+) -> Path:
     """The run's dashboard. A run under reports/runs/ also gets the history of the runs up to
     and including it (trends) and its comparison with the last good run before it (the
     compare.json a nightly wrote, else compared here), and updates reports/latest.html."""
     results, run = load_results(run_dir), load_run_info(run_dir)
     path = out or run_dir / "dashboard.html"
     if run_dir.resolve().parent.name != "runs":
-        return write_dashboard(results, run, path)
+        return write_dashboard(results, run, path, progress=progress)
     reports = run_dir.resolve().parent.parent
     this_run = str(run.get("run_id", run_dir.name))  # run ids sort by start time
     history = load_history(reports, up_to=this_run, columns=HISTORY_COLUMNS)
@@ -319,8 +321,9 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         comparison = compare_runs(load_results(baseline), results)
     name = baseline.name if baseline is not None else None
     path = write_dashboard(
-        results, run, path, history=history, comparison=comparison, baseline=name
-    )
+        results, run, path, history=history, comparison=comparison, baseline=name,
+        progress=progress,
+    )  # fmt: skip
     if out is None:
         shutil.copyfile(path, reports / "latest.html")
     return path

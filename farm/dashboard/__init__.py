@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
     from farm.dashboard.comparison import CellComparisons
 
-__all__ = ["HISTORY_COLUMNS", "render_dashboard", "write_dashboard"]
+__all__ = ["HISTORY_COLUMNS", "PageProgress", "render_dashboard", "write_dashboard"]
+
+PageProgress = Callable[[str, int, int], None]
+"""Told `(device, done, total)` as each device page of a large run is written."""
 
 # What the dashboard reads of every earlier run (`farm.store.load_history(columns=...)`): each
 # cell's key, how it ended and its quantiles; never the per-iteration samples.
@@ -58,7 +61,7 @@ def write_dashboard(
     history: pandas.DataFrame | None = None,
     comparison: CellComparisons | None = None,
     baseline: str | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: PageProgress | None = None,
 ) -> pathlib.Path:
     """Write the dashboard to `path` (parent folders are created) and return the path.
 

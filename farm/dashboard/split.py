@@ -11,13 +11,13 @@ self-contained file.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
-from farm.dashboard import answer, reasons
+from farm.dashboard import PageProgress, answer, reasons
 from farm.dashboard.cells import ordered_devices
 from farm.dashboard.comparison import CellComparisons, ComparedCell
 from farm.dashboard.header import STATUSES
@@ -28,8 +28,6 @@ from farm.dashboard.view import RunData, Section, cells_of
 SPLIT_CELLS = 1000
 PLOTLY_JS = "plotly.min.js"
 INDEX_HEADERS = ("Device", "Cells", *STATUSES, "Page")
-Progress = Callable[[str, int, int], None]
-"""Told `(what, done, total)` as each page is written."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class DeviceComparisons:
     confidence: float
 
 
-def write_pages(data: RunData, path: Path, progress: Progress | None = None) -> Path:
+def write_pages(data: RunData, path: Path, progress: PageProgress | None = None) -> Path:
     """The summary page at `path` and a page per device in `<stem>-devices/`."""
     folder = path.parent / f"{path.stem}-devices"
     folder.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,11 @@ HINT = (
 NO_STEP = f"No change point: no cell's median stepped by {MIN_STEP:.0%} or more."
 STEP_HEADERS = ("Device", "Model", "Delegate/threads", "From run", "Before", "After", "Step")
 PANEL_PX, GAP_PX = 200, 56
+# A year of nightlies is 365 points a line: more than a chart can show apart, and 20 MB of
+# page per device. The charts draw the last 90 runs (a quarter); the table above them lists
+# the change points of every run.
+CHART_RUNS = 90
+WINDOW = "The charts show the last {n} of {of} runs; the table above covers them all."
 
 
 def section(data: RunData) -> Section:
@@ -54,8 +59,27 @@ def section(data: RunData) -> Section:
         return Section(ANCHOR, TITLE, (notice("No cell was timed in any run."),))
     steps = find_steps(points)
     colors = series_colors(ordered_columns(points))
-    figures = per_device(points, lambda cells: device_figure(cells, runs, steps, colors))
-    return Section(ANCHOR, TITLE, (hint(HINT), steps_table(steps), *figures))
+    shown, shown_steps, shown_points = latest(runs, steps, points)
+    figures = per_device(
+        shown_points, lambda cells: device_figure(cells, shown, shown_steps, colors)
+    )
+    window = [] if len(shown) == len(runs) else [hint(WINDOW.format(n=len(shown), of=len(runs)))]
+    return Section(ANCHOR, TITLE, (hint(HINT), steps_table(steps), *window, *figures))
+
+
+def latest(
+    runs: pd.DataFrame, steps: pd.DataFrame, points: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The last `CHART_RUNS` runs, and the steps and points in them: what the charts draw."""
+    if len(runs) <= CHART_RUNS:
+        return runs, steps, points
+    shown = runs.tail(CHART_RUNS).reset_index(drop=True)
+    ids = set(shown["run_id"])
+    return (
+        shown,
+        steps[steps["run_id"].isin(ids).to_numpy(dtype=bool)],
+        points[points["run_id"].isin(ids).to_numpy(dtype=bool)],
+    )
 
 
 def too_few(n: int) -> str:
