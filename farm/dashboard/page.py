@@ -44,6 +44,7 @@ VIEWS: tuple[View, ...] = (
     trends.section,
     compare_view.section,
 )
+NOTHING = Html("")
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -52,7 +53,7 @@ def render_page(
     views: Sequence[View] = VIEWS,
     *,
     plotly_src: str | None = None,
-    above: Html = Html(""),
+    above: Html = NOTHING,
 ) -> str:
     """The whole document; figures are numbered `figure-1`, `figure-2` … in page order.
     plotly.js is inlined, or loaded from `plotly_src` (a file beside the page) when several

@@ -8,13 +8,15 @@ import pandas as pd
 
 from farm.dashboard.cells import cell_ids, natural_key
 from farm.dashboard.failures import not_ok, status_badge
-from farm.dashboard.markup import Html, element, hint, notice, table, text
+from farm.dashboard.markup import Html, hint, notice, table, text
 from farm.dashboard.view import RunData, Section
 
 ANCHOR, TITLE = "reasons", "Why cells failed or were skipped"
 HEADERS = ("Cells", "Status", "Failure kind", "Reason", "Devices", "Which cells")
 SHOWN_CELLS = 8  # named in full; the rest are counted
-HINT = "One row per distinct reason, most cells first; each cell is listed under Failed and skipped."
+HINT = (
+    "One row per distinct reason, most cells first; each cell is listed under Failed and skipped."
+)
 GROUP_KEYS = ["status", "failure_kind", "reason"]
 
 
