@@ -24,6 +24,7 @@ HINT = (
     "kernels); ✗ names a faster cell whose outputs failed parity. Open a device for its models."
 )
 HEADERS = ("Model", "Fastest correct", "Median", "× vs cpu", "Faster but wrong")
+OPEN_DEVICES = 2  # a lab this small shows its per-model tables unfolded
 DEVICE_HEADERS = ("Device", "Wins most models", "Median × vs cpu", "Models", "Failed parity")
 
 
@@ -32,7 +33,8 @@ def section(data: RunData) -> Section:
     timed = data.cells[data.cells["timed"].to_numpy(dtype=bool)]
     if timed.empty:
         return Section(ANCHOR, TITLE, (notice("No cell finished ok: no delegate to recommend."),))
-    devices = [device_answer(cells_of(timed, device)) for device in ordered_devices(timed)]
+    names = ordered_devices(timed)
+    devices = [device_answer(cells_of(timed, name), len(names) <= OPEN_DEVICES) for name in names]
     rows = [row for row, _ in devices]
     folded = [details for _, details in devices]
     return Section(ANCHOR, TITLE, (hint(HINT), table(DEVICE_HEADERS, rows, cls="answer"), *folded))
@@ -55,8 +57,8 @@ def winners(cells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "best", "trap"])
 
 
-def device_answer(cells: pd.DataFrame) -> tuple[list[Html], Html]:
-    """The device's summary row and its folded per-model table."""
+def device_answer(cells: pd.DataFrame, unfolded: bool) -> tuple[list[Html], Html]:
+    """The device's summary row and its per-model table, folded unless `unfolded`."""
     device = str(cells["device"].iloc[0])
     found = winners(cells)
     best = [b for b in found["best"] if b is not None]
@@ -72,7 +74,8 @@ def device_answer(cells: pd.DataFrame) -> tuple[list[Html], Html]:
     ]
     rows = [model_row(r) for r in records(found)]
     summary = element("summary", text(f"{device}: every model"))
-    return row, element("details", summary, table(HEADERS, rows, cls="answer-models"))
+    body = summary + table(HEADERS, rows, cls="answer-models")
+    return row, Html(f"<details{' open' if unfolded else ''}>{body}</details>")
 
 
 def model_row(found: Record) -> list[Html]:

@@ -47,7 +47,7 @@ SPEEDUP_HINT = (
 )
 MARKS_HINT = (
     "✓ in a cell's corner: its outputs passed parity against the cpu cell; ✗: they failed "
-    "(the cell is still timed, outlined in red); no mark: the cpu reference, or not compared."
+    "(the cell is still timed, outlined in red); no mark: not compared (no reference)."
 )
 
 
@@ -112,9 +112,9 @@ def cell_grid(
 
 
 def parity_marks(grid: list[list[Record | None]]) -> list[dict[str, Any]]:
-    """✓ in the top right corner of a cell whose outputs passed parity, ✗ of one that failed
-    (the cpu cells are the reference: no mark). Annotations at category positions, as the
-    outlines are shapes there."""
+    """✓ in the top right corner of a cell whose outputs passed parity, ✗ of one that failed,
+    none where parity was not compared. Annotations at category positions, as the outlines
+    are shapes there."""
     marks = []
     for i, line in enumerate(grid):
         for j, row in enumerate(line):
