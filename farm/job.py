@@ -20,7 +20,7 @@ from typing import Any
 from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
-from farm.dashboard import HISTORY_COLUMNS, PageProgress, write_dashboard
+from farm.dashboard import HISTORY_COLUMNS, PageProgress, copy_dashboard, write_dashboard
 from farm.errors import (
     EXIT_NOTHING_CHECKED,
     ConfigError,
@@ -325,7 +325,7 @@ def write_report(
         progress=progress,
     )  # fmt: skip
     if out is None:
-        shutil.copyfile(path, reports / "latest.html")
+        copy_dashboard(path, reports / "latest.html")
     return path
 
 

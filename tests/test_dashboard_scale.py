@@ -118,3 +118,14 @@ def test_history_reads_only_the_columns_asked_for_up_to_a_run(tmp_path: Path) ->
     assert history["run_started_at"].iloc[-1] == run_id_of(2)[1].isoformat()
     everything = load_history(reports)
     assert "samples_ms" not in everything.columns and "latency_p99_ms" in everything.columns
+
+
+def test_latest_html_of_a_large_run_links_the_device_pages_from_reports(tmp_path: Path) -> None:
+    from farm.job import write_report
+
+    reports = synthetic(tmp_path, Lab(6, 14, 5), runs=2)
+    write_report(sorted((reports / "runs").iterdir())[-1])
+    latest = (reports / "latest.html").read_text(encoding="utf-8")
+    links = re.findall(r'<a href="([^"#]+)">', latest)
+    assert len(links) == 12 and all((reports / link).is_file() for link in links)
+    assert all(link.startswith("runs/") for link in links)

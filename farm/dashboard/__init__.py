@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
     from farm.dashboard.comparison import CellComparisons
 
-__all__ = ["HISTORY_COLUMNS", "PageProgress", "render_dashboard", "write_dashboard"]
+__all__ = [
+    "HISTORY_COLUMNS", "PageProgress", "copy_dashboard", "render_dashboard", "write_dashboard",
+]  # fmt: skip
 
 PageProgress = Callable[[str, int, int], None]
 """Told `(device, done, total)` as each device page of a large run is written."""
@@ -78,4 +80,17 @@ def write_dashboard(
     if len(data.cells) > SPLIT_CELLS:
         return write_pages(data, target, progress)
     target.write_text(render_page(data), encoding="utf-8")
+    return target
+
+
+def copy_dashboard(page: str | os.PathLike[str], to: str | os.PathLike[str]) -> pathlib.Path:
+    """Copy a written dashboard elsewhere (`reports/latest.html`); the links of a summary page
+    to its device pages (`<stem>-devices/`) are made relative to the copy."""
+    source, target = pathlib.Path(page), pathlib.Path(to)
+    html = source.read_text(encoding="utf-8")
+    folder = source.parent / f"{source.stem}-devices"
+    if folder.is_dir():
+        relative = pathlib.Path(os.path.relpath(folder, target.parent)).as_posix()
+        html = html.replace(f'href="{folder.name}/', f'href="{relative}/')
+    target.write_text(html, encoding="utf-8")
     return target
