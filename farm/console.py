@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from farm.compare import Comparison, to_json, to_markdown, to_table
@@ -19,12 +26,14 @@ from farm.config import device_summary
 from farm.cores import fingerprint_cores, more_threads_than_cores
 from farm.dashboard.cells import cell_ids
 from farm.errors import EXIT_NOTHING_CHECKED
-from farm.job import run_nightly, run_plan
+from farm.job import run_nightly, run_plan, write_report
 from farm.orchestrator import ResultCallback, RunPlan
 from farm.orchestrator.probe import DeviceProbe
 from farm.spec import CellResult, Device
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
 _COLUMNS = (
@@ -82,6 +91,20 @@ def print_resume_line(plan: RunPlan, results: list[CellResult], console: Console
         f"to finish: farm run --resume {escape(str(plan.run_dir))}",
         soft_wrap=True,
     )
+
+
+def write_report_with_progress(run_dir: Path, out: Path | None) -> Path:
+    """`farm report`: the dashboard, with a spinner while the results and history are read
+    and a bar over the device pages of a large run (a 27 k-cell run takes tens of seconds)."""
+    columns = (SpinnerColumn(), *_COLUMNS[:-1])  # no `last` cell line
+    with Progress(*columns, console=_stderr_console(), transient=True) as progress:
+        task = progress.add_task(f"report {escape(run_dir.name)}: reading results", total=None)
+
+        def page_written(device: str, done: int, total: int) -> None:
+            what = f"report: page of {escape(device)}"
+            progress.update(task, description=what, completed=done, total=total)
+
+        return write_report(run_dir, out, page_written)
 
 
 def _stderr_console() -> Console:

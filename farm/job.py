@@ -20,7 +20,7 @@ from typing import Any
 from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
 from farm.config import load_devices, load_models
-from farm.dashboard import write_dashboard
+from farm.dashboard import HISTORY_COLUMNS, PageProgress, copy_dashboard, write_dashboard
 from farm.errors import (
     EXIT_NOTHING_CHECKED,
     ConfigError,
@@ -304,19 +304,19 @@ def _execute(
     return execute(plan, on_result, stop)
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
+def write_report(
+    run_dir: Path, out: Path | None = None, progress: PageProgress | None = None
+) -> Path:
     """The run's dashboard. A run under reports/runs/ also gets the history of the runs up to
     and including it (trends) and its comparison with the last good run before it (the
     compare.json a nightly wrote, else compared here), and updates reports/latest.html."""
     results, run = load_results(run_dir), load_run_info(run_dir)
     path = out or run_dir / "dashboard.html"
     if run_dir.resolve().parent.name != "runs":
-        return write_dashboard(results, run, path)
+        return write_dashboard(results, run, path, progress=progress)
     reports = run_dir.resolve().parent.parent
-    history = load_history(reports)
-    this_run = str(run.get("run_id", run_dir.name))
-    up_to_this_run = history["run_id"].astype(str).le(this_run)  # run ids sort by start time
-    history = history[up_to_this_run.to_numpy(dtype=bool)]
+    this_run = str(run.get("run_id", run_dir.name))  # run ids sort by start time
+    history = load_history(reports, up_to=this_run, columns=HISTORY_COLUMNS)
     baseline = last_good_run(reports, before=run_dir.name)  # the one a nightly compares with
     comparison: Comparison | None = None
     if (run_dir / "compare.json").exists():
@@ -325,10 +325,11 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         comparison = compare_runs(load_results(baseline), results)
     name = baseline.name if baseline is not None else None
     path = write_dashboard(
-        results, run, path, history=history, comparison=comparison, baseline=name
-    )
+        results, run, path, history=history, comparison=comparison, baseline=name,
+        progress=progress,
+    )  # fmt: skip
     if out is None:
-        shutil.copyfile(path, reports / "latest.html")
+        copy_dashboard(path, reports / "latest.html")
     return path
 
 

@@ -62,7 +62,9 @@ def history(
     from farm.console import print_cell_history, print_history
     from farm.store import load_history
 
-    frame = load_history(reports)
+    # The table of runs reads three columns of each; one cell's history reads every column
+    # but the samples.
+    frame = load_history(reports, columns=None if cell else ("status", "device"))
     if cell:
         print_cell_history(frame, cell)
     else:

@@ -116,8 +116,8 @@ def report(
     out: Annotated[Path | None, typer.Option(help="Default: RUN_DIR/dashboard.html.")] = None,
 ) -> None:
     """Write the dashboard of a run (also of an unfinished one, from its journal)."""
-    from farm.job import write_report
+    from farm.console import write_report_with_progress
 
     if not (run_dir / "journal.jsonl").exists() and not (run_dir / "results.parquet").exists():
         raise ConfigError(str(run_dir), "", "not a run directory", "pass reports/runs/<run id>")
-    typer.echo(write_report(run_dir, out))
+    typer.echo(write_report_with_progress(run_dir, out))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,7 +18,20 @@ if TYPE_CHECKING:
 
     from farm.dashboard.comparison import CellComparisons
 
-__all__ = ["render_dashboard", "write_dashboard"]
+__all__ = [
+    "HISTORY_COLUMNS", "PageProgress", "copy_dashboard", "render_dashboard", "write_dashboard",
+]  # fmt: skip
+
+PageProgress = Callable[[str, int, int], None]
+"""Told `(device, done, total)` as each device page of a large run is written."""
+
+# What the dashboard reads of every earlier run (`farm.store.load_history(columns=...)`): each
+# cell's key, how it ended, its quantiles and its runner (a native and a Python-runner cell are
+# two trend lines); never the per-iteration samples.
+HISTORY_COLUMNS = (
+    "run_id", "device", "model", "delegate", "threads", "status", "failure_kind", "attempt",
+    "latency_median_ms", "latency_p5_ms", "latency_p95_ms", "runner",
+)  # fmt: skip
 
 
 def render_dashboard(
@@ -51,10 +64,34 @@ def write_dashboard(
     history: pandas.DataFrame | None = None,
     comparison: CellComparisons | None = None,
     baseline: str | None = None,
+    progress: PageProgress | None = None,
 ) -> pathlib.Path:
-    """Write the dashboard to `path` (parent folders are created) and return the path."""
+    """Write the dashboard to `path` (parent folders are created) and return the path.
+
+    A run of more than `split.SPLIT_CELLS` cells gets a summary page at `path` and a page per
+    device beside it (`<stem>-devices/`); `progress(device, done, total)` hears of each."""
+    from farm.dashboard.cells import prepare
+    from farm.dashboard.page import render_page
+    from farm.dashboard.split import SPLIT_CELLS, write_pages
+    from farm.dashboard.view import RunData
+
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    page = render_dashboard(results, run, history=history, comparison=comparison, baseline=baseline)
-    target.write_text(page, encoding="utf-8")
+    data = RunData(prepare(results), run, history, comparison, baseline)
+    if len(data.cells) > SPLIT_CELLS:
+        return write_pages(data, target, progress)
+    target.write_text(render_page(data), encoding="utf-8")
+    return target
+
+
+def copy_dashboard(page: str | os.PathLike[str], to: str | os.PathLike[str]) -> pathlib.Path:
+    """Copy a written dashboard elsewhere (`reports/latest.html`); the links of a summary page
+    to its device pages (`<stem>-devices/`) are made relative to the copy."""
+    source, target = pathlib.Path(page), pathlib.Path(to)
+    html = source.read_text(encoding="utf-8")
+    folder = source.parent / f"{source.stem}-devices"
+    if folder.is_dir():
+        relative = pathlib.Path(os.path.relpath(folder, target.parent)).as_posix()
+        html = html.replace(f'href="{folder.name}/', f'href="{relative}/')
+    target.write_text(html, encoding="utf-8")
     return target

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from farm.dashboard.units import samples_of
 from farm.spec import DELEGATES, CellResult
 
 COLUMNS = tuple(field.name for field in dataclasses.fields(CellResult))
 CELL_KEYS = ["device", "model", "delegate", "threads"]
+SAMPLE_COLUMNS = ("samples_ms", "process_samples")
 BASELINE_DELEGATE = "cpu"
 
 Record = Mapping[Hashable, Any]
@@ -24,14 +26,10 @@ Record = Mapping[Hashable, Any]
 
 def prepare(results: pd.DataFrame) -> pd.DataFrame:
     """Normalise a results frame for the views (the caller's frame is not modified)."""
-    frame = _with_known_columns(results)
-    frame = frame.assign(threads=pd.to_numeric(frame["threads"], errors="coerce").astype("Int64"))
-    frame = _latest_attempts(frame)
-    frame = frame.assign(
-        column=[column_label(d, t) for d, t in zip(frame.delegate, frame.threads, strict=True)],
-        timed=_timed(frame),
-    )
-    return frame.assign(speedup_vs_cpu=_speedup_vs_cpu(frame))
+    frame = latest_attempts(_with_known_columns(results))
+    frame = frame.assign(column=column_labels(frame), timed=timed_mask(frame))
+    counts = [len(samples_of(samples)) for samples in frame["samples_ms"]]
+    return frame.assign(speedup_vs_cpu=_speedup_vs_cpu(frame), sample_count=counts)
 
 
 def _with_known_columns(results: pd.DataFrame) -> pd.DataFrame:
@@ -39,10 +37,20 @@ def _with_known_columns(results: pd.DataFrame) -> pd.DataFrame:
     return results.reset_index(drop=True).assign(**missing)
 
 
-def _latest_attempts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep the last attempt of a cell when a retried cell left more than one row."""
+def latest_attempts(frame: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Keep the last attempt of a cell when a retried cell left more than one row (of a cell
+    in each run with `by=["run_id"]`); threads as nullable integers."""
+    frame = frame.assign(threads=pd.to_numeric(frame["threads"], errors="coerce").astype("Int64"))
     ordered = frame.sort_values("attempt", kind="stable", na_position="first")
-    return ordered.drop_duplicates(CELL_KEYS, keep="last").sort_index().reset_index(drop=True)
+    latest = ordered.drop_duplicates([*by, *CELL_KEYS], keep="last")
+    return latest.sort_index().reset_index(drop=True)
+
+
+def column_labels(frame: pd.DataFrame) -> list[str]:
+    """Each row's heatmap column (`column_label`), one label per distinct pair."""
+    pairs = list(zip(frame["delegate"], frame["threads"], strict=True))
+    labels = {pair: column_label(*pair) for pair in set(pairs)}
+    return [labels[pair] for pair in pairs]
 
 
 def column_label(delegate: object, threads: object) -> str:
@@ -51,7 +59,7 @@ def column_label(delegate: object, threads: object) -> str:
     return f"{delegate}/t{thread_text}"
 
 
-def _timed(frame: pd.DataFrame) -> np.ndarray:
+def timed_mask(frame: pd.DataFrame) -> np.ndarray:
     """Cells whose latency stands: ok ones, and those that failed parity after they were timed
     (the parity check runs on a finished measurement: the outputs are wrong, the timing is not)."""
     ok = frame["status"].eq("ok").to_numpy(dtype=bool)
@@ -84,8 +92,12 @@ def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def records(frame: pd.DataFrame) -> Sequence[Record]:
-    """The rows as mappings, for code that reads one cell at a time."""
-    return frame.to_dict("records")
+    """The rows as mappings, for code that reads one cell at a time; without the per-iteration
+    lists (a view that draws samples reads the column). Built from each column's `tolist`:
+    pandas' `to_dict("records")` took 49 ms for 200 rows of this frame here, this 10 ms."""
+    columns = [name for name in frame.columns if name not in SAMPLE_COLUMNS]
+    values = [frame[name].tolist() for name in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def cell_ids(frame: pd.DataFrame) -> pd.Series:

@@ -100,8 +100,7 @@ class StepRule:
         candidates = range(self.min_size, len(segment) - self.min_size + 1)
         if len(candidates) == 0:
             return []
-        # The best split leaves the least squared error: the largest |Δ mean| / √(1/n₁ + 1/n₂).
-        k = max(candidates, key=lambda k: t_statistic(segment[:k], segment[k:], noise=1.0))
+        k = best_split(segment, candidates)
         degrees_of_freedom = len(log_values) - 1
         if not self.passes(segment[:k], segment[k:], noise, degrees_of_freedom, len(candidates)):
             return []
@@ -139,6 +138,17 @@ class StepRule:
         large = np.expm1(abs(right.mean() - left.mean())) >= self.min_step
         critical = stdtrit(degrees_of_freedom, 1 - self.alpha / (2 * tries))
         return bool(large and t_statistic(left, right, noise) > critical)
+
+
+def best_split(segment: np.ndarray, candidates: range) -> int:
+    """The split that leaves the least squared error: the largest |Δ mean| / √(1/n₁ + 1/n₂),
+    the first of equals; every candidate at once from running sums (a year of nightlies of a
+    2,880-cell lab made a million `t_statistic` calls, 29 s, one at a time)."""
+    k = np.arange(candidates.start, candidates.stop)
+    sums, n = np.cumsum(segment), len(segment)
+    left_mean, right_mean = sums[k - 1] / k, (sums[-1] - sums[k - 1]) / (n - k)
+    t = np.abs(right_mean - left_mean) / np.sqrt(1 / k + 1 / (n - k))
+    return int(k[np.argmax(np.round(t, 9))])  # rounded: equal splits stay equal, first wins
 
 
 def t_statistic(left: np.ndarray, right: np.ndarray, noise: float) -> float:

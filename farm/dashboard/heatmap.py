@@ -21,14 +21,13 @@ from farm.dashboard.cells import (
     timed_cells,
 )
 from farm.dashboard.markup import hint, notice, plot_reason, plot_text
-from farm.dashboard.theme import FAILED_COLOR, GAP_COLOR, style_figure
+from farm.dashboard.theme import FAILED_COLOR, GAP_COLOR, OK_COLOR, style_figure
 from farm.dashboard.units import (
     format_ms,
     format_speedup,
     format_tick_ms,
     is_missing,
     log_ticks,
-    samples_of,
 )
 from farm.dashboard.view import Block, RunData, Section, per_device
 
@@ -46,6 +45,10 @@ SPEEDUP_HINT = (
     "and thread count divided by this cell's median; above 1× is faster than cpu. A cell whose "
     "cpu cell did not finish ok shows its median alone."
 )
+MARKS_HINT = (
+    "✓ in a cell's corner: its outputs passed parity against the cpu cell; ✗: they failed "
+    "(the cell is still timed, outlined in red); no mark: not compared (no reference)."
+)
 
 
 def section(data: RunData) -> Section:
@@ -53,7 +56,7 @@ def section(data: RunData) -> Section:
     if timed_cells(data.cells).empty:
         return Section(ANCHOR, TITLE, (notice("No cell finished ok: no latency to show."),))
     blocks = per_device(data.cells, device_block)
-    return Section(ANCHOR, TITLE, (hint(SPEEDUP_HINT), *blocks))
+    return Section(ANCHOR, TITLE, (hint(SPEEDUP_HINT), hint(MARKS_HINT), *blocks))
 
 
 def device_block(cells: pd.DataFrame) -> Block:
@@ -68,6 +71,7 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
     grid = cell_grid(cells, models, columns)
     figure = go.Figure(heatmap_trace(cells, models, columns, grid))
     figure.update_layout(plot_bgcolor=GAP_COLOR, xaxis_side="top", yaxis_autorange="reversed")
+    figure.update_layout(annotations=parity_marks(grid))
     for i, j in parity_failed_positions(grid):
         figure.add_shape(
             type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
@@ -105,6 +109,29 @@ def cell_grid(
     """rows[model][column] → that cell's record, None where the matrix had no such cell."""
     by_key = {(str(r["model"]), r["column"]): r for r in records(cells)}
     return [[by_key.get((model, column)) for column in columns] for model in models]
+
+
+def parity_marks(grid: list[list[Record | None]]) -> list[dict[str, Any]]:
+    """✓ in the top right corner of a cell whose outputs passed parity, ✗ of one that failed,
+    none where parity was not compared. Annotations at category positions, as the outlines
+    are shapes there."""
+    marks = []
+    for i, line in enumerate(grid):
+        for j, row in enumerate(line):
+            mark = None if row is None else parity_mark(row)
+            if mark is not None:
+                symbol, color = mark
+                marks.append({
+                    "x": j + 0.42, "y": i - 0.3, "xref": "x", "yref": "y", "text": symbol,
+                    "showarrow": False, "font": {"color": color, "size": 13},
+                })  # fmt: skip
+    return marks
+
+
+def parity_mark(row: Record) -> tuple[str, str] | None:
+    if row["timed"] and row["status"] != "ok":
+        return "✗", FAILED_COLOR
+    return ("✓", OK_COLOR) if row["status"] == "ok" and row.get("parity_ok") is True else None
 
 
 def parity_failed_positions(grid: list[list[Record | None]]) -> list[tuple[int, int]]:
@@ -167,7 +194,7 @@ def parity_hover(row: Record) -> list[str]:
 
 
 def timed_hover(row: Record) -> list[str]:
-    n_samples = len(samples_of(row["samples_ms"])) or row.get("latency_count")
+    n_samples = row["sample_count"] or row.get("latency_count")
     return [
         f"median {format_ms(row['latency_median_ms'])} · {speedup_phrase(row)}",
         f"p5 {format_ms(row['latency_p5_ms'])} · p95 {format_ms(row['latency_p95_ms'])}",

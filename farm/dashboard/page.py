@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from farm.dashboard import (
+    answer,
     compare_view,
     coverage,
     devices,
@@ -19,6 +20,7 @@ from farm.dashboard import (
     heatmap,
     parity,
     quantization,
+    reasons,
     startup,
     trends,
 )
@@ -28,6 +30,8 @@ from farm.dashboard.theme import CSS
 from farm.dashboard.view import Block, RunData, Section, View
 
 VIEWS: tuple[View, ...] = (
+    answer.section,
+    reasons.section,
     heatmap.section,
     distributions.section,
     startup.section,
@@ -40,17 +44,30 @@ VIEWS: tuple[View, ...] = (
     trends.section,
     compare_view.section,
 )
+NOTHING = Html("")
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def render_page(data: RunData) -> str:
-    """The whole document; figures are numbered `figure-1`, `figure-2` … in page order."""
-    sections = [view(data) for view in VIEWS]
+def render_page(
+    data: RunData,
+    views: Sequence[View] = VIEWS,
+    *,
+    plotly_src: str | None = None,
+    above: Html = NOTHING,
+) -> str:
+    """The whole document; figures are numbered `figure-1`, `figure-2` … in page order.
+    plotly.js is inlined, or loaded from `plotly_src` (a file beside the page) when several
+    pages share it; `above` goes between the header and the first section."""
+    sections = [view(data) for view in views]
     figure_ids = (f"figure-{n}" for n in itertools.count(1))
     body = "".join(render_section(section, figure_ids) for section in sections)
-    return document(
-        f"tflite-farm {run_id(data)}", header(data, sections), Html(body), plotly_needed(sections)
-    )
+    script = plotly_script(plotly_src) if plotly_needed(sections) else ""
+    top = Html(header(data, sections) + above)
+    return document(f"tflite-farm {run_id(data)}", top, Html(body), script)
+
+
+def plotly_script(src: str | None) -> str:
+    return f'<script src="{text(src)}"></script>' if src else f"<script>{get_plotlyjs()}</script>"
 
 
 def plotly_needed(sections: Sequence[Section]) -> bool:
@@ -79,8 +96,7 @@ def render_figure(figure: go.Figure, div_id: str) -> Html:
     ))  # fmt: skip
 
 
-def document(title: str, header_html: Html, body: Html, with_plotly: bool) -> str:
-    script = f"<script>{get_plotlyjs()}</script>" if with_plotly else ""
+def document(title: str, header_html: Html, body: Html, script: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -58,6 +58,8 @@ td.reason, .failures td:last-child {{ white-space: pre-wrap; overflow-wrap: anyw
 .devices {{ margin-top: 4px; }}
 h3.part {{ margin: 20px 0 4px; font-size: 15px; }}
 .over {{ color: var(--failed); font-weight: 600; }}
+.good {{ color: var(--ok); font-weight: 600; }}
+details {{ margin: 4px 0; }} summary {{ cursor: pointer; font-weight: 600; }}
 table.drift td, table.tradeoffs td, table.health td {{ font-variant-numeric: tabular-nums; }}
 table.health .badge {{ margin-bottom: 4px; }}
 table.health .reason {{ display: block; white-space: pre-wrap; overflow-wrap: anywhere;

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
+from farm.dashboard import HISTORY_COLUMNS
 from farm.dashboard.cells import (
     Record,
+    column_labels,
+    latest_attempts,
     natural_key,
     ordered_columns,
     ordered_models,
-    prepare,
     records,
-    timed_cells,
+    timed_mask,
 )
 from farm.dashboard.changepoints import MIN_SIZE, MIN_STEP, change_points
 from farm.dashboard.markup import Html, hint, notice, plot_text, table, text
@@ -37,6 +40,11 @@ HINT = (
 NO_STEP = f"No change point: no cell's median stepped by {MIN_STEP:.0%} or more."
 STEP_HEADERS = ("Device", "Model", "Delegate/threads", "From run", "Before", "After", "Step")
 PANEL_PX, GAP_PX = 200, 56
+# A year of nightlies is 365 points a line: more than a chart can show apart, and 20 MB of
+# page per device. The charts draw the last 90 runs (a quarter); the table above them lists
+# the change points of every run.
+CHART_RUNS = 90
+WINDOW = "The charts show the last {n} of {of} runs; the table above covers them all."
 
 
 def section(data: RunData) -> Section:
@@ -51,8 +59,27 @@ def section(data: RunData) -> Section:
         return Section(ANCHOR, TITLE, (notice("No cell was timed in any run."),))
     steps = find_steps(points)
     colors = series_colors(ordered_columns(points))
-    figures = per_device(points, lambda cells: device_figure(cells, runs, steps, colors))
-    return Section(ANCHOR, TITLE, (hint(HINT), steps_table(steps), *figures))
+    shown, shown_steps, shown_points = latest(runs, steps, points)
+    figures = per_device(
+        shown_points, lambda cells: device_figure(cells, shown, shown_steps, colors)
+    )
+    window = [] if len(shown) == len(runs) else [hint(WINDOW.format(n=len(shown), of=len(runs)))]
+    return Section(ANCHOR, TITLE, (hint(HINT), steps_table(steps), *window, *figures))
+
+
+def latest(
+    runs: pd.DataFrame, steps: pd.DataFrame, points: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The last `CHART_RUNS` runs, and the steps and points in them: what the charts draw."""
+    if len(runs) <= CHART_RUNS:
+        return runs, steps, points
+    shown = runs.tail(CHART_RUNS).reset_index(drop=True)
+    ids = set(shown["run_id"])
+    return (
+        shown,
+        steps[steps["run_id"].isin(ids).to_numpy(dtype=bool)],
+        points[points["run_id"].isin(ids).to_numpy(dtype=bool)],
+    )
 
 
 def too_few(n: int) -> str:
@@ -81,13 +108,14 @@ def start_times(runs: pd.DataFrame) -> list[str] | None:
 
 
 def trend_points(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """The timed cells of every run (each run prepared on its own, so a retried cell counts
-    once), with their run's `number`, `x` and `label`."""
-    by_run = history.assign(run_id=history["run_id"].astype(str)).groupby("run_id", sort=False)
-    prepared = pd.concat([prepare(frame) for _, frame in by_run], ignore_index=True)
-    timed = timed_cells(prepared)
-    median = pd.to_numeric(timed["latency_median_ms"], errors="coerce")
-    timed = timed[(median > 0).to_numpy(dtype=bool)]
+    """The timed cells of every run (a cell retried in a run counts once), with their run's
+    `number`, `x` and `label`: one pass over the whole history, not a `prepare` per run."""
+    missing = {name: None for name in HISTORY_COLUMNS if name not in history.columns}
+    history = history.assign(run_id=history["run_id"].astype(str), **missing)
+    frame = latest_attempts(history, by=["run_id"])
+    frame = frame.assign(column=column_labels(frame))
+    median = pd.to_numeric(frame["latency_median_ms"], errors="coerce")
+    timed = frame[(timed_mask(frame) & (median > 0).to_numpy(dtype=bool))]
     return runners_apart(timed.merge(runs, on="run_id").sort_values("number", kind="stable"))
 
 
@@ -192,13 +220,16 @@ def series_traces(
     """The p5–p95 band (under) and the median line of one cell, a gap where a run has none."""
     column = plot_text(series["column"].iloc[0])
     cell = f"{plot_text(series['model'].iloc[0])} · {column}"
-    aligned = runs.merge(series.drop(columns=["run_id", "x", "label"]), on="number", how="left")
+    # One row per run, in run order (a reindex: a merge per line took 16 s of a year's report).
+    by_number = series.drop(columns=["run_id", "x", "label"]).set_index("number")
+    aligned = by_number.reindex(runs["number"]).reset_index().assign(label=runs["label"].array)
     median = pd.to_numeric(aligned["latency_median_ms"])
+    hovers = np.array([hover_text(row, cell) for row in records(aligned)], dtype=object)
     line = go.Scatter(
         x=runs["x"].tolist(), y=[None if is_missing(m) else float(m) for m in median],
         name=column, legendgroup=column, showlegend=show_legend, mode="lines+markers",
         line={"color": color, "width": 1.8}, marker={"size": 5},
-        customdata=[hover_text(row, cell) for row in records(aligned)],
+        customdata=hovers,  # an array: plotly validates a list item by item
         hovertemplate="%{customdata}<extra></extra>",
     )  # fmt: skip
     return [*band_trace(series, color), line]

@@ -1,0 +1,97 @@
+"""A large run as a summary page and one page per device.
+
+Above `SPLIT_CELLS` cells one page cannot stay readable or light (a 27 k-cell run drew 68 MB
+of HTML): the summary page keeps the answer, the failure reasons and an index of devices, and
+each device gets every view over its own cells, history and comparison in
+`<page>-devices/<device>.html`. The device pages share one `plotly.min.js` beside them, so the
+folder opens offline as one page did; a run of up to `SPLIT_CELLS` cells stays one
+self-contained file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from plotly.offline import get_plotlyjs
+
+from farm.dashboard import PageProgress, answer, reasons
+from farm.dashboard.cells import ordered_devices
+from farm.dashboard.comparison import CellComparisons, ComparedCell
+from farm.dashboard.header import STATUSES
+from farm.dashboard.markup import Html, element, hint, table, text
+from farm.dashboard.page import render_page
+from farm.dashboard.view import RunData, Section, cells_of
+
+SPLIT_CELLS = 1000
+PLOTLY_JS = "plotly.min.js"
+INDEX_HEADERS = ("Device", "Cells", *STATUSES, "Page")
+
+
+@dataclass(frozen=True)
+class DeviceComparisons:
+    """The compared cells of one device, under the run's threshold and confidence."""
+
+    rows: Sequence[ComparedCell]
+    threshold: float
+    confidence: float
+
+
+def write_pages(data: RunData, path: Path, progress: PageProgress | None = None) -> Path:
+    """The summary page at `path` and a page per device in `<stem>-devices/`."""
+    folder = path.parent / f"{path.stem}-devices"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
+    devices = ordered_devices(data.cells)
+    links: dict[str, str] = {}
+    back = element("p", Html(f'<a href="../{text(path.name)}">← all devices</a>'), cls="back")
+    for done, device in enumerate(devices, start=1):
+        page = folder / page_name(device, set(links.values()))
+        html = render_page(of_device(data, device), plotly_src=PLOTLY_JS, above=back)
+        page.write_text(html, encoding="utf-8")
+        links[device] = page.name
+        if progress:
+            progress(device, done, len(devices))
+    views = (answer.section, reasons.section, lambda d: index(d, folder.name, links))
+    path.write_text(render_page(data, views), encoding="utf-8")
+    return path
+
+
+def page_name(device: str, taken: set[str]) -> str:
+    """A file name from the device name (its markup and slashes replaced), unique here."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", device).strip(".") or "device"
+    name, n = f"{stem}.html", 2
+    while name in taken:
+        name, n = f"{stem}-{n}.html", n + 1
+    return name
+
+
+def of_device(data: RunData, device: str) -> RunData:
+    """One device's cells, history and compared cells."""
+    history = None if data.history is None else cells_of(data.history, device)
+    return RunData(
+        cells_of(data.cells, device), data.run, history, narrowed(data.comparison, device),
+        data.baseline,
+    )  # fmt: skip
+
+
+def narrowed(comparison: CellComparisons | None, device: str) -> CellComparisons | None:
+    if comparison is None:
+        return None
+    rows = [row for row in comparison.rows if row.device == device]
+    return DeviceComparisons(rows, comparison.threshold, comparison.confidence)
+
+
+def index(data: RunData, folder: str, links: Mapping[str, str]) -> Section:
+    """Each device's cell counts and a link to its page."""
+    rows = []
+    for device in ordered_devices(data.cells):
+        status = cells_of(data.cells, device)["status"]
+        href = f"{folder}/{links[device]}"
+        link = Html(f'<a href="{text(href)}">{text(device)}</a>')
+        counts = [text(int(status.eq(s).sum())) for s in STATUSES]
+        rows.append([link, text(len(status)), *counts, link])
+    note = hint(f"{len(rows)} devices: every chart of a device is on its own page.")
+    return Section("devices-index", "Devices", (note, table(INDEX_HEADERS, rows, cls="index")))

@@ -1,0 +1,131 @@
+"""The dashboard of a lab-sized run: the answer at the top, failures grouped by reason, a run
+of more than 1000 cells split into a summary page and a page per device (drawn by a real
+headless Chromium), and a history that reads only the columns it shows. Built on the
+synthetic lab of the scale benchmarks (tests/perf/synthetic_lab.py), at a size CI affords."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from farm.dashboard import HISTORY_COLUMNS, render_dashboard, write_dashboard
+from farm.store import load_history, load_results
+
+from .lab import require_tool
+from .perf.synthetic_lab import PREFLIGHT, Lab, run_id_of, write_history
+from .test_dashboard import chromium_dump_dom, section, table_rows
+
+TEMPLATE = {"runner": "python", "runtime": "ai_edge_litert", "model_sha256": "0" * 64}
+RUN = {"run_id": "scale-test", "host": "ci"}
+
+
+def synthetic(tmp_path: Path, lab: Lab, runs: int = 1) -> Path:
+    write_history(tmp_path / "reports", TEMPLATE, lab, runs)
+    return tmp_path / "reports"
+
+
+def latest_results(reports: Path) -> pd.DataFrame:
+    return load_results(sorted((reports / "runs").iterdir())[-1])
+
+
+@pytest.fixture(scope="module")
+def small_lab(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    # 5 devices: dev1's gpu cells fail parity, dev4's npu cells fail one pre-flight check.
+    return latest_results(synthetic(tmp_path_factory.mktemp("lab"), Lab(5, 3, 20)))
+
+
+def test_the_answer_comes_first_and_names_the_fastest_correct_delegate(
+    small_lab: pd.DataFrame,
+) -> None:
+    html = render_dashboard(small_lab, RUN)
+    assert html.index('<section id="answer">') < html.index('<section id="latency">')
+    devices = {row[0]: row for row in table_rows(section(html, "answer"))[1:6]}
+    assert devices["dev0"][1] == "npu/t1 (3 of 3)" and devices["dev0"][4] == "✓ none"
+    assert devices["dev1"][4] == "✗ 3"  # its gpu cells failed parity
+    assert not devices["dev4"][1].startswith("npu")  # its npu cells never ran
+    models = table_rows(section(html, "answer").split("dev1: every model")[1])
+    model_0 = next(row for row in models if row[0] == "model_0")
+    assert model_0[1] == "✓ npu/t1" and model_0[3].endswith("×")
+
+
+def test_a_faster_cell_that_failed_parity_is_named_beside_the_answer() -> None:
+    frame = pd.DataFrame(small_lab_rows())
+    html = render_dashboard(frame, RUN)
+    model_row = table_rows(section(html, "answer").split("every model")[1])[1]
+    assert model_row[1] == "✓ xnnpack/t1" and model_row[4].startswith("✗ gpu/t1")
+
+
+def small_lab_rows() -> list[dict[str, object]]:
+    base = {"run_id": "r", "device": "phone", "model": "m", "threads": 1, "model_sha256": "0"}
+    return [
+        {**base, "delegate": "cpu", "status": "ok", "latency_median_ms": 10.0},
+        {**base, "delegate": "xnnpack", "status": "ok", "latency_median_ms": 4.0},
+        {**base, "delegate": "gpu", "status": "failed", "failure_kind": "parity",
+         "reason": "max abs 0.4", "latency_median_ms": 2.0},
+    ]  # fmt: skip
+
+
+def test_identical_failures_are_one_row_with_a_count_and_the_cells(
+    small_lab: pd.DataFrame,
+) -> None:
+    rows = table_rows(section(render_dashboard(small_lab, RUN), "reasons"))
+    preflight = [row for row in rows if row[3] == PREFLIGHT]
+    assert len(preflight) == 1 and preflight[0][0] == "3" and preflight[0][4] == "dev4"
+    assert preflight[0][5].startswith("dev4-model_0-npu-t1")
+    assert [row[0] for row in rows[1:]] == ["3", "3"]  # the parity failures of dev1: one row
+
+
+def test_a_large_run_is_a_summary_page_linking_a_page_per_device(tmp_path: Path) -> None:
+    frame = latest_results(synthetic(tmp_path, Lab(6, 14, 10)))  # 1008 cells
+    frame["device"] = frame["device"].replace("dev2", "<b>dev2</b>")
+    page = write_dashboard(frame, RUN, tmp_path / "out" / "dashboard.html")
+    summary = page.read_text(encoding="utf-8")
+    links = re.findall(r'<a href="(dashboard-devices/[^"]+)">', summary)
+    assert len(set(links)) == 6 and "dashboard-devices/_b_dev2__b_.html" in links
+    assert "&lt;b&gt;dev2&lt;/b&gt;" in summary and "<b>dev2</b>" not in summary
+    device_page = (page.parent / "dashboard-devices" / "dev0.html").read_text(encoding="utf-8")
+    assert '<script src="plotly.min.js"></script>' in device_page
+    assert 'id="latency"' in device_page and "dev0" in device_page and "dev3" not in device_page
+    assert (page.parent / "dashboard-devices" / "plotly.min.js").stat().st_size > 1_000_000
+
+
+@pytest.mark.lab
+def test_summary_and_device_pages_draw_in_headless_chromium(tmp_path: Path) -> None:
+    chromium = require_tool("chromium")
+    reports = synthetic(tmp_path, Lab(6, 14, 10), runs=3)
+    history = load_history(reports, columns=HISTORY_COLUMNS)
+    frame = latest_results(reports)
+    frame["model"] = frame["model"].replace("model_1", "<script>alert(1)</script>")
+    page = write_dashboard(frame, RUN, tmp_path / "out" / "dashboard.html", history=history)
+    device_page = page.parent / "dashboard-devices" / "dev1.html"
+    for shown in (page, device_page):
+        dom, console = chromium_dump_dom(chromium, shown, tmp_path / f"profile-{shown.stem}")
+        assert "Uncaught" not in console and "ERROR:CONSOLE" not in console, console[-2000:]
+        assert "<script>alert" not in dom
+    n_figures = device_page.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    assert n_figures >= 4 and dom.count('class="main-svg"') >= n_figures
+
+
+def test_history_reads_only_the_columns_asked_for_up_to_a_run(tmp_path: Path) -> None:
+    reports = synthetic(tmp_path, Lab(2, 2, 5), runs=4)
+    third, _ = run_id_of(2)
+    history = load_history(reports, up_to=third, columns=HISTORY_COLUMNS)
+    assert set(history.columns) == {*HISTORY_COLUMNS, "run_started_at"}
+    assert history["run_id"].unique().tolist() == [run_id_of(n)[0] for n in range(3)]
+    assert history["run_started_at"].iloc[-1] == run_id_of(2)[1].isoformat()
+    everything = load_history(reports)
+    assert "samples_ms" not in everything.columns and "latency_p99_ms" in everything.columns
+
+
+def test_latest_html_of_a_large_run_links_the_device_pages_from_reports(tmp_path: Path) -> None:
+    from farm.job import write_report
+
+    reports = synthetic(tmp_path, Lab(6, 14, 5), runs=2)
+    write_report(sorted((reports / "runs").iterdir())[-1])
+    latest = (reports / "latest.html").read_text(encoding="utf-8")
+    links = re.findall(r'<a href="([^"#]+)">', latest)
+    assert len(links) == 12 and all((reports / link).is_file() for link in links)
+    assert all(link.startswith("runs/") for link in links)
