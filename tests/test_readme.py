@@ -34,6 +34,10 @@ SKIPPED = {
     "tox": "the suite itself",
     "tox -e lint": "a tox environment of its own (run before every merge)",
     "tox -e perf": "a tox environment of its own: the farm's own benchmarks",
+    "python -m tests.perf.synthetic_lab OUT --template RUN/results.parquet": (
+        "a development tool run from the checkout, OUT and RUN placeholders; the scale tests "
+        "(tests/test_dashboard_scale.py) build their labs with it"
+    ),
     "tox -e legacy": "a tox environment of its own: an old tflite-runtime",
     "tox -e ray": "a tox environment of its own: the Ray cluster of tests/test_ray.py",
 }
