@@ -241,10 +241,13 @@ def phones_on(
 
 @contextlib.contextmanager
 def phones_behind_adb(
-    root: Path, profile: str, count: int
+    root: Path, profile: str, count: int, confined: bool = True
 ) -> Iterator[tuple[AdbServer, list[VirtualDevice]]]:
     """A private adb server and ``count`` virtual phones of ``profile`` connected to it."""
-    with private_adb_server(root) as server, phones_on(server, root, profile, count) as phones:
+    with (
+        private_adb_server(root) as server,
+        phones_on(server, root, profile, count, confined) as phones,
+    ):
         yield server, phones
 
 

@@ -85,7 +85,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayLab]:
     root = tmp_path_factory.mktemp("ray-lab")
     host = "  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
     head = host_resources(load_devices(_write(root / "host.yaml", "devices:\n" + host)))
-    with phones_behind_adb(root, "pixel8", 3) as (server, phones):
+    # Unconfined: the stand-in benchmark_model scripts read a log from this host's tests/data
+    # (the phones' confinement has tests of its own in tests/sim).
+    with phones_behind_adb(root, "pixel8", 3, confined=False) as (server, phones):
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": head})
         lab = RayLab(cluster, server, phones, root)
         try:
