@@ -36,27 +36,11 @@ def main() -> None:
         state = down(args.state)
         print(stopped_message(state))
         return
-    root = args.root.absolute()
+    lab = (args.count, args.profile, args.root.absolute(), args.state, args.adb_port)
     if args.command == "serve":
-        serve(
-            args.count,
-            args.profile,
-            root,
-            args.state,
-            args.adb_port,
-            args.start_server,
-            args.insecure,
-        )
+        serve(*lab, args.start_server, args.insecure)
         return
-    state = up(
-        args.count,
-        args.profile,
-        root,
-        args.state,
-        args.adb_port,
-        args.start_server,
-        insecure=args.insecure,
-    )
+    state = up(*lab, args.start_server, insecure=args.insecure)
     print(devices_yaml(state), end="")
 
 
