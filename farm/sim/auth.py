@@ -8,7 +8,7 @@ adb_auth_host.cpp; libcrypto_utils/android_pubkey.c):
   CNXN; any other gets a fresh TOKEN, and the host tries its next key.
 - Out of keys, the host sends AUTH(RSAPUBLICKEY=3, 0, "<base64> user@host\\0") and lists the
   device as ``unauthorized``. A phone then asks its user; a virtual phone has none to ask, so
-  it accepts only a key already in ``adb_keys`` and otherwise stays silent (unauthorized).
+  it stays silent (unauthorized): a public key, even a listed one, proves nothing.
 - A public key line is base64 of the ``RSAPublicKey`` struct, little-endian u32s:
   modulus size in words (64 for 2048 bits), n0inv, modulus[words], rr[words], exponent;
   then a space and a comment (``user@host``). Only n and e are needed to verify.
@@ -85,12 +85,6 @@ class AdbKeys:
 
     def verifies(self, token: bytes, signature: bytes) -> bool:
         return any(signed_by(key, token, signature) for key in self.keys())
-
-    def lists(self, public_key: bytes) -> bool:
-        """Whether an RSAPUBLICKEY payload is one of ours (compared by key, not comment)."""
-        text = public_key.rstrip(b"\0").decode(errors="replace").split()
-        listed = {line.split()[0] for line in self.lines()}
-        return bool(text) and text[0] in listed
 
 
 def new_token() -> bytes:

@@ -136,10 +136,8 @@ class Connection:
             else:
                 self._ask_for_signature()  # the host tries its next key
         elif message.arg0 == auth.RSAPUBLICKEY:
-            if self._adb_keys.lists(message.data):
-                self._go_online()
-            else:
-                log.warning("refused an adb key that is not in adb_keys")
+            # A public key proves nothing (anyone may read adbkey.pub): only a signature does.
+            log.warning("an adb host offered a public key instead of a signature: unauthorized")
 
     def _open(self, remote_id: int, name: str) -> None:
         service = self._route(name)

@@ -115,10 +115,15 @@ def test_a_raw_host_with_a_wrong_signature_is_refused(
     host.sock.close()
 
 
-def test_an_unlisted_public_key_gets_no_answer(locked: VirtualDevice, stranger_key: Path) -> None:
+@pytest.mark.parametrize("whose", ["stranger", "listed"])
+def test_a_public_key_without_a_signature_gets_no_answer(
+    adb_server: AdbServer, locked: VirtualDevice, stranger_key: Path, whose: str
+) -> None:
+    """Anyone who can read ~/.android/adbkey.pub could send it: only a signature counts."""
+    key = stranger_key if whose == "stranger" else adb_server.public_key
     host = AuthHost(locked.port)
     host.token()
-    host.sock.sendall(pack(Message(AUTH, RSAPUBLICKEY, 0, stranger_key.read_bytes() + b"\0")))
+    host.sock.sendall(pack(Message(AUTH, RSAPUBLICKEY, 0, key.read_bytes() + b"\0")))
     host.sock.settimeout(1)
     with pytest.raises(TimeoutError):
         read_message(host.sock)  # a phone would ask its user; nobody says yes
@@ -142,8 +147,8 @@ def test_each_lab_gives_a_phone_its_own_profiles_root(tmp_path: Path) -> None:
         assert lab.server.adb_command("shell", "command -v python3").stdout.strip()
         lab.server.adb_command("shell", "touch /data/local/tmp/left-over")
     with start_virtual_lab(1, "pixel8", root=tmp_path) as lab:
-        shown = lab.server.adb_command("shell", "command -v python3; ls /data/local/tmp")
-    assert shown.stdout == ""
+        shown = lab.server.adb_command("shell", "command -v python3; ls /data/local/tmp; echo end")
+    assert shown.returncode == 0 and shown.stdout == "end\n"  # no python3, no left-over
 
 
 def test_sim_up_without_a_server_leaves_none_behind(
