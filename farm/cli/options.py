@@ -57,4 +57,4 @@ def fetch_with_progress(platform: str) -> Prebuilt:
             progress.update(task, completed=done, total=total)
 
         progress.console.print(f"fetching {prebuilt_url(platform)}")
-        return fetch_prebuilt(platform, progress=advance)
+        return fetch_prebuilt(platform, progress=advance, again=True)

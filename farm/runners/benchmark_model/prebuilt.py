@@ -106,13 +106,20 @@ def source_of(binary: Path) -> dict[str, Any] | None:
 
 
 def fetch_prebuilt(
-    platform: str, cache: Path | None = None, progress: Progress | None = None
+    platform: str,
+    cache: Path | None = None,
+    progress: Progress | None = None,
+    again: bool = False,
 ) -> Prebuilt:
     """Download the platform's official binary into the cache; FetchError naming the URL,
-    the cache folder and how to place a file by hand. Nothing partial is left behind."""
+    the cache folder and how to place a file by hand. Nothing partial is left behind. A binary
+    fetched meanwhile (by another device's worker) is used, unless ``again``."""
     url = prebuilt_url(platform)
     destination = cached_prebuilt(platform, cache)
     with _ONE_AT_A_TIME:
+        source = source_of(destination) if destination.is_file() and not again else None
+        if source is not None:
+            return Prebuilt(destination, str(source.get("sha256")), str(source.get("url")))
         destination.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{BINARY}.", dir=destination.parent)
         try:
