@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -216,7 +217,13 @@ class CellResult:
     attempt: int = 1
 
     def to_row(self) -> dict[str, Any]:
-        row = dataclasses.asdict(self)
+        """The row as the journal and Parquet hold it. A NaN or Inf metric (of outputs gone
+        non-finite) is null in both: JSON has no word for it, one model's outputs must not
+        stop the journal, and a rebuild from the journal must read what the Parquet holds."""
+        row = {
+            key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
         row["samples_ms"] = list(self.samples_ms)
         row["process_samples"] = list(self.process_samples)
         return row

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -39,7 +38,7 @@ class Journal:
             self._file.write("\n")
 
     def append(self, result: CellResult) -> None:
-        self._file.write(json.dumps(_json_safe(result.to_row()), allow_nan=False) + "\n")
+        self._file.write(json.dumps(result.to_row(), allow_nan=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -51,16 +50,6 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _json_safe(row: dict[str, Any]) -> dict[str, Any]:
-    """NaN and Inf (a metric of outputs gone non-finite) as null: JSON has no word for them,
-    and one model's outputs must not stop the journal. The parity class says what they were."""
-    return {key: None if _non_finite(value) else value for key, value in row.items()}
-
-
-def _non_finite(value: object) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _last_byte(path: Path) -> bytes:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from farm.orchestrator import new_run_id
@@ -103,3 +105,18 @@ def test_run_ids_of_runs_started_within_one_second_sort_in_start_order() -> None
 
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert ids[0].startswith("20261123T131547120Z-")
+
+
+def test_a_non_finite_metric_is_null_in_the_journal_and_in_the_parquet_alike(
+    tmp_path: Path,
+) -> None:
+    broken = result("gpu", parity_max_abs=float("nan"), parity_cosine=float("inf"))
+    with Journal(tmp_path / "journal.jsonl") as journal:
+        journal.append(broken)  # json.dumps(allow_nan=False) would raise on a NaN
+    (journaled,) = read_journal(tmp_path / "journal.jsonl")
+    write_results(tmp_path, [broken])
+    stored = load_results(tmp_path).iloc[0]
+    assert journaled.parity_max_abs is None and journaled.parity_cosine is None
+    table = pq.read_table(tmp_path / "results.parquet", columns=["parity_max_abs"])
+    assert table.column("parity_max_abs").null_count == 1  # null, not a NaN value
+    assert pd.isna(stored.parity_cosine)
