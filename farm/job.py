@@ -384,9 +384,11 @@ class NightlyOutcome:
     def exit_code(self) -> int:
         if self.run.interrupted:
             return EXIT_INTERRUPTED
-        if self.comparison is not None and self.comparison.exit_code != 0:
-            return self.comparison.exit_code
-        return self.run.exit_code
+        compared = 0 if self.comparison is None else self.comparison.exit_code
+        # A run whose cells all failed compares nothing; its own failure is the news.
+        if compared == EXIT_NOTHING_CHECKED and self.run.exit_code != 0:
+            return self.run.exit_code
+        return compared or self.run.exit_code
 
 
 def run_nightly(

@@ -101,7 +101,7 @@ def run(
         from farm.console import print_plan
 
         print_plan(plan)
-        if not plan.cells:
+        if not plan.cells and not any(r.status == "ok" for r in plan.done):
             skipped = f"all {len(plan.skips)} cells would be skipped (reasons above)"
             typer.echo(f"farm: nothing would be measured: {skipped}", err=True)
             raise typer.Exit(EXIT_NOTHING_CHECKED)

@@ -24,6 +24,7 @@ VERDICT_STYLE = {
     "faster": "green",
     "same": "",
     "not comparable": "yellow",
+    "infra failure": "yellow",
 }
 SHOWN_REASONS = 3
 _HEADERS = (
@@ -135,7 +136,8 @@ def _finite(value: object) -> object:
 
 
 def _verdict(row: CellComparison) -> str:
-    return "parity broken" if row.parity_broken else row.verdict
+    """The verdict a reader sees first, the same word the summary line counts."""
+    return shown_verdict(row.verdict, row.parity_broken, row.infra_failure)
 
 
 def _reason(row: CellComparison) -> str:
