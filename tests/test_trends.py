@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from farm.compare import Comparison, compare_runs, to_json
 from farm.dashboard import render_dashboard
-from farm.dashboard.changepoints import change_points
+from farm.dashboard.changepoints import best_split, change_points, t_statistic
 from farm.job import RunRequest, plan_run, run_plan, write_report
 
 from .lab import model_folder_with
@@ -310,3 +312,18 @@ def test_write_report_shows_trends_and_the_comparison_of_real_runs(
     (runs / plans[1].run_id / "compare.json").write_text(to_json(comparison))
     again = write_report(runs / plans[1].run_id).read_text(encoding="utf-8")
     assert "beyond ±20%" in section(again, "compare")
+
+
+@given(
+    segment=st.lists(st.floats(0.1, 100, allow_nan=False), min_size=6, max_size=40),
+    margin=st.integers(1, 3),
+)
+def test_the_vectorised_split_is_the_one_by_one_search_it_replaced(
+    segment: list[float], margin: int
+) -> None:
+    """best_split scores every candidate at once; it must pick what calling t_statistic on
+    each split did (the first of equals)."""
+    values = np.asarray(segment)
+    candidates = range(margin, len(values) - margin + 1)
+    scores = [round(t_statistic(values[:k], values[k:], 1.0), 9) for k in candidates]
+    assert best_split(values, candidates) == candidates[scores.index(max(scores))]

@@ -89,7 +89,9 @@ def copy_dashboard(page: str | os.PathLike[str], to: str | os.PathLike[str]) -> 
     to its device pages (`<stem>-devices/`) are made relative to the copy."""
     source, target = pathlib.Path(page), pathlib.Path(to)
     html = source.read_text(encoding="utf-8")
-    folder = source.parent / f"{source.stem}-devices"
+    from farm.dashboard.split import devices_folder
+
+    folder = devices_folder(source)
     if folder.is_dir():
         relative = pathlib.Path(os.path.relpath(folder, target.parent)).as_posix()
         html = html.replace(f'href="{folder.name}/', f'href="{relative}/')

@@ -12,7 +12,14 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from farm.dashboard.cells import BASELINE_DELEGATE, Record, natural_key, ordered_devices, records
+from farm.dashboard.cells import (
+    BASELINE_DELEGATE,
+    Record,
+    natural_key,
+    ordered_devices,
+    records,
+    timed_cells,
+)
 from farm.dashboard.markup import Html, element, hint, notice, table, text
 from farm.dashboard.units import format_ms, format_speedup, is_missing
 from farm.dashboard.view import RunData, Section, cells_of
@@ -30,7 +37,7 @@ DEVICE_HEADERS = ("Device", "Wins most models", "Median × vs cpu", "Models", "F
 
 def section(data: RunData) -> Section:
     """A line per device, each with its per-model table folded under it."""
-    timed = data.cells[data.cells["timed"].to_numpy(dtype=bool)]
+    timed = timed_cells(data.cells)
     if timed.empty:
         return Section(ANCHOR, TITLE, (notice("No cell finished ok: no delegate to recommend."),))
     names = ordered_devices(timed)
@@ -45,8 +52,9 @@ def winners(cells: pd.DataFrame) -> pd.DataFrame:
     when it is faster still (`trap`, else None)."""
     median = pd.to_numeric(cells["latency_median_ms"], errors="coerce")
     ranked = cells.assign(rank_ms=median).sort_values("rank_ms", kind="stable")
-    ok = ranked[ranked["status"].eq("ok").to_numpy(dtype=bool) & ranked["rank_ms"].notna()]
-    wrong = ranked[~ranked["status"].eq("ok").to_numpy(dtype=bool) & ranked["rank_ms"].notna()]
+    ranked = ranked[ranked["rank_ms"].notna().to_numpy(dtype=bool)]
+    right = ranked["status"].eq("ok").to_numpy(dtype=bool)
+    ok, wrong = ranked[right], ranked[~right]
     best = {str(r["model"]): r for r in records(ok.drop_duplicates("model"))}
     trap = {str(r["model"]): r for r in records(wrong.drop_duplicates("model"))}
     rows = []

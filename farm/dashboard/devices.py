@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 
@@ -22,7 +22,7 @@ from farm.dashboard.temperature import (
 )
 from farm.dashboard.units import format_celsius, is_missing
 from farm.dashboard.view import Block, RunData, Section, cells_of, per_device, recorded_facts
-from farm.spec import INFRA_KINDS, QUARANTINE_PREFIX
+from farm.spec import INFRA_KINDS, QUARANTINE_PREFIX, FailureKind
 
 ANCHOR, TITLE = "devices", "Devices: health and temperature"
 HEADERS = ("Device", "Identity", "Runtimes", "Cells", "Health", "Temperature")
@@ -37,7 +37,8 @@ IDENTITY = {
 }
 PREFIX = {"serial": "serial ", "host": "host ", "sdk": "Android SDK ", "board_platform": "board "}
 SUFFIX = {"cores": " cores", "cpu_count": " cores"}
-FAILURE_KINDS = ("infra", "timeout", "delegate", "fallback", "model", "parity")
+# The lab's faults first, then the cell's own (spec.FailureKind's order).
+FAILURE_KINDS = (*INFRA_KINDS, *(k for k in get_args(FailureKind) if k not in INFRA_KINDS))
 SHOWN_RETRIES = 3
 BADGE = {  # state → badge colour, the most serious first
     "quarantined": "failed",

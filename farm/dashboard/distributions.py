@@ -22,8 +22,9 @@ MAX_SAMPLES_PER_CELL = 1000  # more would only add page weight; the shape is kep
 HINT = "Every timed inference of each ok cell (log scale); whiskers at 1.5 IQR, dots beyond."
 SAMPLE_BOX_CELLS = 100
 QUANTILE_HINT = (
-    "Boxes drawn from each cell's quantiles (log scale): the box spans p25–p75, whiskers reach "
-    "the furthest sample within 1.5 IQR; more than {n} cells on a device, so no dots per sample."
+    "Boxes per cell (log scale): the box spans p25–p75, whiskers reach "
+    "the furthest sample within 1.5 IQR. On a device of more than {n} cells the boxes come from "
+    "each cell's quantiles and no dots are drawn per sample; smaller devices keep the dots."
 )
 
 

@@ -128,8 +128,13 @@ def parity_marks(grid: list[list[Record | None]]) -> list[dict[str, Any]]:
     return marks
 
 
+def failed_parity(row: Record) -> bool:
+    """Timed, then failed (its outputs were wrong): its latency stands, with a mark."""
+    return bool(row["timed"]) and row["status"] != "ok"
+
+
 def parity_mark(row: Record) -> tuple[str, str] | None:
-    if row["timed"] and row["status"] != "ok":
+    if failed_parity(row):
         return "✗", FAILED_COLOR
     return ("✓", OK_COLOR) if row["status"] == "ok" and row.get("parity_ok") is True else None
 
@@ -140,7 +145,7 @@ def parity_failed_positions(grid: list[list[Record | None]]) -> list[tuple[int, 
         (i, j)
         for i, line in enumerate(grid)
         for j, row in enumerate(line)
-        if row is not None and row["timed"] and row["status"] != "ok"
+        if row is not None and failed_parity(row)
     ]
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from farm.dashboard import PageProgress, answer, reasons
@@ -27,7 +28,7 @@ from farm.dashboard.view import RunData, Section, cells_of
 
 SPLIT_CELLS = 1000
 PLOTLY_JS = "plotly.min.js"
-INDEX_HEADERS = ("Device", "Cells", *STATUSES, "Page")
+INDEX_HEADERS = ("Device", "Cells", *STATUSES)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class DeviceComparisons:
 
 def write_pages(data: RunData, path: Path, progress: PageProgress | None = None) -> Path:
     """The summary page at `path` and a page per device in `<stem>-devices/`."""
-    folder = path.parent / f"{path.stem}-devices"
+    folder = devices_folder(path)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     devices = ordered_devices(data.cells)
@@ -57,6 +58,11 @@ def write_pages(data: RunData, path: Path, progress: PageProgress | None = None)
     views = (answer.section, reasons.section, lambda d: index(d, folder.name, links))
     path.write_text(render_page(data, views), encoding="utf-8")
     return path
+
+
+def devices_folder(page: Path) -> Path:
+    """Where a summary page's device pages are: `<stem>-devices/` beside it."""
+    return page.parent / f"{page.stem}-devices"
 
 
 def page_name(device: str, taken: set[str]) -> str:
@@ -86,12 +92,15 @@ def narrowed(comparison: CellComparisons | None, device: str) -> CellComparisons
 
 def index(data: RunData, folder: str, links: Mapping[str, str]) -> Section:
     """Each device's cell counts and a link to its page."""
+    cells = data.cells
+    counts = pd.crosstab(cells["device"].astype(str), cells["status"]).reindex(
+        columns=list(STATUSES), fill_value=0
+    )
     rows = []
-    for device in ordered_devices(data.cells):
-        status = cells_of(data.cells, device)["status"]
+    for device in ordered_devices(cells):
         href = f"{folder}/{links[device]}"
         link = Html(f'<a href="{text(href)}">{text(device)}</a>')
-        counts = [text(int(status.eq(s).sum())) for s in STATUSES]
-        rows.append([link, text(len(status)), *counts, link])
+        shown = [int(n) for n in counts.loc[device].to_numpy()]
+        rows.append([link, text(sum(shown)), *(text(n) for n in shown)])
     note = hint(f"{len(rows)} devices: every chart of a device is on its own page.")
     return Section("devices-index", "Devices", (note, table(INDEX_HEADERS, rows, cls="index")))
