@@ -747,3 +747,10 @@ def test_the_summary_counts_a_new_infra_failure_as_the_dashboard_does(base: pd.D
     line = summary(comparison)
     assert line.startswith("1 infra failure, ")  # not folded into "not comparable"
     assert "0 " not in line.split("(threshold")[0]  # counts of nothing are left out
+
+
+def test_the_rows_say_the_verdict_the_summary_counts(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    comparison = compare_runs(base, failed(new, 3, "timeout", "timed out after 300 s"))
+    text = to_markdown(comparison)
+    assert "1 infra failure" in text.splitlines()[0]
+    assert text.count("| infra failure |") == 1

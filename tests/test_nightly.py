@@ -44,3 +44,19 @@ def test_nightly_takes_the_warmup_of_farm_run(host_lab: Path, tmp_path: Path) ->
     assert code == 0, output
     (run,) = (tmp_path / "reports" / "runs").iterdir()
     assert json.loads((run / "run.json").read_text())["settings"]["warmup"] == 3
+
+
+def test_a_nightly_whose_every_cell_failed_exits_1_not_nothing_compared(
+    host_lab: Path, tmp_path: Path
+) -> None:
+    models = model_folder_with(tmp_path, "kws_dscnn_int8", name="kws")
+    args = ["nightly", "--devices", host_lab, "--models", models, "--runs", "20"]
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        first_code, _ = farm(*args)
+        (models / "kws.tflite").write_bytes(b"not a flatbuffer")  # every cell now fails
+        second_code, second = farm(*args)
+    finally:
+        os.chdir(cwd)
+    assert first_code == 0 and second_code == 1, second
