@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from farm import spec
 from farm.errors import ConfigError
 from farm.spec import DELEGATES, Delegate, Device, InputSpec, Model, Tolerance
 from farm.yaml_file import read_yaml
@@ -28,9 +29,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The defaults are the option records' (farm.spec, their one home); the schema shows them.
 class Cooldown(_Strict):
     max_temp_c: float = Field(gt=0)
-    timeout_s: float = Field(default=300, gt=0)
+    timeout_s: float = Field(default=spec.CooldownSpec.timeout_s, gt=0)
 
 
 class ExternalDelegate(_Strict):
@@ -40,10 +42,12 @@ class ExternalDelegate(_Strict):
 
 class _DeviceBase(_Strict):
     delegates: list[Delegate] = Field(min_length=1)
-    threads: list[Annotated[int, Field(ge=1)]] = Field(default=[1], min_length=1)
+    threads: list[Annotated[int, Field(ge=1)]] = Field(
+        default=list(spec.DeviceOptions.threads), min_length=1
+    )
     # Default: benchmark_model on adb (a phone has no Python), the Python runner elsewhere.
     runner: Literal["python", "benchmark_model"] | None = None
-    python: str = "python3"
+    python: str = spec.DeviceOptions.python
     benchmark_model: str | None = None
     workdir: str | None = None
     cpu_mask: str | None = None
@@ -74,18 +78,18 @@ class LocalDevice(_DeviceBase):
 class AdbDevice(_DeviceBase):
     transport: Literal["adb"]
     serial: str
-    adb_host: str = "127.0.0.1"
-    adb_port: int = Field(default=5037, ge=1, le=65535)
+    adb_host: str = spec.AdbOptions.adb_host
+    adb_port: int = Field(default=spec.AdbOptions.adb_port, ge=1, le=65535)
 
 
 class SshDevice(_DeviceBase):
     transport: Literal["ssh"]
     host: str
-    port: int = Field(default=22, ge=1, le=65535)
+    port: int = Field(default=spec.SshOptions.port, ge=1, le=65535)
     user: str | None = None
     identity_file: str | None = None
     known_hosts: str | None = None
-    check_host_key: bool = True
+    check_host_key: bool = spec.SshOptions.check_host_key
 
 
 DeviceConfig = Annotated[Union[LocalDevice, AdbDevice, SshDevice], Field(discriminator="transport")]
@@ -143,19 +147,22 @@ def load_devices(path: str | Path) -> tuple[Device, ...]:
 
 
 def _to_device(name: str, entry: LocalDevice | AdbDevice | SshDevice, base: Path) -> Device:
-    options = entry.model_dump(exclude={"transport", "delegates", "runner", "workdir"})
+    fields = entry.model_dump(exclude={"transport", "delegates", "runner", "workdir"})
+    fields = {key: tuple(v) if isinstance(v, list) else v for key, v in fields.items()}
     if entry.benchmark_model:  # host paths are relative to devices.yaml
-        options["benchmark_model"] = str(base / Path(entry.benchmark_model).expanduser())
-    if entry.external_delegate:
-        path = base / Path(entry.external_delegate.path).expanduser()
-        options["external_delegate"] = {**options["external_delegate"], "path": str(path)}
+        fields["benchmark_model"] = str(base / Path(entry.benchmark_model).expanduser())
+    if entry.cooldown:
+        fields["cooldown"] = spec.CooldownSpec(**entry.cooldown.model_dump())
+    if library := entry.external_delegate:
+        path = base / Path(library.path).expanduser()
+        fields["external_delegate"] = spec.ExternalDelegateSpec(str(path), library.options)
     return Device(
         name=name,
         transport=entry.transport,
         delegates=tuple(entry.delegates),
         runner=entry.runner or ("benchmark_model" if entry.transport == "adb" else "python"),
         workdir=entry.workdir,
-        options=options,
+        options=spec.TRANSPORT_OPTIONS[entry.transport](**fields),
     )
 
 
@@ -372,7 +379,7 @@ def device_summary(device: Device) -> Mapping[str, Any]:
         "transport": device.transport,
         "runner": device.runner,
         "delegates": ", ".join(device.delegates),
-        "threads": ", ".join(map(str, device.options.get("threads", [1]))),
+        "threads": ", ".join(map(str, device.options.threads)),
     }
 
 

@@ -264,9 +264,7 @@ def _runner_answer(device: Device, probe: DeviceProbe) -> str:
         native = escape(probe.native or "")
         return f"[red]{native}" if native.startswith("none:") else f"benchmark_model {native}"
     if probe.no_python:
-        return (
-            f"[red]no {escape(device.options.get('python', 'python3'))}: {escape(probe.no_python)}"
-        )
+        return f"[red]no {escape(device.options.python)}: {escape(probe.no_python)}"
     return f"python {probe.python}" if probe.python else "python"
 
 

@@ -42,7 +42,7 @@ def _device_cells(
     threads: Sequence[int] | None,
 ) -> Iterable[Cell]:
     wanted = delegates or device.delegates
-    counts = threads or device.options.get("threads") or [1]
+    counts = threads or device.options.threads
     for model, delegate, n in itertools.product(models, wanted, counts):
         yield Cell(device, model, delegate, n)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -46,6 +47,85 @@ PYTHON_RUNNER_ONLY = ("litert_cpu", "npu")
 
 
 @dataclass(frozen=True)
+class CooldownSpec:
+    """Wait before each cell until the device is below ``max_temp_c`` (at most ``timeout_s``)."""
+
+    max_temp_c: float
+    timeout_s: float = 300
+
+
+@dataclass(frozen=True)
+class ExternalDelegateSpec:
+    """A TFLite plugin-ABI delegate library on this host and the options it is loaded with."""
+
+    path: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceOptions:
+    """What devices.yaml says of a device beyond its name, transport, delegates, runner and
+    workdir: the keys every transport has (a local or a fake device has only these). The
+    defaults here are the farm's one home for them (devices.yaml's schema takes them from
+    here)."""
+
+    threads: tuple[int, ...] = (1,)
+    python: str = "python3"
+    benchmark_model: str | None = None  # a host path (relative ones resolved at load)
+    cpu_mask: str | None = None
+    runner_flags: tuple[str, ...] = ()
+    cooldown: CooldownSpec | None = None
+    tags: tuple[str, ...] = ()
+    external_delegate: ExternalDelegateSpec | None = None
+    edgetpu_device: str | None = None  # usb, pci, :N (libedgetpu's "device" option)
+    npu_options: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # the runner's environment
+    shares_host_cpu: bool | None = None  # None: local and loopback devices do
+
+    @property
+    def address(self) -> str:
+        """Where the transport reaches the device ("" when it is this host)."""
+        return ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdbOptions(DeviceOptions):
+    """An Android device behind an adb server (a remote or private one by host and port)."""
+
+    serial: str  # exactly as `adb devices` prints it
+    adb_host: str = "127.0.0.1"
+    adb_port: int = 5037
+
+    @property
+    def address(self) -> str:
+        return self.serial
+
+
+@dataclass(frozen=True, kw_only=True)
+class SshOptions(DeviceOptions):
+    """A board reached with OpenSSH (``host`` may be an alias from ~/.ssh/config)."""
+
+    host: str
+    port: int = 22
+    user: str | None = None
+    identity_file: str | None = None
+    known_hosts: str | None = None
+    check_host_key: bool = True
+
+    @property
+    def address(self) -> str:
+        return self.host
+
+
+# The options record of each transport devices.yaml offers.
+TRANSPORT_OPTIONS: dict[str, type[DeviceOptions]] = {
+    "local": DeviceOptions,
+    "adb": AdbOptions,
+    "ssh": SshOptions,
+}
+
+
+@dataclass(frozen=True)
 class Device:
     """One device of the lab, as devices.yaml declares it (passive facts, nothing probed)."""
 
@@ -54,16 +134,16 @@ class Device:
     delegates: tuple[str, ...]
     runner: str = "python"
     workdir: str | None = None
-    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    options: DeviceOptions = field(default_factory=DeviceOptions, hash=False, compare=False)
 
     @property
     def shares_host_cpu(self) -> bool:
         """Whether its cells load this host's CPU (the host itself, a virtual device or an
         emulator on loopback): such cells never run at the same time as each other."""
-        declared = self.options.get("shares_host_cpu")
+        declared = self.options.shares_host_cpu
         if declared is not None:
-            return bool(declared)
-        where = str(self.options.get("serial") or self.options.get("host") or "")
+            return declared
+        where = self.options.address
         loopback = where.startswith(("127.", "localhost", "::1", "[::1]", "emulator-"))
         return self.transport == "local" or loopback
 
@@ -134,7 +214,7 @@ class RunSettings:
     warmup: int = 5
     min_seconds: float = 0.0
     seed: int = 0
-    timeout_s: float = 300.0
+    timeout_s: float = 300
     retries: int = 1  # extra attempts of a cell that failed for infra reasons
     retry_backoff_s: float = 1.0  # pause before the first retry; doubles after each
     quarantine_after: int = 2  # consecutive infra-failed cells that take a device out

@@ -22,11 +22,11 @@ from farm.cluster.resources import (
     unmet,
     unplaceable,
 )
-from farm.spec import Device
+from farm.spec import AdbOptions, Device
 
 from .lab import farm, free_port
 
-PHONE = Device("pixel", "adb", ("cpu",), options={"serial": "R5CT1234"})
+PHONE = Device("pixel", "adb", ("cpu",), options=AdbOptions(serial="R5CT1234"))
 HOST = Device("host", "local", ("cpu",))
 
 

@@ -22,7 +22,7 @@ def test_the_shipped_devices_yaml_loads_with_the_host_cpu() -> None:
     host = next(d for d in devices if d.name == "host")
     assert host.transport == "local"
     assert host.delegates == ("cpu", "xnnpack", "gpu")
-    assert host.options["threads"] == [1, 2]
+    assert host.options.threads == (1, 2)
 
 
 def test_all_three_transports_load(tmp_path: Path) -> None:
@@ -39,10 +39,10 @@ devices:
         )
     )
     by_name = {d.name: d for d in devices}
-    assert by_name["pixel8"].options["serial"] == "127.0.0.1:5555"
+    assert by_name["pixel8"].options.serial == "127.0.0.1:5555"
     assert by_name["pixel8"].runner == "benchmark_model"
-    assert by_name["pixel8"].options["benchmark_model"] == str(tmp_path / "bin" / "bm")
-    assert by_name["coral"].options["port"] == 2222
+    assert by_name["pixel8"].options.benchmark_model == str(tmp_path / "bin" / "bm")
+    assert by_name["coral"].options.port == 2222
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_a_phone_runs_benchmark_model_unless_told_and_a_board_the_python_runner(
         "board": "python",
         "host": "benchmark_model",
     }
-    assert devices["phone"].options["benchmark_model"] is None
+    assert devices["phone"].options.benchmark_model is None
 
 
 def test_schema_is_valid_json_schema_naming_every_transport() -> None:
@@ -119,6 +119,31 @@ def test_schema_is_valid_json_schema_naming_every_transport() -> None:
     for transport in ("local", "adb", "ssh"):
         assert f'"{transport}"' in text
     assert schema["properties"]["devices"]["type"] == "object"
+
+
+def test_a_key_left_out_takes_the_default_the_schema_documents(tmp_path: Path) -> None:
+    documented = devices_json_schema()["$defs"]
+    path = write(
+        tmp_path / "d.yaml",
+        """
+devices:
+  host: {transport: local, delegates: [cpu], cooldown: {max_temp_c: 60}}
+  pixel8: {transport: adb, serial: "127.0.0.1:5555", delegates: [cpu]}
+  coral: {transport: ssh, host: coral.lab, delegates: [cpu]}
+""",
+    )
+    host, phone, board = (device.options for device in load_devices(path))
+
+    def default(section: str, key: str) -> object:
+        return documented[section]["properties"][key]["default"]
+
+    assert [*host.threads] == default("LocalDevice", "threads")
+    assert host.python == default("LocalDevice", "python")
+    assert host.cooldown and host.cooldown.timeout_s == default("Cooldown", "timeout_s")
+    assert phone.adb_host == default("AdbDevice", "adb_host")
+    assert phone.adb_port == default("AdbDevice", "adb_port")
+    assert board.port == default("SshDevice", "port")
+    assert board.check_host_key == default("SshDevice", "check_host_key")
 
 
 def _model_dir(tmp_path: Path, sha: str | None = None, file: str = "a.tflite") -> Path:
@@ -172,7 +197,7 @@ devices:
 """,
         )
     )
-    assert device.options["host"] == "coral.lab"
+    assert device.options.host == "coral.lab"
 
 
 def test_an_unset_environment_variable_names_the_key(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ from farm.job import RunRequest, plan_run, run_plan
 from farm.orchestrator.probe import DeviceProbe, preflight_problem, runner_probe_needed
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
-from farm.spec import CellResult, Device
+from farm.spec import CellResult, Device, DeviceOptions
 from farm.store import read_journal
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceLock
@@ -261,7 +261,11 @@ def test_the_pre_flight_stops_a_device_without_room_for_its_models() -> None:
     [
         (Device("host", "local", ("cpu",)), {"cpu"}, False),  # the farm's own interpreter
         (Device("host", "local", ("edgetpu",)), {"edgetpu"}, True),  # the Edge TPU runtime
-        (Device("host", "local", ("cpu",), options={"python": "/opt/py38"}), {"cpu"}, True),
+        (
+            Device("host", "local", ("cpu",), options=DeviceOptions(python="/opt/py38")),
+            {"cpu"},
+            True,
+        ),
         (Device("board", "ssh", ("cpu",)), {"cpu"}, True),
         (Device("phone", "adb", ("cpu",), runner="benchmark_model"), {"cpu"}, False),
     ],

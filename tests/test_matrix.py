@@ -6,11 +6,11 @@ import itertools
 from collections import Counter
 
 from farm.matrix import expand, order_cells
-from farm.spec import Device, Model
+from farm.spec import Device, DeviceOptions, Model
 
 
 def device(name: str, delegates: tuple[str, ...], threads: list[int] | None = None) -> Device:
-    return Device(name, "local", delegates, options={"threads": threads or [1]})
+    return Device(name, "local", delegates, options=DeviceOptions(threads=tuple(threads or [1])))
 
 
 def model(name: str, edgetpu: bool = False) -> Model:

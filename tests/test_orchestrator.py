@@ -13,7 +13,7 @@ import pytest
 from farm.errors import DeviceUnavailable, TargetError, TargetTimeout
 from farm.matrix import expand
 from farm.orchestrator import RunPlan, execute
-from farm.spec import Device, Model, RunSettings
+from farm.spec import CooldownSpec, Device, DeviceOptions, Model, RunSettings
 from farm.store import read_journal
 from farm.targets.base import CommandResult
 from farm.targets.fake import FakeTarget, argv_value
@@ -85,7 +85,8 @@ def plan_for(
     devices: tuple[str, ...] = ("phone",),
     extra: tuple[str, ...] = (),
 ) -> RunPlan:
-    lab = [Device(name, "fake", delegates, options={"threads": [1, 2]}) for name in devices]
+    options = DeviceOptions(threads=(1, 2))
+    lab = [Device(name, "fake", delegates, options=options) for name in devices]
     cells, skips = expand(lab, [model], [*delegates, *extra] if extra else None)
     return RunPlan(
         "r1",
@@ -277,7 +278,7 @@ def test_temperature_and_frequency_around_each_cell_and_cooldown_before_it(
             "phone",
             "fake",
             ("cpu",),
-            options={"threads": [1], "cooldown": {"max_temp_c": 40.0, "timeout_s": 5.0}},
+            options=DeviceOptions(threads=(1,), cooldown=CooldownSpec(40.0, timeout_s=5.0)),
         )
     ]
     cells, _ = expand(lab, [model])

@@ -15,7 +15,7 @@ import pytest
 
 from farm.pytest_plugin import InterpreterFactory
 from farm.pytest_plugin.in_process import why_not_in_process
-from farm.spec import Cell, Device, Model
+from farm.spec import Cell, Device, DeviceOptions, Model
 
 from .lab import KWS, MODELS, write_manifest
 from .test_pytest_plugin import FAST, junit_outcomes, plugin_args
@@ -211,7 +211,9 @@ def test_cpu_and_xnnpack_interpreters_are_built_as_the_runner_builds_them() -> N
 def test_which_cells_stay_with_the_farms_runner(
     transport: str, delegate: str, options: dict[str, object], runner: str, reason: str | None
 ) -> None:
-    device = Device("pixel", transport, (delegate,), runner=runner, options=options)
+    device = Device(
+        "pixel", transport, (delegate,), runner=runner, options=DeviceOptions(**options)
+    )
     cell = Cell(device, Model("m", "m.tflite", "0" * 64, 1), delegate, 1)
 
     assert why_not_in_process(cell) == reason

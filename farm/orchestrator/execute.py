@@ -266,8 +266,9 @@ class DeviceWorker:
         if description is None:
             return None
         # run.json also keeps the device's cooldown target: the dashboard flags hot cells by it.
-        cooldown = self.device.options.get("cooldown")
-        self.recorder.fingerprints[target.name] = {**description, "cooldown": cooldown}
+        cooldown = self.device.options.cooldown
+        facts = {**description, "cooldown": dataclasses.asdict(cooldown) if cooldown else None}
+        self.recorder.fingerprints[target.name] = facts
         return json.dumps(description, sort_keys=True)
 
     def run_cell(self, measurer: CellMeasurer, cell: Cell, index: int) -> CellResult:

@@ -64,12 +64,12 @@ class Telemetry:
 
     def before_cell(self, target: Target, device: Device) -> float | None:
         """Wait (up to the cooldown's timeout) until the device is below its target."""
-        cooldown = device.options.get("cooldown")
+        cooldown = device.options.cooldown
         temperature = self.temperature(target)
         if not cooldown or temperature is None:
             return temperature
-        deadline = time.monotonic() + cooldown["timeout_s"]
-        while temperature is not None and temperature > cooldown["max_temp_c"]:
+        deadline = time.monotonic() + cooldown.timeout_s
+        while temperature is not None and temperature > cooldown.max_temp_c:
             if time.monotonic() > deadline:
                 break
             time.sleep(COOLDOWN_POLL_S)

@@ -217,7 +217,7 @@ class CellMeasurer:
         """The host path and sha256 of the device's benchmark_model (for its ABI), found once;
         RunnerError saying what to put where when there is none."""
         if self.native is None:
-            configured = device.options.get("benchmark_model")
+            configured = device.options.benchmark_model
             try:
                 path = find_benchmark_model(device.name, configured, self.abi, None, self.platform)
             except RunnerError:
@@ -249,20 +249,20 @@ class CellMeasurer:
     def _delegate_library(self, cell: Cell) -> DelegateLibrary | None:
         """The external delegate .so (pushed like a model) or the Edge TPU device option."""
         options = cell.device.options
-        if cell.delegate == "edgetpu" and options.get("edgetpu_device"):
-            return DelegateLibrary(None, {"device": options["edgetpu_device"]})
-        if cell.delegate == "npu" and options.get("npu_options"):
-            return DelegateLibrary(None, dict(options["npu_options"]))
-        if cell.delegate != "external":
+        if cell.delegate == "edgetpu" and options.edgetpu_device:
+            return DelegateLibrary(None, {"device": options.edgetpu_device})
+        if cell.delegate == "npu" and options.npu_options:
+            return DelegateLibrary(None, dict(options.npu_options))
+        library = options.external_delegate
+        if cell.delegate != "external" or library is None:
             return None
-        library = options["external_delegate"]
-        if not Path(library["path"]).is_file():
+        if not Path(library.path).is_file():
             raise RunnerError(
-                f"external delegate {library['path']} does not exist on this host "
+                f"external delegate {library.path} does not exist on this host "
                 f"(devices.{cell.device.name}.external_delegate.path)"
             )
-        path = self.stage(library["path"], "delegates", suffix=".so")
-        return DelegateLibrary(path, dict(library.get("options") or {}))
+        path = self.stage(library.path, "delegates", suffix=".so")
+        return DelegateLibrary(path, dict(library.options))
 
     def _native_argv(
         self, cell: Cell, binary: str, model: str, inputs: list[InputFile], output: str | None
@@ -282,8 +282,8 @@ class CellMeasurer:
                 # --warmup ask of every runner: a native cell measures what a Python one does.
                 min_secs=s.min_seconds,
                 warmup_min_secs=0.0,
-                extra_flags=options.get("runner_flags") or (),
-                cpu_mask=options.get("cpu_mask"),
+                extra_flags=options.runner_flags,
+                cpu_mask=options.cpu_mask,
                 external_delegate_path=library.path if library else None,
                 delegate_options=library.options if library else {},
                 input_files=inputs,
@@ -291,7 +291,7 @@ class CellMeasurer:
             )
         except ValueError as exc:
             raise RunnerError(f"cannot build the benchmark_model command: {exc}") from exc
-        return with_env(options.get("env") or {}, argv)
+        return with_env(options.env, argv)
 
     def _raw(self, cell: Cell, suffix: str) -> Path:
         """Where the runner's raw output for this cell is kept, next to the results."""

@@ -58,7 +58,7 @@ def runner_probe_needed(device: Device, delegates: Iterable[str]) -> bool:
     costs a Python start and a numpy import, 0.1 s), unless an Edge TPU cell is planned."""
     if device.runner != "python":
         return False
-    own = device.transport == "local" and device.options.get("python", "python3") == "python3"
+    own = device.transport == "local" and device.options.python == "python3"
     return not own or "edgetpu" in delegates
 
 
@@ -68,7 +68,7 @@ def preflight_problem(
     """Why none of the device's cells can run, found before the first one; None when fine.
     Only what the device answered counts: a probe that could not run blocks nothing."""
     if device.runner == "python" and probe.no_python:
-        python = device.options.get("python", "python3")
+        python = device.options.python
         return (
             f"pre-flight: no {python} on {device.name} ({probe.no_python}); a device without "
             f"Python (every phone) needs runner: benchmark_model (the default on adb) and a "
@@ -88,7 +88,7 @@ def preflight_problem(
 
 def _runner_probe(target: Target, device: Device, measurer: CellMeasurer) -> dict[str, Any]:
     runner = measurer.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
-    python = device.options.get("python", "python3")
+    python = device.options.python
     result = target.run([python, runner, "--probe"], timeout_s=120)
     if result.returncode in (126, 127):  # the shell's "not found" / "cannot execute"
         return {"no_python": result.tail()}

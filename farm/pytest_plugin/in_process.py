@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 IN_PROCESS_DELEGATES = ("cpu", "xnnpack")
 RUNTIME = "ai_edge_litert"
 RUNNER_MODULE = "farm.runners.litert_runner"
-# Device keys that shape the runner's process (taskset, its flags, another Python or tool):
-# an interpreter inside pytest cannot honour them, so such cells stay with the farm's runner.
-_PROCESS_KEYS = ("cpu_mask", "runner_flags")
 
 
 @dataclass(frozen=True)
@@ -136,5 +133,8 @@ def why_not_in_process(cell: Cell) -> str | None:
         return f"delegate {cell.delegate} needs its own process"
     if device.runner != "python":
         return f"{device.name} runs cells with {device.runner}"
-    shaping = [key for key in _PROCESS_KEYS if device.options.get(key)]
+    # Device keys that shape the runner's process (taskset, its flags): an interpreter
+    # inside pytest cannot honour them, so such cells stay with the farm's runner.
+    process = {"cpu_mask": device.options.cpu_mask, "runner_flags": device.options.runner_flags}
+    shaping = [key for key, value in process.items() if value]
     return f"{device.name} sets {', '.join(shaping)} for the runner's process" if shaping else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def python_runner_argv(
 ) -> list[str]:
     """The command that runs one cell on a device that has Python (remote paths)."""
     options = cell.device.options
-    argv = [options.get("python", "python3"), script, "--model", model, "--out", out]
+    argv = [options.python, script, "--model", model, "--out", out]
     argv += ["--inputs", inputs] if inputs else []
     argv += ["--outputs", outputs] if outputs else []
     if delegate and delegate.path:
@@ -61,13 +62,13 @@ def python_runner_argv(
     argv += ["--delegate", cell.delegate, "--threads", str(cell.threads)]
     argv += ["--warmup", str(settings.warmup), "--runs", str(settings.runs)]
     argv += ["--min-seconds", f"{settings.min_seconds:g}", "--seed", str(settings.seed)]
-    argv += list(options.get("runner_flags") or [])
-    if options.get("cpu_mask"):
-        argv = ["taskset", str(options["cpu_mask"]), *argv]
-    return with_env(options.get("env") or {}, argv)
+    argv += options.runner_flags
+    if options.cpu_mask:
+        argv = ["taskset", options.cpu_mask, *argv]
+    return with_env(options.env, argv)
 
 
-def with_env(env: dict[str, str], argv: list[str]) -> list[str]:
+def with_env(env: Mapping[str, str], argv: list[str]) -> list[str]:
     """``env K=V ... argv``: the same on every transport (toybox and busybox have env), and
     quoted like any other argument by the target."""
     return ["env", *(f"{k}={v}" for k, v in env.items()), *argv] if env else argv

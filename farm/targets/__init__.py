@@ -6,50 +6,48 @@ import os
 from pathlib import Path
 
 from farm.errors import ConfigError
-from farm.spec import Device
+from farm.spec import AdbOptions, Device, SshOptions
 from farm.targets.base import CommandResult, Target
 
 __all__ = ["CommandResult", "Target", "connect", "default_local_workdir"]
 
 
 def connect(device: Device) -> Target:
-    """Open the transport devices.yaml names for ``device`` (the library is imported here)."""
+    """Open the transport devices.yaml names for ``device`` (the library is imported here).
+
+    devices.yaml offers local, adb and ssh (validated at load); a fake device, built in code,
+    is handed its FakeTarget instead and never reaches here."""
+    options = device.options
     if device.transport == "local":
         from farm.targets.local import LocalTarget
 
         workdir = device.workdir or default_local_workdir(device.name)
-        return LocalTarget(device.name, workdir, device.options.get("python", "python3"))
-    if device.transport == "adb":
+        return LocalTarget(device.name, workdir, options.python)
+    if isinstance(options, AdbOptions):
         from farm.targets.adb import AdbTarget
 
-        options = device.options
         return AdbTarget(
-            device.name,
-            options["serial"],
-            options.get("adb_host", "127.0.0.1"),
-            options.get("adb_port", 5037),
-            device.workdir,
+            device.name, options.serial, options.adb_host, options.adb_port, device.workdir
         )
-    if device.transport == "ssh":
+    if isinstance(options, SshOptions):
         from farm.targets.ssh import SshTarget
 
-        o = device.options
         return SshTarget(
             device.name,
-            o["host"],
-            port=o.get("port", 22),
-            user=o.get("user"),
-            identity_file=o.get("identity_file"),
-            known_hosts=o.get("known_hosts"),
-            check_host_key=o.get("check_host_key", True),
+            options.host,
+            port=options.port,
+            user=options.user,
+            identity_file=options.identity_file,
+            known_hosts=options.known_hosts,
+            check_host_key=options.check_host_key,
             workdir=device.workdir,
-            python=o.get("python", "python3"),
+            python=options.python,
         )
     raise ConfigError(
         "devices.yaml",
         f"devices.{device.name}.transport",
-        f"transport {device.transport!r} is not supported by this farm yet",
-        "use transport: local",
+        f"transport {device.transport!r} has no target to open here",
+        "use transport: local, adb or ssh (a fake device takes a FakeTarget)",
     )
 
 
