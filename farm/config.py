@@ -7,7 +7,6 @@ and unknown keys are errors (a misspelt ``delegats:`` must not silently drop a m
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from farm import spec
 from farm.errors import ConfigError
+from farm.hashing import file_sha256
 from farm.spec import DELEGATES, Delegate, Device, InputSpec, Model, Tolerance
 from farm.yaml_file import read_yaml
 
@@ -249,14 +249,6 @@ def _broken(file: Path, exc: Exception) -> str:
     if isinstance(exc, FileNotFoundError) and file.is_symlink():
         return f"a dangling symlink to {file.readlink()}"
     return "a symlink loop" if file.is_symlink() else f"cannot be read: {exc}"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

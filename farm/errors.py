@@ -6,16 +6,20 @@
     ├── TargetError                exit_code 1   reaching a device failed: an ``infra`` failure
     │   ├── TargetTimeout                        a command ran past its budget and was killed
     │   ├── DeviceUnavailable                    offline, unauthorized, serial not found, host down
-    │   └── HostKeyError                         host key unknown or changed (never retried)
+    │   ├── HostKeyError                         host key unknown or changed (never retried)
+    │   ├── DeviceBusy                           another run holds the device's lock (in
+    │   │                                        farm.targets.lock, beside the lock)
+    │   └── WaitInterrupted                      interrupted while waiting for that lock (idem)
     ├── RunnerError                exit_code 1   the runner ran but its output is unusable
     │   └── FetchError                           an official benchmark_model could not be fetched
     │                                            (nothing written; says how to place one by hand)
     └── RunDirFull                 exit_code 1   the host's run folder is on a full disk: the run
                                                  stops, its journal keeps what finished
 
-Exit codes of `farm` (the README's table): 0 ok; 1 a cell failed (or a FarmError); 2 bad input
-(ConfigError); 3 a regression and 4 parity newly broken (`farm compare`, `farm nightly`); 5 only
-infrastructure failures in NEW (compare); 6 ``EXIT_NOTHING_CHECKED``; 130 Ctrl-C; 143 SIGTERM.
+Exit codes of `farm` (the README's table), defined here and only here: 0 ok; 1 a cell failed (or
+a FarmError); 2 bad input (ConfigError); 3 a regression and 4 parity newly broken (`farm compare`,
+`farm nightly`); 5 only infrastructure failures in NEW (compare); 6 nothing measured or compared;
+130 Ctrl-C; 143 SIGTERM.
 
 A failed *cell* is never an exception that escapes the orchestrator: it is a result row with a
 ``failure_kind`` and a ``reason``. These exceptions cross module boundaries; the orchestrator turns
@@ -27,9 +31,15 @@ from __future__ import annotations
 import errno
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+EXIT_OK, EXIT_CELL_FAILED = 0, 1
+# `farm compare` / `farm nightly`, most serious first: 4 > 3 > 5 (see farm.compare.comparison).
+EXIT_REGRESSION, EXIT_PARITY_BROKEN, EXIT_INFRA_ONLY = 3, 4, 5
 # Nothing was measured or compared: a run whose every cell was skipped, a comparison with no
 # cell measured in both runs. Not 0: a CI gate must not go green having checked nothing.
 EXIT_NOTHING_CHECKED = 6
+# 128 + the signal's number, as a shell reports a process the signal killed; SIGTERM (a CI job
+# cancelled) is handled exactly as Ctrl-C, only its code differs.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 class FarmError(Exception):

@@ -22,7 +22,10 @@ from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdo
 from farm.config import load_devices, load_models
 from farm.dashboard import HISTORY_COLUMNS, PageProgress, copy_dashboard, write_dashboard
 from farm.errors import (
+    EXIT_CELL_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_NOTHING_CHECKED,
+    EXIT_OK,
     ConfigError,
     RunDirFull,
     RunnerError,
@@ -60,7 +63,6 @@ from farm.store import (
 from farm.targets import Target, connect
 
 REPORTS = Path("reports")
-EXIT_OK, EXIT_CELL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ DEFAULT_TOLERANCES = {
 
 
 @dataclass(frozen=True)
-class Comparison:
+class OutputErrors:
     """One cell's outputs against a reference's, over all output tensors (the worst)."""
 
     max_abs: float
@@ -100,7 +100,7 @@ class Comparison:
         return found
 
 
-def default_tolerance(comparison: Comparison, delegate: str) -> Tolerance:
+def default_tolerance(comparison: OutputErrors, delegate: str) -> Tolerance:
     """The tolerance for a delegate's outputs when the manifest sets none: by delegate, and
     by the outputs' kind, known from the outputs even in a bare folder: quantized (they have
     a step) and classifier-like (scores ranked for top-k)."""
@@ -137,7 +137,7 @@ def save_arrays(path: Path, arrays: dict[str, Any]) -> None:
         np.savez(out, **arrays)
 
 
-def compare(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> Comparison:
+def compare(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> OutputErrors:
     """The worst tensor's errors; tensors are matched by name (output_0, output_1, ...), and
     ``scale_N`` (one quantization step of output N) turns its max abs error into steps."""
     names = output_names(reference, outputs)
@@ -153,7 +153,9 @@ def compare(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarra
     )
 
 
-def _in_steps(comparison: Comparison, reference: Mapping[str, np.ndarray], name: str) -> Comparison:
+def _in_steps(
+    comparison: OutputErrors, reference: Mapping[str, np.ndarray], name: str
+) -> OutputErrors:
     scale = reference.get(name.replace("output_", "scale_"))
     if scale is None or float(scale) <= 0:
         return comparison
@@ -166,19 +168,19 @@ def _in_steps(comparison: Comparison, reference: Mapping[str, np.ndarray], name:
     )
 
 
-def _compare_tensor(name: str, ref: np.ndarray, out: np.ndarray) -> Comparison:
+def _compare_tensor(name: str, ref: np.ndarray, out: np.ndarray) -> OutputErrors:
     import numpy as np
 
     if ref.shape != out.shape:
         shapes = f"{name} (shape {out.shape} vs {ref.shape})"
-        return Comparison(float("inf"), -1.0, None, shapes, rms_rel=float("inf"))
+        return OutputErrors(float("inf"), -1.0, None, shapes, rms_rel=float("inf"))
     a, b = ref.astype(np.float64).ravel(), out.astype(np.float64).ravel()
     max_abs = float(np.max(np.abs(a - b))) if a.size else 0.0
     rms_abs, rms_ref = _rms(a - b), _rms(a)
     # A reference of zeros has no size to be relative to: any error counts in full.
     rms_rel = rms_abs / rms_ref if rms_ref else (0.0 if rms_abs == 0 else float("inf"))
     topk = _topk(ref, out)
-    return Comparison(max_abs, _cosine(a, b), topk, name, rms_abs=rms_abs, rms_rel=rms_rel)
+    return OutputErrors(max_abs, _cosine(a, b), topk, name, rms_abs=rms_abs, rms_rel=rms_rel)
 
 
 def _rms(values: np.ndarray) -> float:
@@ -212,7 +214,7 @@ def _topk(ref: np.ndarray, out: np.ndarray) -> float | None:
 
 
 def verdict(
-    comparison: Comparison, reference: Mapping[str, np.ndarray], tolerance: Tolerance
+    comparison: OutputErrors, reference: Mapping[str, np.ndarray], tolerance: Tolerance
 ) -> str | None:
     """None when within tolerance, else the reason naming the worst tensor."""
     import numpy as np
@@ -238,7 +240,7 @@ class Judgement:
     """A cell's outputs judged against a reference: its errors (None where they cannot be
     computed), its failure class (None: within tolerance) and the reason naming the tensor."""
 
-    comparison: Comparison | None
+    comparison: OutputErrors | None
     failure_class: str | None = None
     reason: str | None = None
 

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 
-from farm.config import file_sha256
+from farm.hashing import file_sha256
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 

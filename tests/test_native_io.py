@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from farm.modelinfo import inspect_model
-from farm.orchestrator.native_io import raw_inputs, read_raw_outputs
 from farm.parity import make_inputs, save_arrays
+from farm.runners.benchmark_model.tensor_files import raw_inputs, read_raw_outputs
 from farm.spec import InputSpec
 
 from .lab import MODELS

@@ -1,7 +1,6 @@
-"""The `farm` command. Exit codes (all listed in farm.errors): 0 cells measured and none
-failed, 1 a cell failed, 2 invalid input (``FarmError.exit_code``), 3 / 4 / 5 from a comparison,
-6 nothing measured or compared (``EXIT_NOTHING_CHECKED``), 130 interrupted (Ctrl-C), 143
-terminated (SIGTERM, handled exactly as Ctrl-C: no new cell starts, what finished is written).
+"""The `farm` command: maps the farm's exceptions to exit codes (``FarmError.exit_code``) and
+SIGTERM to Ctrl-C (no new cell starts, what finished is written). The exit codes themselves are
+defined, and listed, in farm.errors.
 
 The commands live by group, each importing what it needs only when it runs (so `farm --help`
 stays fast): ``run`` (run, report), ``devices`` (devices, models, parse-log), ``compare``
@@ -17,9 +16,8 @@ import typer
 from typer.core import TyperGroup, TyperOption
 
 from farm.cli import compare, devices, lab, run, runner, sim
-from farm.errors import FarmError
+from farm.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, FarmError
 
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 _typer_display_type = TyperOption.display_type_rich
 
 

@@ -22,8 +22,8 @@ def compare(
     Exit 0: no regression; 3: a significant regression beyond --threshold; 4: parity newly
     broken; 5: only infrastructure failures in NEW; 6: nothing compared (no cell measured in
     both runs)."""
+    from farm.cli.console import print_comparison
     from farm.compare import compare_runs, load_result_set
-    from farm.console import print_comparison
 
     one_of("--format", output, ("table", "json", "markdown"))
     comparison = compare_runs(load_result_set(base), load_result_set(new), threshold)
@@ -46,7 +46,7 @@ def nightly(
     """Run the matrix, compare it with the last good run and write the dashboard; exits
     like `farm compare` (3 regression, 4 parity broken, 5 infra only, 6 nothing compared) or
     like `farm run` (6: nothing measured)."""
-    from farm.console import run_nightly_with_progress
+    from farm.cli.console import run_nightly_with_progress
     from farm.job import RunRequest, plan_run
 
     request = RunRequest(devices=devices, models=models, runs=runs, warmup=warmup, repeats=repeats)
@@ -59,7 +59,7 @@ def history(
     cell: Annotated[str | None, typer.Option(help="device-model-delegate-tN: its medians.")] = None,
 ) -> None:
     """Every run under reports/runs in one table (or one cell's median over time)."""
-    from farm.console import print_cell_history, print_history
+    from farm.cli.console import print_cell_history, print_history
     from farm.store import load_history
 
     # The table of runs reads three columns of each; one cell's history reads every column

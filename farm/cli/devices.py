@@ -27,7 +27,7 @@ def devices_command(
     if schema:
         typer.echo(json.dumps(config.devices_json_schema(), indent=2))
         return
-    from farm.console import print_devices, print_probes
+    from farm.cli.console import print_devices, print_probes
 
     if probe:
         from farm.job import probe_lab

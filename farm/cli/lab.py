@@ -37,7 +37,7 @@ def lab_join(
     """Join this host to the Ray cluster with its devices (one host per device)."""
     from farm.config import load_devices
 
-    lab = _ray_module("farm.cluster.lab")
+    lab = _ray_module("farm.cluster.ray_cluster")
     chosen = _only(load_devices(devices), csv_option("--only", only), devices)
     argv = lab.join_argv(chosen, address)
     typer.echo(shlex.join(argv))
@@ -55,9 +55,9 @@ def lab_status(
     ] = None,
 ) -> None:
     """Which host advertises each device, and which devices are quarantined, with why."""
-    from farm.console import print_lab_status
+    from farm.cli.console import print_lab_status
 
-    lab = _ray_module("farm.cluster.lab")
+    lab = _ray_module("farm.cluster.ray_cluster")
     with lab.connected(address):
         status = lab.lab_status(csv_option("--release", release) or ())
     print_lab_status(status.hosts, status.quarantined)

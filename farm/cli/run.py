@@ -98,7 +98,7 @@ def run(
     )
     plan = plan_run(request)
     if dry_run:
-        from farm.console import print_plan
+        from farm.cli.console import print_plan
 
         print_plan(plan)
         if not plan.cells and not any(r.status == "ok" for r in plan.done):
@@ -106,7 +106,7 @@ def run(
             typer.echo(f"farm: nothing would be measured: {skipped}", err=True)
             raise typer.Exit(EXIT_NOTHING_CHECKED)
         return
-    from farm.console import run_with_progress
+    from farm.cli.console import run_with_progress
 
     raise typer.Exit(run_with_progress(plan))
 
@@ -116,7 +116,7 @@ def report(
     out: Annotated[Path | None, typer.Option(help="Default: RUN_DIR/dashboard.html.")] = None,
 ) -> None:
     """Write the dashboard of a run (also of an unfinished one, from its journal)."""
-    from farm.console import write_report_with_progress
+    from farm.cli.console import write_report_with_progress
 
     if not (run_dir / "journal.jsonl").exists() and not (run_dir / "results.parquet").exists():
         raise ConfigError(str(run_dir), "", "not a run directory", "pass reports/runs/<run id>")

@@ -47,9 +47,9 @@ def sim_up(
     ] = False,
 ) -> None:
     """Start virtual Android devices, register them with adb, print a devices.yaml for them."""
-    from farm.sim.lab import DEFAULT_STATE, devices_yaml, up
     from farm.sim.profile import PROFILES
     from farm.sim.userland import LINUX_PYTHON
+    from farm.sim.virtual_lab import DEFAULT_STATE, devices_yaml, up
 
     if profile not in PROFILES:
         raise ConfigError(
@@ -136,6 +136,6 @@ def _check_sandbox(insecure: bool) -> None:
 @sim_app.command("down")
 def sim_down() -> None:
     """Stop the virtual devices (and the adb server `farm sim up --start-server` started)."""
-    from farm.sim.lab import DEFAULT_STATE, down, stopped_message
+    from farm.sim.virtual_lab import DEFAULT_STATE, down, stopped_message
 
     typer.echo(stopped_message(down(DEFAULT_STATE)))

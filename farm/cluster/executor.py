@@ -31,9 +31,9 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from farm.cluster.lab import connected, lab_health
+from farm.cluster.ray_cluster import connected, lab_health
 from farm.cluster.resources import cell_resources, unmet, unplaceable
-from farm.config import file_sha256
+from farm.hashing import file_sha256
 from farm.orchestrator.execute import (
     Recorder,
     ResultCallback,

@@ -7,6 +7,7 @@
 The method (a block bootstrap of the ratio of medians) and why: ``farm.compare.stats``.
 Comparability (runtime, model sha256, device fingerprint): ``farm.compare.keys``.
 Exit codes and their precedence (4 > 3 > 5 > 6 > 0): ``farm.compare.comparison``.
+How serious a verdict is, one order for `farm compare` and the dashboard: ``farm.compare.severity``.
 """
 
 from farm.compare.comparison import (

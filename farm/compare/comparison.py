@@ -1,6 +1,7 @@
 """What comparing two result sets found: one record per cell, and the exit code of the whole.
 
-Exit codes (``Comparison.exit_code``), the most serious one wins: 4 > 3 > 5 > 6 > 0.
+Exit codes (``Comparison.exit_code``, defined in farm.errors), the most serious one wins:
+4 > 3 > 5 > 6 > 0.
 
     4  EXIT_PARITY_BROKEN   a cell that was right in BASE gives a wrong answer in NEW
     3  EXIT_REGRESSION      a cell is slower beyond the threshold, and statistically so
@@ -19,12 +20,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from farm.errors import EXIT_NOTHING_CHECKED
+from farm.errors import (
+    EXIT_INFRA_ONLY,
+    EXIT_NOTHING_CHECKED,
+    EXIT_OK,
+    EXIT_PARITY_BROKEN,
+    EXIT_REGRESSION,
+)
 
 Verdict = Literal["faster", "slower", "same", "not comparable"]
 VERDICTS: tuple[Verdict, ...] = ("slower", "faster", "same", "not comparable")
 
-EXIT_OK, EXIT_REGRESSION, EXIT_PARITY_BROKEN, EXIT_INFRA_ONLY = 0, 3, 4, 5
 EXIT_MEANING = {
     EXIT_OK: "no regression",
     EXIT_REGRESSION: "regression",

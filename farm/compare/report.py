@@ -15,8 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from farm.compare.comparison import EXIT_MEANING, CellComparison, Comparison
+from farm.compare.severity import count_line, severity, shown_verdict
 from farm.errors import EXIT_NOTHING_CHECKED
-from farm.verdicts import count_line, severity, shown_verdict
 
 VERDICT_STYLE = {
     "parity broken": "bold red",

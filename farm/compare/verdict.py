@@ -73,13 +73,13 @@ def compare_cell(
     why = _not_comparable(base, new)
     if why or base is None or new is None:
         return CellComparison(verdict="not comparable", reason=why, **known)
-    change, notes = _change(base, new, confidence, _rng(seed, key))
+    fewest = min(known["n_base"], known["n_new"])
+    change, notes = _change(base, new, fewest, confidence, _rng(seed, key))
     if change is None:
         return CellComparison(verdict="not comparable", reason="; ".join(notes), **known)
     known.update(base_median_ms=change.base_ms, new_median_ms=change.new_ms)
     verdict = decide(change, threshold)
-    if verdict != "same" and 0 < min(known["n_base"], known["n_new"]) < MIN_SAMPLES:
-        # A few samples give no interval: a change is not called a regression (or a gain).
+    if verdict != "same" and few_samples(fewest):
         return CellComparison(verdict="not comparable", reason="; ".join(notes), **known)
     notes += unchecked_notes(base, new)
     return CellComparison(
@@ -123,12 +123,18 @@ def _status(side: str, row: Row) -> str:
     return f"{side} {row['status']}{kind}{reason}"
 
 
+def few_samples(fewest: int) -> bool:
+    """Some samples, but fewer than an interval needs (MIN_SAMPLES per run): the summary decides,
+    and a change on a few samples is not called a regression (or a gain), only "same"."""
+    return 0 < fewest < MIN_SAMPLES
+
+
 def _change(
-    base: Row, new: Row, confidence: float, rng: np.random.Generator
+    base: Row, new: Row, fewest: int, confidence: float, rng: np.random.Generator
 ) -> tuple[Change | None, list[str]]:
-    """The change and the notes it comes with; None (and why) when there is nothing to compare."""
+    """The change and the notes it comes with; None (and why) when there is nothing to compare.
+    ``fewest``: the samples of the side that kept fewer."""
     base_samples, new_samples = base.get("samples_ms") or [], new.get("samples_ms") or []
-    fewest = min(len(base_samples), len(new_samples))
     if fewest >= MIN_SAMPLES and np.median(base_samples) > 0:
         processes = (base.get("process_samples") or (), new.get("process_samples") or ())
         return median_change(base_samples, new_samples, confidence, rng, processes=processes), []
@@ -139,7 +145,7 @@ def _change(
         return None, [f"no latency {stat} to compare"]
     change = summary_change(base_ms, new_ms, base.get("latency_std_ms"), new.get("latency_std_ms"))
     spread = "no std either" if change.noise is None else f"spread ±{change.noise:.1%}"
-    if fewest:
+    if few_samples(fewest):
         return change, [
             f"not enough samples: {fewest} (an interval needs {MIN_SAMPLES} per run; rerun "
             f"with --runs {MIN_SAMPLES} or more)"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas
 
-    from farm.dashboard.comparison import CellComparisons
+    from farm.compare.comparison import Comparison
 
 __all__ = [
     "HISTORY_COLUMNS", "PageProgress", "copy_dashboard", "render_dashboard", "write_dashboard",
@@ -39,7 +39,7 @@ def render_dashboard(
     run: Mapping[str, Any],
     *,
     history: pandas.DataFrame | None = None,
-    comparison: CellComparisons | None = None,
+    comparison: Comparison | None = None,
     baseline: str | None = None,
 ) -> str:
     """Render the dashboard of one run (one row per cell, plus run.json) as an HTML string.
@@ -62,7 +62,7 @@ def write_dashboard(
     path: str | os.PathLike[str],
     *,
     history: pandas.DataFrame | None = None,
-    comparison: CellComparisons | None = None,
+    comparison: Comparison | None = None,
     baseline: str | None = None,
     progress: PageProgress | None = None,
 ) -> pathlib.Path:

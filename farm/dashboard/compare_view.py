@@ -9,9 +9,9 @@ from collections.abc import Iterable
 
 import plotly.graph_objects as go
 
-from farm import verdicts
+from farm.compare import severity as verdicts
+from farm.compare.comparison import CellComparison, Comparison
 from farm.dashboard.cells import column_label, natural_key
-from farm.dashboard.comparison import CellComparisons, ComparedCell
 from farm.dashboard.markup import Html, element, hint, notice, plot_text, table, text
 from farm.dashboard.theme import FAILED_COLOR, MUTED_INK, OK_COLOR, style_figure
 from farm.dashboard.units import format_change, format_ms
@@ -42,29 +42,29 @@ def section(data: RunData) -> Section:
     return Section(ANCHOR, TITLE, tuple(blocks))
 
 
-def shown_verdict(row: ComparedCell) -> str:
+def shown_verdict(row: CellComparison) -> str:
     """The verdict a reader should see first (as in `farm compare`'s table)."""
     return verdicts.shown_verdict(row.verdict, row.parity_broken, row.infra_failure)
 
 
-def ordered(rows: Iterable[ComparedCell]) -> list[ComparedCell]:
+def ordered(rows: Iterable[CellComparison]) -> list[CellComparison]:
     """Most serious first; within a verdict the largest change first, then by name."""
     return sorted(rows, key=severity)
 
 
-def severity(row: ComparedCell) -> tuple[int, float, NameKey, NameKey, str, int]:
+def severity(row: CellComparison) -> tuple[int, float, NameKey, NameKey, str, int]:
     rank = verdicts.severity(row.verdict, row.parity_broken, row.infra_failure)
     size = -abs(row.change) if row.change is not None else 0.0
     return rank, size, natural_key(row.device), natural_key(row.model), row.delegate, row.threads
 
 
-def summary(comparison: CellComparisons, baseline: str | None) -> Html:
+def summary(comparison: Comparison, baseline: str | None) -> Html:
     counts = verdicts.count_line([shown_verdict(row) for row in comparison.rows])
     against = f"run {baseline}" if baseline else "an earlier run"
     return element("p", text(f"This run against {against}: {counts or 'no cells'}."))
 
 
-def how_to_read(comparison: CellComparisons) -> str:
+def how_to_read(comparison: Comparison) -> str:
     confidence, threshold = f"{comparison.confidence:.0%}", f"{comparison.threshold:.0%}"
     return (
         f"Change in median latency (this run / baseline − 1) with its {confidence} confidence "
@@ -75,7 +75,7 @@ def how_to_read(comparison: CellComparisons) -> str:
     )
 
 
-def comparison_table(rows: list[ComparedCell], confidence: float) -> Html:
+def comparison_table(rows: list[CellComparison], confidence: float) -> Html:
     headers: tuple[str, ...] = (
         "Device",
         "Model",
@@ -88,7 +88,7 @@ def comparison_table(rows: list[ComparedCell], confidence: float) -> Html:
     return table(headers, [table_row(row) for row in rows], cls="compare")
 
 
-def table_row(row: ComparedCell) -> list[Html]:
+def table_row(row: CellComparison) -> list[Html]:
     verdict = shown_verdict(row)
     badge = element("span", text(verdict), cls=f"badge {BADGE.get(verdict, 'same')}")
     return [
@@ -99,17 +99,17 @@ def table_row(row: ComparedCell) -> list[Html]:
     ]  # fmt: skip
 
 
-def interval(row: ComparedCell) -> str | None:
+def interval(row: CellComparison) -> str | None:
     if row.ci_low is None or row.ci_high is None:
         return None
     return f"{format_change(row.ci_low)} … {format_change(row.ci_high)}"
 
 
-def cell_name(row: ComparedCell) -> str:
+def cell_name(row: CellComparison) -> str:
     return plot_text(f"{row.device} · {row.model} · {column_label(row.delegate, row.threads)}")
 
 
-def forest_figure(rows: list[ComparedCell], threshold: float, confidence: float) -> go.Figure:
+def forest_figure(rows: list[CellComparison], threshold: float, confidence: float) -> go.Figure:
     """One row per cell (worst on top): the change as a dot, its interval as a bar, the
     ±threshold band behind them and a line at no change."""
     verdicts = [v for v in MARKER_COLOR if any(row.verdict == v for row in rows)]
@@ -125,13 +125,13 @@ def forest_figure(rows: list[ComparedCell], threshold: float, confidence: float)
     return style_figure(figure, height_px=110 + 26 * len(rows))
 
 
-def reach(rows: list[ComparedCell], threshold: float) -> float:
+def reach(rows: list[CellComparison], threshold: float) -> float:
     """How far from 0 the plot must show: the threshold band and every interval."""
     ends = [abs(v) for row in rows for v in (row.change, row.ci_low, row.ci_high) if v is not None]
     return max([threshold, *ends])
 
 
-def verdict_trace(rows: list[ComparedCell], verdict: str, confidence: float) -> go.Scatter:
+def verdict_trace(rows: list[CellComparison], verdict: str, confidence: float) -> go.Scatter:
     """The cells with one (latency) verdict; a cell without an interval is a bare dot."""
     picked = [row for row in rows if row.verdict == verdict]
     above, below = zip(*(error_bar(row) for row in picked), strict=True)
@@ -146,14 +146,14 @@ def verdict_trace(rows: list[ComparedCell], verdict: str, confidence: float) -> 
     )  # fmt: skip
 
 
-def error_bar(row: ComparedCell) -> tuple[float, float]:
+def error_bar(row: CellComparison) -> tuple[float, float]:
     """How far the interval reaches above and below the change; none without an interval."""
     if row.change is None or row.ci_low is None or row.ci_high is None:
         return 0.0, 0.0
     return row.ci_high - row.change, row.change - row.ci_low
 
 
-def forest_hover(row: ComparedCell, confidence: float) -> str:
+def forest_hover(row: CellComparison, confidence: float) -> str:
     spread = interval(row) or "no interval (no samples kept)"
     return (
         f"{cell_name(row)}<br>{format_ms(row.base_median_ms)} → {format_ms(row.new_median_ms)} "

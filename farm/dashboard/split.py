@@ -10,17 +10,17 @@ self-contained file.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
+from farm.compare.comparison import Comparison
 from farm.dashboard import PageProgress, answer, reasons
 from farm.dashboard.cells import ordered_devices
-from farm.dashboard.comparison import CellComparisons, ComparedCell
 from farm.dashboard.header import STATUSES
 from farm.dashboard.markup import Html, element, hint, table, text
 from farm.dashboard.page import render_page
@@ -29,15 +29,6 @@ from farm.dashboard.view import RunData, Section, cells_of
 SPLIT_CELLS = 1000
 PLOTLY_JS = "plotly.min.js"
 INDEX_HEADERS = ("Device", "Cells", *STATUSES)
-
-
-@dataclass(frozen=True)
-class DeviceComparisons:
-    """The compared cells of one device, under the run's threshold and confidence."""
-
-    rows: Sequence[ComparedCell]
-    threshold: float
-    confidence: float
 
 
 def write_pages(data: RunData, path: Path, progress: PageProgress | None = None) -> Path:
@@ -83,11 +74,12 @@ def of_device(data: RunData, device: str) -> RunData:
     )  # fmt: skip
 
 
-def narrowed(comparison: CellComparisons | None, device: str) -> CellComparisons | None:
+def narrowed(comparison: Comparison | None, device: str) -> Comparison | None:
+    """The compared cells of one device, under the run's threshold and confidence."""
     if comparison is None:
         return None
-    rows = [row for row in comparison.rows if row.device == device]
-    return DeviceComparisons(rows, comparison.threshold, comparison.confidence)
+    rows = tuple(row for row in comparison.rows if row.device == device)
+    return dataclasses.replace(comparison, rows=rows)
 
 
 def index(data: RunData, folder: str, links: Mapping[str, str]) -> Section:

@@ -11,8 +11,8 @@ from typing import Any, Union
 import pandas as pd
 import plotly.graph_objects as go
 
+from farm.compare.comparison import Comparison
 from farm.dashboard.cells import ordered_devices
-from farm.dashboard.comparison import CellComparisons
 from farm.dashboard.markup import Html, element, text
 
 Block = Union[Html, go.Figure]
@@ -27,7 +27,7 @@ class RunData:
     cells: pd.DataFrame
     run: Mapping[str, Any]
     history: pd.DataFrame | None = None
-    comparison: CellComparisons | None = None
+    comparison: Comparison | None = None
     baseline: str | None = None
 
 

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from farm.config import file_sha256
 from farm.errors import (
     ConfigError,
     FetchError,
@@ -20,8 +19,8 @@ from farm.errors import (
     TargetTimeout,
     disk_full,
 )
+from farm.hashing import file_sha256
 from farm.modelinfo import ModelInfo, inspect_model
-from farm.orchestrator.native_io import input_file, raw_inputs, read_raw_outputs
 from farm.parity import save_arrays
 from farm.runners.benchmark_model import (
     InputFile,
@@ -37,6 +36,7 @@ from farm.runners.benchmark_model.prebuilt import (
     prebuilt_url,
 )
 from farm.runners.benchmark_model.provision import find_benchmark_model
+from farm.runners.benchmark_model.tensor_files import input_file, raw_inputs, read_raw_outputs
 from farm.runners.outcome import RunnerOutcome
 from farm.runners.python import (
     RUNNER_SCRIPT,

@@ -17,7 +17,7 @@ from farm.orchestrator.plan import RunPlan
 from farm.parity import (
     NON_FINITE,
     NOT_CHECKED,
-    Comparison,
+    OutputErrors,
     judge,
     make_inputs,
     non_finite,
@@ -120,7 +120,7 @@ def _with_parity(
     return row
 
 
-def _errors(prefix: str, comparison: Comparison | None) -> dict[str, Any]:
+def _errors(prefix: str, comparison: OutputErrors | None) -> dict[str, Any]:
     """The parity_ or drift_ error columns of a comparison (None where none was possible)."""
     return {
         f"{prefix}{name}": None if comparison is None else getattr(comparison, name)

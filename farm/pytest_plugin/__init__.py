@@ -43,7 +43,7 @@ import pytest
 from farm.pytest_plugin.benchmark_item import BenchmarkCellItem
 from farm.pytest_plugin.budget import budget_for
 from farm.pytest_plugin.in_process import InterpreterFactory
-from farm.pytest_plugin.items import CellItem, DevicesFile
+from farm.pytest_plugin.items import CellItem, DevicesCollector
 from farm.pytest_plugin.session import FarmLab, FarmResults, FarmSession
 
 __all__ = [
@@ -136,7 +136,7 @@ def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.It
     farm = session.config.stash.get(_FARM, None)
     if farm is None:
         return
-    lab = DevicesFile.for_session(session, farm)
+    lab = DevicesCollector.for_session(session, farm)
     report = lab.ihook.pytest_make_collect_report(collector=lab)
     session.ihook.pytest_collectreport(report=report)
     for node in report.result:

@@ -19,14 +19,14 @@ from farm.pytest_plugin.session import FarmSession
 from farm.spec import Cell, CellResult
 
 
-class DevicesFile(pytest.File):
+class DevicesCollector(pytest.File):
     """devices.yaml as a collector: one item per cell of the planned matrix, skipped cells too,
     sorted by device, model, delegate, threads (the run itself keeps its shuffled order)."""
 
     farm: FarmSession
 
     @classmethod
-    def for_session(cls, session: pytest.Session, farm: FarmSession) -> DevicesFile:
+    def for_session(cls, session: pytest.Session, farm: FarmSession) -> DevicesCollector:
         path = Path(farm.request.devices).resolve()
         # A devices file outside the rootdir still gets a readable id (../lab/devices.yaml).
         nodeid = Path(os.path.relpath(path, session.config.rootpath)).as_posix()
@@ -69,7 +69,7 @@ class CellItem(pytest.Item):
 
     @property
     def farm(self) -> FarmSession:
-        assert isinstance(self.parent, DevicesFile)
+        assert isinstance(self.parent, DevicesCollector)
         return self.parent.farm
 
     def runtest(self) -> None:

@@ -15,13 +15,13 @@ AUTH signatures; the farm itself never imports it (only the CLI and the tests do
     farm/sim/transfers.py   the push/pull byte log
     farm/sim/device.py      VirtualDevice: the listener tying it together
     farm/sim/adb_server.py  a private adb server (Debian's adb) by PID
-    farm/sim/lab.py         N devices + a server; `farm sim up/down`
+    farm/sim/virtual_lab.py N devices + a server; `farm sim up/down`
 """
 
 from farm.sim.adb_server import AdbServer, free_port
 from farm.sim.device import VirtualDevice
-from farm.sim.lab import VirtualLab, start_virtual_lab
 from farm.sim.profile import PROFILES, DeviceProfile, get_profile
+from farm.sim.virtual_lab import VirtualLab, start_virtual_lab
 
 __all__ = [
     "PROFILES",

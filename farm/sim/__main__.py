@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from farm.sim.lab import DEFAULT_STATE, devices_yaml, down, serve, stopped_message, up
 from farm.sim.profile import PROFILES
+from farm.sim.virtual_lab import DEFAULT_STATE, devices_yaml, down, serve, stopped_message, up
 
 
 def _parser() -> argparse.ArgumentParser:

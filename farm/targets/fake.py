@@ -1,4 +1,4 @@
-"""A target that answers from a handler: for unit tests of the orchestrator and `--dry-run`.
+"""A target that answers from a handler, for the orchestrator's unit tests (a dry run opens none).
 
 Like httpx's MockTransport: the fake ships with the package, and tests build behaviour by
 passing a function instead of patching internals. Files live in a dict keyed by remote path.

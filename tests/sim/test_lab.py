@@ -13,8 +13,8 @@ import yaml
 
 from farm.config import load_devices
 from farm.sim import AdbServer, start_virtual_lab
-from farm.sim.lab import SWIFTSHADER_ICD, down, host_entry, up
 from farm.sim.transfers import read_transfer_log
+from farm.sim.virtual_lab import SWIFTSHADER_ICD, down, host_entry, up
 
 from ..lab import lab_missing
 from .conftest import require_lab_tool

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from farm.sim import AdbServer, VirtualDevice, free_port, start_virtual_lab
 from farm.sim.auth import RSAPUBLICKEY, SIGNATURE, TOKEN, parse_public_key
-from farm.sim.lab import down, stopped_message, up
+from farm.sim.virtual_lab import down, stopped_message, up
 from farm.sim.wire import AUTH, CNXN, VERSION, Message, pack, read_message
 
 from ..lab import farm, wait_for

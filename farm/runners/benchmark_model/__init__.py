@@ -1,8 +1,9 @@
 """Drive TensorFlow Lite's / LiteRT's native ``benchmark_model``: build its argv, read its output.
 
 One module per concept: `argv` builds the command line, `parse` reads the output (with
-`lines`, `summary`, `memory`, `delegation` and `op_profile`) into the `records`, and `outcome`
-turns a parse into the orchestrator's outcome. Callers need only this package.
+`lines`, `summary`, `memory`, `delegation` and `op_profile`) into the `records`, `outcome`
+turns a parse into the orchestrator's outcome, and `tensor_files` writes the raw input files
+and reads the raw output file that parity compares. Callers need only this package.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.modelinfo import ModelInfo, TensorInfo
-from farm.runners.benchmark_model import InputFile
+from farm.runners.benchmark_model.argv import InputFile
 from farm.runners.litert_runner import as_input, output_arrays
 
 
