@@ -46,7 +46,7 @@ from farm.orchestrator.probe import DeviceProbe, probe_device, temperature_sourc
 from farm.run_options import check_run_options
 from farm.runners.benchmark_model.prebuilt import device_platform
 from farm.runners.benchmark_model.provision import device_abi
-from farm.spec import Cell, CellResult, Device, RunSettings
+from farm.spec import CellResult, Device, RunSettings
 from farm.store import (
     JOURNAL,
     last_good_run,
@@ -219,13 +219,9 @@ def _resumed_plan(run_dir: Path) -> RunPlan:
         plan,
         run_id=saved["run_id"],
         done=tuple(done),
-        cells=tuple(c for c in plan.cells if _key(c) not in keys),
-        skips=tuple(s for s in plan.skips if _key(s.cell) not in keys),
+        cells=tuple(c for c in plan.cells if c.key not in keys),
+        skips=tuple(s for s in plan.skips if s.cell.key not in keys),
     )
-
-
-def _key(cell: Cell) -> tuple[str, str, str, int]:
-    return (cell.device.name, cell.model.name, cell.delegate, cell.threads)
 
 
 def _replay(request: RunRequest, run_id: str, seed: int) -> dict[str, Any]:

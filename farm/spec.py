@@ -1,11 +1,13 @@
-"""Frozen records that flow through the farm: Device, Model, Cell, CellResult. No I/O here."""
+"""Frozen records that flow through the farm: Device, Model, Cell and its CellKey, CellResult.
+No I/O here."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 Status = Literal["ok", "failed", "skipped"]
 FailureKind = Literal["infra", "delegate", "model", "timeout", "parity", "fallback"]
@@ -112,6 +114,30 @@ class Model:
     budget_ms: dict[str, float] | None = field(default=None, hash=False, compare=False)
 
 
+class CellKey(NamedTuple):
+    """What names a cell in every run, table and comparison. A tuple: it sorts as device,
+    model, delegate, threads, and equals the plain tuple of those (compare seeds each cell's
+    bootstrap from its fields joined)."""
+
+    device: str
+    model: str
+    delegate: str
+    threads: int
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> CellKey:
+        """The key of a results row (a dict, or a DataFrame record whose threads is numpy's)."""
+        return cls(str(row["device"]), str(row["model"]), str(row["delegate"]), int(row["threads"]))
+
+    @property
+    def cell_id(self) -> str:
+        """device-model-delegate-tN: the cell's pytest id and its file names."""
+        return f"{self.device}-{self.model}-{self.delegate}-t{self.threads}"
+
+
+CELL_KEY_COLUMNS: tuple[str, ...] = CellKey._fields
+
+
 @dataclass(frozen=True)
 class Cell:
     """One model × device × delegate × threads: the unit the farm runs and reports."""
@@ -122,8 +148,12 @@ class Cell:
     threads: int
 
     @property
+    def key(self) -> CellKey:
+        return CellKey(self.device.name, self.model.name, self.delegate, self.threads)
+
+    @property
     def cell_id(self) -> str:
-        return f"{self.device.name}-{self.model.name}-{self.delegate}-t{self.threads}"
+        return self.key.cell_id
 
 
 @dataclass(frozen=True)
@@ -237,13 +267,13 @@ class CellResult:
         return cls(**values)
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.device, self.model, self.delegate, self.threads)
+    def key(self) -> CellKey:
+        return CellKey(self.device, self.model, self.delegate, self.threads)
 
     @property
     def cell_id(self) -> str:
         """The same id as its Cell's: device-model-delegate-tN."""
-        return f"{self.device}-{self.model}-{self.delegate}-t{self.threads}"
+        return self.key.cell_id
 
 
 RESULT_COLUMNS = tuple(f.name for f in dataclasses.fields(CellResult))

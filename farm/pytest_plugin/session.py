@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from farm.errors import ConfigError, FarmError
-from farm.spec import Cell, CellResult, Device, Model
+from farm.spec import Cell, CellKey, CellResult, Device, Model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +52,7 @@ class FarmResults(Mapping[str, CellResult]):
         return len(self._by_id)
 
     def __call__(self, device: str, model: str, delegate: str, threads: int = 1) -> CellResult:
-        return self[f"{device}-{model}-{delegate}-t{threads}"]
+        return self[CellKey(device, model, delegate, threads).cell_id]
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -144,5 +144,5 @@ def _narrowed(plan: RunPlan, selected: Collection[str], in_process: Collection[s
     )
 
 
-def _listing_order(cell: Cell) -> tuple[str, str, str, int]:
-    return (cell.device.name, cell.model.name, cell.delegate, cell.threads)
+def _listing_order(cell: Cell) -> CellKey:
+    return cell.key
