@@ -9,7 +9,6 @@ import importlib.util
 import json
 import random
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,8 +24,6 @@ from farm.errors import (
     EXIT_NOTHING_CHECKED,
     ConfigError,
     RunDirFull,
-    RunnerError,
-    TargetError,
     disk_full,
 )
 from farm.matrix import Order, expand, order_cells
@@ -41,12 +38,8 @@ from farm.orchestrator import (
     provenance,
     utc_now,
 )
-from farm.orchestrator.measure import CellMeasurer
-from farm.orchestrator.probe import DeviceProbe, probe_device, temperature_source
 from farm.run_options import check_run_options
-from farm.runners.benchmark_model.prebuilt import device_platform
-from farm.runners.benchmark_model.provision import device_abi
-from farm.spec import CellResult, Device, RunSettings
+from farm.spec import CellResult, RunSettings
 from farm.store import (
     JOURNAL,
     last_good_run,
@@ -57,7 +50,6 @@ from farm.store import (
     write_results,
     write_run_info,
 )
-from farm.targets import Target, connect
 
 REPORTS = Path("reports")
 EXIT_OK, EXIT_CELL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -327,45 +319,6 @@ def write_report(
     if out is None:
         copy_dashboard(path, reports / "latest.html")
     return path
-
-
-def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str | None]]:
-    """Connect to every device and ask what it really has: (device, probe, or why not)."""
-    answers: list[tuple[Device, DeviceProbe | None, str | None]] = []
-    for device in load_devices(devices_path):
-        try:
-            target = connect(device)
-        except TargetError as exc:
-            answers.append((device, None, str(exc)))
-            continue
-        try:
-            # A probe only looks: it downloads no prebuilt benchmark_model.
-            settings = RunSettings(offline=True)
-            measurer = CellMeasurer(target, "probe", Path(tempfile.mkdtemp()), settings)
-            probe = probe_device(target, device, measurer)
-            probe = dataclasses.replace(
-                probe,
-                temperature_source=temperature_source(target),
-                native=_native_answer(target, device, measurer),
-            )
-            answers.append((device, probe, None))
-        except (TargetError, RunnerError) as exc:
-            answers.append((device, None, str(exc)))
-        finally:
-            target.close()
-    return answers
-
-
-def _native_answer(target: Target, device: Device, measurer: CellMeasurer) -> str | None:
-    """The benchmark_model a device would get (for its ABI), or why it would get none."""
-    if device.runner != "benchmark_model":
-        return None
-    description = target.describe()
-    measurer.abi, measurer.platform = device_abi(description), device_platform(description)
-    try:
-        return f"{measurer.native_binary(device)[0]} ({measurer.abi})"
-    except RunnerError as exc:
-        return f"none: {exc}"
 
 
 @dataclass
