@@ -1,11 +1,11 @@
-"""Frozen records that flow through the farm: Device, Model, Cell and its CellKey, CellResult.
-No I/O here."""
+"""Frozen records that flow through the farm: Device, Model, Cell and its CellKey, RunSettings,
+CellResult. No I/O here."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -13,6 +13,7 @@ Status = Literal["ok", "failed", "skipped"]
 FailureKind = Literal["infra", "delegate", "model", "timeout", "parity", "fallback"]
 INFRA_KINDS: tuple[FailureKind, ...] = ("infra", "timeout")  # the lab's fault, not the model's
 QUARANTINE_PREFIX = "quarantined after "
+Order = Literal["shuffled", "as-listed"]  # of a run's cells on each device
 
 
 def quarantine_reason(streak: int, last_reason: str | None) -> str:
@@ -158,12 +159,14 @@ class Cell:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How long each cell measures; the same for every cell of a run."""
+    """What a run asks of every cell, with the defaults: `farm run`'s options and the pytest
+    plugin's read theirs here, run.json records them and `farm run --resume` replays them
+    (plan.json). ``seed`` None draws one when the run is planned (then recorded)."""
 
     runs: int = 50
     warmup: int = 5
     min_seconds: float = 0.0
-    seed: int = 0
+    seed: int | None = None
     timeout_s: float = 300.0
     retries: int = 1  # extra attempts of a cell that failed for infra reasons
     retry_backoff_s: float = 1.0  # pause before the first retry; doubles after each
@@ -171,6 +174,16 @@ class RunSettings:
     lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
     repeats: int = 1  # runner processes per cell, samples pooled (process-to-process noise)
     offline: bool = False  # never download Google's prebuilt benchmark_model for a device
+    delegates: Sequence[str] | None = None  # None: each device's own
+    threads: Sequence[int] | None = None  # None: each device's own
+    order: Order = "shuffled"
+
+    @property
+    def planned_seed(self) -> int:
+        """The seed of the run's inputs and cell order, drawn once the run is planned."""
+        if self.seed is None:
+            raise ValueError("the run is not planned yet: its seed is not drawn")
+        return self.seed
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from farm.errors import HostKeyError, TargetTimeout
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.targets.ssh import SshTarget
 
 from .lab import DATA, LoopbackSshd, model_folder_with

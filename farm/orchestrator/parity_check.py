@@ -42,7 +42,7 @@ def write_inputs(plan: RunPlan) -> dict[str, Path]:
         path = folder / f"{key}.npz"
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            save_arrays(path, make_inputs(model.inputs, plan.settings.seed))
+            save_arrays(path, make_inputs(model.inputs, plan.settings.planned_seed))
         files[sha256] = path
     return files
 

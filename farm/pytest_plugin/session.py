@@ -17,7 +17,8 @@ from farm.spec import Cell, CellKey, CellResult, Device, Model
 if TYPE_CHECKING:
     import pandas as pd
 
-    from farm.job import JobOutcome, RunPlan, RunRequest
+    from farm.job import JobOutcome
+    from farm.orchestrator import RunPlan, RunRequest
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class FarmSession:
     def plan(self) -> RunPlan:
         """The whole matrix; a ConfigError becomes a usage error naming the file and key."""
         if self._plan is None:
-            from farm.job import plan_run
+            from farm.orchestrator import plan_run
 
             try:
                 self._plan = plan_run(self.request)

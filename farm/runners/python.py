@@ -60,7 +60,7 @@ def python_runner_argv(
         argv += ["--delegate-option", f"{key}={value}"]
     argv += ["--delegate", cell.delegate, "--threads", str(cell.threads)]
     argv += ["--warmup", str(settings.warmup), "--runs", str(settings.runs)]
-    argv += ["--min-seconds", f"{settings.min_seconds:g}", "--seed", str(settings.seed)]
+    argv += ["--min-seconds", f"{settings.min_seconds:g}", "--seed", str(settings.planned_seed)]
     argv += list(options.get("runner_flags") or [])
     if options.get("cpu_mask"):
         argv = ["taskset", str(options["cpu_mask"]), *argv]
