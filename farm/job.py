@@ -1,111 +1,48 @@
-"""The main job, start to end: load the lab and models, plan the cells, run them, write the
-results, run.json and the dashboard. Shared by the CLI and the pytest plugin."""
+"""The main job, start to end, once it is planned (farm.orchestrator.plan): run the cells, write
+the results, run.json and the dashboard; the nightly's comparison. Shared by the CLI and the
+pytest plugin."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.util
 import json
-import random
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from farm.cluster.address import check_reachable, ray_missing, unreachable
 from farm.compare import Comparison, compare_runs, from_json, to_json, to_markdown
-from farm.config import load_devices, load_models
 from farm.dashboard import HISTORY_COLUMNS, PageProgress, copy_dashboard, write_dashboard
 from farm.errors import (
     EXIT_CELL_FAILED,
     EXIT_INTERRUPTED,
     EXIT_NOTHING_CHECKED,
     EXIT_OK,
-    ConfigError,
     RunDirFull,
-    RunnerError,
-    TargetError,
     disk_full,
 )
-from farm.matrix import Order, expand, order_cells
 from farm.orchestrator import (
-    Executor,
+    PLAN_FILE,
     Recorder,
     ResultCallback,
     RunPlan,
+    RunRequest,
     execute,
-    inspect_models,
-    new_run_id,
     provenance,
     utc_now,
 )
-from farm.orchestrator.measure import CellMeasurer
-from farm.orchestrator.probe import DeviceProbe, probe_device, temperature_source
-from farm.run_options import check_run_options
-from farm.runners.benchmark_model.prebuilt import device_platform
-from farm.runners.benchmark_model.provision import device_abi
-from farm.spec import Cell, CellResult, Device, RunSettings
+from farm.spec import CellResult
 from farm.store import (
-    JOURNAL,
     last_good_run,
     load_history,
     load_results,
     load_run_info,
-    read_journal,
     write_results,
     write_run_info,
-)
-from farm.targets import Target, connect
-
-REPORTS = Path("reports")
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What the user asked `farm run` for."""
-
-    devices: Path
-    models: Path
-    delegates: list[str] | None = None
-    threads: list[int] | None = None
-    runs: int = 50
-    warmup: int = 5
-    min_seconds: float = 0.0
-    seed: int | None = None
-    order: Order = "shuffled"
-    timeout_s: float = 300.0
-    retries: int = 1  # extra attempts of a cell that failed for infra reasons
-    lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
-    repeats: int = 1  # runner processes per cell, samples pooled
-    offline: bool = False  # download no prebuilt benchmark_model (FARM_OFFLINE=1 does too)
-    run_dir: Path | None = None
-    dry_run: bool = False
-    resume: Path | None = None  # a run directory: redo only its cells without a row
-    executor: Executor = "local"
-    address: str | None = None  # the Ray head (HOST:PORT) for executor "ray"
-
-
-PLAN_FILE = "plan.json"
-_REPLAYED = (
-    "devices",
-    "models",
-    "delegates",
-    "threads",
-    "runs",
-    "warmup",
-    "min_seconds",
-    "seed",
-    "order",
-    "timeout_s",
-    "retries",
-    "lock_timeout_s",
-    "repeats",
-    "offline",
 )
 
 
@@ -135,56 +72,10 @@ class JobOutcome:
         return any(r.status == "ok" for r in self.results)
 
 
-def plan_run(request: RunRequest) -> RunPlan:
-    """Validate the inputs (ConfigError on anything wrong) and decide every cell."""
-    _check_options(request)
+def check_executor(request: RunRequest) -> None:
+    """The executor `farm run` asked for can take the run (Ray installed, its head up)."""
     if request.executor == "ray":
         _check_ray(request.address)
-    if request.resume is not None:
-        plan = _resumed_plan(request.resume)
-        return dataclasses.replace(plan, executor=request.executor, address=request.address)
-    devices = load_devices(request.devices)
-    models = inspect_models(load_models(request.models))
-    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
-    cells, skips = expand(devices, models, request.delegates, request.threads)
-    run_id = new_run_id()
-    settings = RunSettings(
-        request.runs,
-        request.warmup,
-        request.min_seconds,
-        seed,
-        request.timeout_s,
-        retries=request.retries,
-        lock_timeout_s=request.lock_timeout_s,
-        repeats=request.repeats,
-        offline=request.offline,
-    )
-    run_dir = request.run_dir or REPORTS / "runs" / run_id
-    ordered = tuple(order_cells(cells, seed, request.order))
-    replay = _replay(request, run_id, seed)
-    return RunPlan(
-        run_id,
-        run_dir,
-        ordered,
-        tuple(skips),
-        settings,
-        request=replay,
-        executor=request.executor,
-        address=request.address,
-        models=models,
-    )
-
-
-def _check_options(request: RunRequest) -> None:
-    check_run_options(
-        delegates=request.delegates,
-        threads=request.threads,
-        timeout_s=request.timeout_s,
-        lock_timeout_s=request.lock_timeout_s,
-        min_seconds=request.min_seconds,
-        seed=request.seed,
-        run_dir=request.run_dir,
-    )
 
 
 def _check_ray(address: str | None) -> None:
@@ -199,47 +90,6 @@ def _check_ray(address: str | None) -> None:
         check_reachable(address)
     except (OSError, ValueError) as exc:
         raise unreachable(address, exc) from exc
-
-
-def _resumed_plan(run_dir: Path) -> RunPlan:
-    """The same plan again (same run id, seed, order), less the cells the journal holds."""
-    try:
-        saved = json.loads((run_dir / PLAN_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            str(run_dir / PLAN_FILE),
-            "",
-            "cannot read the run's plan",
-            "pass a run directory written by farm run",
-        ) from exc
-    values = {key: saved[key] for key in _REPLAYED if key in saved}  # older runs lack some
-    values.update(devices=Path(values["devices"]), models=Path(values["models"]), run_dir=run_dir)
-    plan = plan_run(RunRequest(**values))
-    done = read_journal(run_dir / JOURNAL)
-    keys = {row.key for row in done}
-    return dataclasses.replace(
-        plan,
-        run_id=saved["run_id"],
-        done=tuple(done),
-        cells=tuple(c for c in plan.cells if _key(c) not in keys),
-        skips=tuple(s for s in plan.skips if _key(s.cell) not in keys),
-    )
-
-
-def _key(cell: Cell) -> tuple[str, str, str, int]:
-    return (cell.device.name, cell.model.name, cell.delegate, cell.threads)
-
-
-def _replay(request: RunRequest, run_id: str, seed: int) -> dict[str, Any]:
-    """What `farm run --resume` needs to plan the same cells again (saved as plan.json)."""
-    values = {key: getattr(request, key) for key in _REPLAYED}
-    values.update(
-        devices=str(request.devices.resolve()),
-        models=str(request.models.resolve()),
-        seed=seed,
-        run_id=run_id,
-    )
-    return values
 
 
 def run_plan(
@@ -333,45 +183,6 @@ def write_report(
     if out is None:
         copy_dashboard(path, reports / "latest.html")
     return path
-
-
-def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str | None]]:
-    """Connect to every device and ask what it really has: (device, probe, or why not)."""
-    answers: list[tuple[Device, DeviceProbe | None, str | None]] = []
-    for device in load_devices(devices_path):
-        try:
-            target = connect(device)
-        except TargetError as exc:
-            answers.append((device, None, str(exc)))
-            continue
-        try:
-            # A probe only looks: it downloads no prebuilt benchmark_model.
-            settings = RunSettings(offline=True)
-            measurer = CellMeasurer(target, "probe", Path(tempfile.mkdtemp()), settings)
-            probe = probe_device(target, device, measurer)
-            probe = dataclasses.replace(
-                probe,
-                temperature_source=temperature_source(target),
-                native=_native_answer(target, device, measurer),
-            )
-            answers.append((device, probe, None))
-        except (TargetError, RunnerError) as exc:
-            answers.append((device, None, str(exc)))
-        finally:
-            target.close()
-    return answers
-
-
-def _native_answer(target: Target, device: Device, measurer: CellMeasurer) -> str | None:
-    """The benchmark_model a device would get (for its ABI), or why it would get none."""
-    if device.runner != "benchmark_model":
-        return None
-    description = target.describe()
-    measurer.abi, measurer.platform = device_abi(description), device_platform(description)
-    try:
-        return f"{measurer.native_binary(device)[0]} ({measurer.abi})"
-    except RunnerError as exc:
-        return f"none: {exc}"
 
 
 @dataclass

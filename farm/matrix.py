@@ -5,11 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterable, Sequence
-from typing import Literal
 
-from farm.spec import PYTHON_RUNNER_ONLY, Cell, Device, Model, Skip
-
-Order = Literal["shuffled", "as-listed"]
+from farm.spec import PYTHON_RUNNER_ONLY, Cell, Device, Model, Order, Skip
 
 
 def expand(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from farm.errors import ConfigError
-from farm.spec import DELEGATES
+from farm.spec import DELEGATES, RunSettings
 
 WHERE = "command line"
 # subprocess waits for a runner through poll(2), whose timeout is milliseconds in a C int:
@@ -22,21 +22,13 @@ MAX_WAIT_S = 7 * 86400
 SEED_RANGE = range(2**32)
 
 
-def check_run_options(
-    *,
-    delegates: Sequence[str] | None,
-    threads: Sequence[int] | None,
-    timeout_s: float,
-    lock_timeout_s: float,
-    min_seconds: float,
-    seed: int | None,
-    run_dir: Path | None,
-) -> None:
+def check_run_options(settings: RunSettings, run_dir: Path | None) -> None:
     """Refuse what would fail every cell, or end in a traceback after the run folder exists."""
-    check_delegates(delegates)
-    check_threads(threads)
-    check_wait("--timeout", timeout_s)
-    check_wait("--lock-timeout", lock_timeout_s)
+    check_delegates(settings.delegates)
+    check_threads(settings.threads)
+    check_wait("--timeout", settings.timeout_s)
+    check_wait("--lock-timeout", settings.lock_timeout_s)
+    min_seconds, timeout_s, seed = settings.min_seconds, settings.timeout_s, settings.seed
     if not math.isfinite(min_seconds) or min_seconds > timeout_s:
         raise ConfigError(
             WHERE,

@@ -1,17 +1,19 @@
-"""Frozen records that flow through the farm: Device, Model, Cell, CellResult. No I/O here."""
+"""Frozen records that flow through the farm: Device, Model, Cell and its CellKey, RunSettings,
+CellResult. No I/O here."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 Status = Literal["ok", "failed", "skipped"]
 FailureKind = Literal["infra", "delegate", "model", "timeout", "parity", "fallback"]
 INFRA_KINDS: tuple[FailureKind, ...] = ("infra", "timeout")  # the lab's fault, not the model's
 QUARANTINE_PREFIX = "quarantined after "
+Order = Literal["shuffled", "as-listed"]  # of a run's cells on each device
 
 
 def quarantine_reason(streak: int, last_reason: str | None) -> str:
@@ -192,6 +194,30 @@ class Model:
     budget_ms: dict[str, float] | None = field(default=None, hash=False, compare=False)
 
 
+class CellKey(NamedTuple):
+    """What names a cell in every run, table and comparison. A tuple: it sorts as device,
+    model, delegate, threads, and equals the plain tuple of those (compare seeds each cell's
+    bootstrap from its fields joined)."""
+
+    device: str
+    model: str
+    delegate: str
+    threads: int
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> CellKey:
+        """The key of a results row (a dict, or a DataFrame record whose threads is numpy's)."""
+        return cls(str(row["device"]), str(row["model"]), str(row["delegate"]), int(row["threads"]))
+
+    @property
+    def cell_id(self) -> str:
+        """device-model-delegate-tN: the cell's pytest id and its file names."""
+        return f"{self.device}-{self.model}-{self.delegate}-t{self.threads}"
+
+
+CELL_KEY_COLUMNS: tuple[str, ...] = CellKey._fields
+
+
 @dataclass(frozen=True)
 class Cell:
     """One model × device × delegate × threads: the unit the farm runs and reports."""
@@ -202,25 +228,41 @@ class Cell:
     threads: int
 
     @property
+    def key(self) -> CellKey:
+        return CellKey(self.device.name, self.model.name, self.delegate, self.threads)
+
+    @property
     def cell_id(self) -> str:
-        return f"{self.device.name}-{self.model.name}-{self.delegate}-t{self.threads}"
+        return self.key.cell_id
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How long each cell measures; the same for every cell of a run."""
+    """What a run asks of every cell, with the defaults: `farm run`'s options and the pytest
+    plugin's read theirs here, run.json records them and `farm run --resume` replays them
+    (plan.json). ``seed`` None draws one when the run is planned (then recorded)."""
 
     runs: int = 50
     warmup: int = 5
     min_seconds: float = 0.0
-    seed: int = 0
-    timeout_s: float = 300
+    seed: int | None = None
+    timeout_s: float = 300.0
     retries: int = 1  # extra attempts of a cell that failed for infra reasons
     retry_backoff_s: float = 1.0  # pause before the first retry; doubles after each
     quarantine_after: int = 2  # consecutive infra-failed cells that take a device out
     lock_timeout_s: float = 600.0  # how long to wait for a device another run holds
     repeats: int = 1  # runner processes per cell, samples pooled (process-to-process noise)
     offline: bool = False  # never download Google's prebuilt benchmark_model for a device
+    delegates: Sequence[str] | None = None  # None: each device's own
+    threads: Sequence[int] | None = None  # None: each device's own
+    order: Order = "shuffled"
+
+    @property
+    def planned_seed(self) -> int:
+        """The seed of the run's inputs and cell order, drawn once the run is planned."""
+        if self.seed is None:
+            raise ValueError("the run is not planned yet: its seed is not drawn")
+        return self.seed
 
 
 @dataclass(frozen=True)
@@ -317,13 +359,13 @@ class CellResult:
         return cls(**values)
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.device, self.model, self.delegate, self.threads)
+    def key(self) -> CellKey:
+        return CellKey(self.device, self.model, self.delegate, self.threads)
 
     @property
     def cell_id(self) -> str:
         """The same id as its Cell's: device-model-delegate-tN."""
-        return f"{self.device}-{self.model}-{self.delegate}-t{self.threads}"
+        return self.key.cell_id
 
 
 RESULT_COLUMNS = tuple(f.name for f in dataclasses.fields(CellResult))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from farm.errors import ConfigError
-from farm.spec import CellResult
+from farm.spec import CellKey, CellResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,7 +69,7 @@ def read_journal(path: str | Path) -> list[CellResult]:
     path = Path(path)
     if not path.exists():
         return []
-    rows: dict[tuple[str, str, str, int], CellResult] = {}
+    rows: dict[CellKey, CellResult] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             result = CellResult.from_row(json.loads(line))

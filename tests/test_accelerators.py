@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.store import read_journal
 
 from .lab import MODELS, lab_missing, model_folder_with, one_op_model

@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.spec import MACHINE_ABI, CellResult

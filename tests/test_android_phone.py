@@ -24,7 +24,8 @@ import pandas as pd
 import pytest
 
 from farm.errors import TargetTimeout
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.runners.benchmark_model import (
     InputFile,
     build_benchmark_model_argv,

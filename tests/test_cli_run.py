@@ -102,3 +102,21 @@ def test_flags_in_help_take_no_value(command: list[str]) -> None:
     code, output = farm(*command, "--help")
     assert code == 0 and "--help" in output
     assert "<bool>" not in output  # `--dry-run <bool>` reads as if it took a value
+
+
+def test_resume_plans_again_from_a_plan_json_that_lacks_later_settings(
+    host_lab: Path, tmp_path: Path
+) -> None:
+    """A run written before plan.json held every setting (no repeats, offline, retries, lock
+    timeout) resumes with their defaults and its own delegates, seed and run id."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    older = {"devices": str(host_lab.resolve()), "models": str(MODELS.resolve())}
+    older.update(delegates=["cpu"], threads=None, runs=5, warmup=1, min_seconds=0.0, seed=3)
+    older.update(order="shuffled", timeout_s=300.0, run_id="20250101T000000000Z-abcd")
+    (run_dir / "plan.json").write_text(json.dumps(older))
+    code, output = farm("run", "--resume", run_dir, "--dry-run")
+
+    assert code == 0, output
+    assert "20250101T000000000Z-abcd" in output
+    assert "cpu" in output and "xnnpack" not in output

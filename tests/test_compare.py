@@ -39,8 +39,7 @@ from farm.compare import (
     to_table,
 )
 from farm.errors import ConfigError
-from farm.job import RunRequest, plan_run
-from farm.orchestrator import RunPlan, execute
+from farm.orchestrator import RunPlan, RunRequest, execute, plan_run
 from farm.spec import CellResult
 from farm.store import RESULTS, results_frame, write_results
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceBusy, DeviceLock
 

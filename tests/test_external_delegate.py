@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.parity import DEGRADED, NON_FINITE, ZERO_OUTPUT
 
 from .lab import model_folder_with, one_op_model

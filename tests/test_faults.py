@@ -53,7 +53,8 @@ import pytest
 
 from farm.config import load_models
 from farm.errors import RunDirFull
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.orchestrator.probe import DeviceProbe, preflight_problem, runner_probe_needed
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice

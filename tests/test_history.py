@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.store import load_history
 
 from .lab import farm, model_folder_with

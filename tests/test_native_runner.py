@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from farm.cli import app
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 
 from .lab import DATA, model_folder_with
 

@@ -93,7 +93,7 @@ def plan_for(
         tmp_path / "run",
         tuple(cells),
         tuple(skips),
-        RunSettings(runs=4, retry_backoff_s=0.01),
+        RunSettings(runs=4, seed=0, retry_backoff_s=0.01),
     )
 
 
@@ -282,7 +282,7 @@ def test_temperature_and_frequency_around_each_cell_and_cooldown_before_it(
         )
     ]
     cells, _ = expand(lab, [model])
-    plan = RunPlan("r1", tmp_path / "run", tuple(cells), (), RunSettings(runs=4))
+    plan = RunPlan("r1", tmp_path / "run", tuple(cells), (), RunSettings(runs=4, seed=0))
     (row,) = run(plan, {"phone": FakeTarget("phone", hot_phone)}).results
     assert row.temp_before_c == 39.0  # waited until below 40 °C
     assert row.temp_after_c == 38.0

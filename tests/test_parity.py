@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from farm.config import load_models
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.parity import (
     DEGRADED,
     NON_FINITE,

@@ -20,7 +20,8 @@ import pytest
 
 from farm.cli.sim import phone_binary
 from farm.errors import FetchError
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.runners.benchmark_model.prebuilt import fetch_prebuilt
 from farm.runners.benchmark_model.provision import BINARY
 

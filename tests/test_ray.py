@@ -28,7 +28,8 @@ from ray.cluster_utils import Cluster
 
 from farm.cluster.resources import NAMESPACE, host_resources
 from farm.config import load_devices
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.store import read_journal

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.sim.device import VirtualDevice
 
 from .lab import descendants, farm, model_folder_with, phone_entry, phones_behind_adb

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from farm.errors import HostKeyError, TargetTimeout
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.targets.ssh import SshTarget
 
 from .lab import DATA, LoopbackSshd, model_folder_with
@@ -143,7 +144,7 @@ def test_an_edgetpu_model_without_the_edgetpu_runtime_is_skipped_with_the_reason
 
 
 def test_probe_reports_what_the_board_has(sshd: LoopbackSshd, tmp_path: Path) -> None:
-    from farm.job import probe_lab
+    from farm.orchestrator.probe import probe_lab
 
     devices = lab_file(tmp_path, sshd.devices_yaml(delegates="[cpu, edgetpu]"))
     ((_, probe, error),) = probe_lab(devices)

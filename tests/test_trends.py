@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from farm.compare import Comparison, compare_runs, to_json
 from farm.dashboard import render_dashboard
 from farm.dashboard.changepoints import best_split, change_points, t_statistic
-from farm.job import RunRequest, plan_run, run_plan, write_report
+from farm.job import run_plan, write_report
+from farm.orchestrator import RunRequest, plan_run
 
 from .lab import model_folder_with
 from .test_dashboard import (

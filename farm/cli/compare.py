@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from farm.cli.options import DevicesOption, ModelsOption, one_of
+from farm.cli.options import DEFAULT, DevicesOption, ModelsOption, one_of
+from farm.spec import RunSettings
 
 
 def compare(
@@ -35,21 +36,22 @@ def nightly(
     devices: DevicesOption = Path("devices.yaml"),
     models: ModelsOption = Path("models"),
     threshold: Annotated[float, typer.Option(min=0, help="Smallest change that matters.")] = 0.05,
-    runs: Annotated[int, typer.Option(min=1, help="Timed invokes per cell.")] = 50,
+    runs: Annotated[int, typer.Option(min=1, help="Timed invokes per cell.")] = DEFAULT.runs,
     warmup: Annotated[
         int, typer.Option(min=1, help="Untimed invokes first (the first is reported).")
-    ] = 5,
+    ] = DEFAULT.warmup,
     repeats: Annotated[
         int, typer.Option(min=1, help="Runner processes per cell, samples pooled.")
-    ] = 2,
+    ] = 2,  # not farm run's 1: a gate allows for process-to-process noise
 ) -> None:
     """Run the matrix, compare it with the last good run and write the dashboard; exits
     like `farm compare` (3 regression, 4 parity broken, 5 infra only, 6 nothing compared) or
     like `farm run` (6: nothing measured)."""
     from farm.cli.console import run_nightly_with_progress
-    from farm.job import RunRequest, plan_run
+    from farm.orchestrator import RunRequest, plan_run
 
-    request = RunRequest(devices=devices, models=models, runs=runs, warmup=warmup, repeats=repeats)
+    settings = RunSettings(runs=runs, warmup=warmup, repeats=repeats)
+    request = RunRequest(devices, models, settings)
     plan = plan_run(request)
     raise typer.Exit(run_nightly_with_progress(plan, threshold))
 

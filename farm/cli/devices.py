@@ -30,7 +30,7 @@ def devices_command(
     from farm.cli.console import print_devices, print_probes
 
     if probe:
-        from farm.job import probe_lab
+        from farm.orchestrator.probe import probe_lab
 
         answers = probe_lab(devices)
         print_probes(answers)

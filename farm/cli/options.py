@@ -1,6 +1,6 @@
-"""What several `farm` commands share: the inventory and models options, reading
-comma-separated and one-of option values into a ``ConfigError`` that names the option, and a
-download of a prebuilt benchmark_model with a progress bar."""
+"""What several `farm` commands share: the inventory and models options, the run settings'
+defaults, reading comma-separated and one-of option values into a ``ConfigError`` that names the
+option, and a download of a prebuilt benchmark_model with a progress bar."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from farm.errors import ConfigError
+from farm.spec import RunSettings
 
 if TYPE_CHECKING:
     from farm.runners.benchmark_model.prebuilt import Prebuilt
@@ -20,6 +21,7 @@ DevicesOption = Annotated[
 ModelsOption = Annotated[
     Path, typer.Option("--models", "-m", help="A models.yaml, or a folder of .tflite files.")
 ]
+DEFAULT = RunSettings()  # the run options' defaults are the run settings' own
 
 
 def csv_option(option: str, value: str | None, kind: type = str) -> list[Any] | None:

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from farm.cli.options import DevicesOption, ModelsOption, csv_option, one_of
+from farm.cli.options import DEFAULT, DevicesOption, ModelsOption, csv_option, one_of
 from farm.errors import EXIT_NOTHING_CHECKED, ConfigError
+from farm.spec import RunSettings
 
 
 def run(
@@ -20,22 +21,28 @@ def run(
     threads: Annotated[
         str | None, typer.Option(help="e.g. 1,2 (default: each device's own)")
     ] = None,
-    runs: Annotated[int, typer.Option(min=1, help="Timed invokes per cell (at least).")] = 50,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Timed invokes per cell (at least).")
+    ] = DEFAULT.runs,
     warmup: Annotated[
         int, typer.Option(min=1, help="Untimed invokes first (the first is reported).")
-    ] = 5,
-    min_seconds: Annotated[float, typer.Option(min=0, help="Keep timing until this long.")] = 0.0,
+    ] = DEFAULT.warmup,
+    min_seconds: Annotated[float, typer.Option(min=0, help="Keep timing until this long.")] = (
+        DEFAULT.min_seconds
+    ),
     seed: Annotated[
         int | None, typer.Option(help="Inputs and cell order (default: random, recorded).")
-    ] = None,
-    order: Annotated[str, typer.Option(help="shuffled | as-listed")] = "shuffled",
-    timeout: Annotated[float, typer.Option(min=1, help="Seconds one cell may take.")] = 300.0,
+    ] = DEFAULT.seed,
+    order: Annotated[str, typer.Option(help="shuffled | as-listed")] = DEFAULT.order,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds one cell may take.")] = (
+        DEFAULT.timeout_s
+    ),
     retries: Annotated[
         int, typer.Option(min=0, help="Extra attempts of a cell that failed for infra reasons.")
-    ] = 1,
+    ] = DEFAULT.retries,
     lock_timeout: Annotated[
         float, typer.Option(min=0, help="Seconds to wait for a device another run holds.")
-    ] = 600.0,
+    ] = DEFAULT.lock_timeout_s,
     repeats: Annotated[
         int,
         typer.Option(
@@ -43,7 +50,7 @@ def run(
             help="Runner processes per cell, samples pooled: comparisons then allow for "
             "process-to-process noise (use 2-3 for a CI gate).",
         ),
-    ] = 1,
+    ] = DEFAULT.repeats,
     offline: Annotated[
         bool,
         typer.Option(
@@ -51,7 +58,7 @@ def run(
             help="Download no prebuilt benchmark_model for a device that lacks one "
             "(FARM_OFFLINE=1 does the same).",
         ),
-    ] = False,
+    ] = DEFAULT.offline,
     run_dir: Annotated[Path | None, typer.Option(help="Default: reports/runs/<run id>.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the cells, run nothing.")
@@ -71,33 +78,38 @@ def run(
 
     Exit 0: cells measured, none failed; 1: a cell failed; 2: invalid input; 6: nothing
     measured (every cell skipped); 130 / 143: interrupted (Ctrl-C / SIGTERM)."""
-    from farm.job import RunRequest, plan_run
+    from farm.job import check_executor
+    from farm.orchestrator import RunRequest, plan_run
 
     one_of("--order", order, ("shuffled", "as-listed"))
     one_of("--executor", executor, ("local", "ray"))
-    request = RunRequest(
-        devices=devices,
-        models=models,
-        delegates=csv_option("--delegates", delegates),
-        threads=csv_option("--threads", threads, int),
+    settings = RunSettings(
         runs=runs,
         warmup=warmup,
         min_seconds=min_seconds,
         seed=seed,
-        order=order,  # type: ignore[arg-type]
         timeout_s=timeout,
         retries=retries,
         lock_timeout_s=lock_timeout,
         repeats=repeats,
         offline=offline,
+        delegates=csv_option("--delegates", delegates),
+        threads=csv_option("--threads", threads, int),
+        order=order,  # type: ignore[arg-type]
+    )
+    request = RunRequest(
+        devices,
+        models,
+        settings,
         run_dir=run_dir,
         dry_run=dry_run,
         resume=resume,
         executor=executor,  # type: ignore[arg-type]
         address=address,
     )
+    check_executor(request)
     plan = plan_run(request)
-    if dry_run:
+    if request.dry_run:
         from farm.cli.console import print_plan
 
         print_plan(plan)

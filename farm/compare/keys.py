@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-CellKey = tuple[str, str, str, int]
+from farm.spec import CellKey
+
 Row = Mapping[str, Any]
 
-KEY_COLUMNS = ("device", "model", "delegate", "threads")
 # Columns naming what produced the numbers. `delegate_library*` are not in today's schema; a
 # result set that records them (a renamed or rebuilt external delegate .so) is checked on them.
 IDENTITY_COLUMNS = (
@@ -67,12 +67,8 @@ def rows_by_key(frame: pd.DataFrame) -> dict[CellKey, dict[str, Any]]:
     rows: dict[CellKey, dict[str, Any]] = {}
     for record in frame.to_dict("records"):
         row = {str(name): _plain(value) for name, value in record.items()}
-        rows[cell_key(row)] = row
+        rows[CellKey.of(row)] = row
     return rows
-
-
-def cell_key(row: Row) -> CellKey:
-    return (str(row["device"]), str(row["model"]), str(row["delegate"]), int(row["threads"]))
 
 
 def incomparable_reasons(base: Row, new: Row) -> list[str]:

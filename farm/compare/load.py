@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from farm.compare.keys import KEY_COLUMNS
 from farm.errors import ConfigError
+from farm.spec import CELL_KEY_COLUMNS
 from farm.store import JOURNAL, RESULTS, load_results, read_results_file
 
 _FIX = "pass a run directory (reports/runs/<run id>) or its results.parquet"
-REQUIRED_COLUMNS = (*KEY_COLUMNS, "status")
+REQUIRED_COLUMNS = (*CELL_KEY_COLUMNS, "status")
 
 
 def load_result_set(path: str | Path) -> pd.DataFrame:

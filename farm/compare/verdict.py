@@ -19,16 +19,9 @@ import numpy as np
 import pandas as pd
 
 from farm.compare.comparison import CellComparison, Comparison, Verdict
-from farm.compare.keys import (
-    KEY_COLUMNS,
-    CellKey,
-    Row,
-    incomparable_reasons,
-    rows_by_key,
-    unchecked_notes,
-)
+from farm.compare.keys import Row, incomparable_reasons, rows_by_key, unchecked_notes
 from farm.compare.stats import MIN_SAMPLES, Change, median_change, summary_change
-from farm.spec import INFRA_KINDS
+from farm.spec import INFRA_KINDS, CellKey
 
 
 def compare_runs(
@@ -60,7 +53,7 @@ def compare_cell(
     key: CellKey, base: Row | None, new: Row | None, threshold: float, confidence: float, seed: int
 ) -> CellComparison:
     """One cell's verdict; ``base`` or ``new`` is None when the cell is missing from that side."""
-    known: dict[str, Any] = dict(zip(KEY_COLUMNS, key, strict=True))
+    known: dict[str, Any] = key._asdict()
     known.update(
         base_median_ms=_get(base, "latency_median_ms"),
         new_median_ms=_get(new, "latency_median_ms"),

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from farm.dashboard.units import samples_of
-from farm.spec import DELEGATES, CellResult
+from farm.spec import CELL_KEY_COLUMNS, DELEGATES, CellResult
 
 COLUMNS = tuple(field.name for field in dataclasses.fields(CellResult))
-CELL_KEYS = ["device", "model", "delegate", "threads"]
 SAMPLE_COLUMNS = ("samples_ms", "process_samples")
 BASELINE_DELEGATE = "cpu"
 
@@ -42,7 +41,7 @@ def latest_attempts(frame: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame
     in each run with `by=["run_id"]`); threads as nullable integers."""
     frame = frame.assign(threads=pd.to_numeric(frame["threads"], errors="coerce").astype("Int64"))
     ordered = frame.sort_values("attempt", kind="stable", na_position="first")
-    latest = ordered.drop_duplicates([*by, *CELL_KEYS], keep="last")
+    latest = ordered.drop_duplicates([*by, *CELL_KEY_COLUMNS], keep="last")
     return latest.sort_index().reset_index(drop=True)
 
 

@@ -7,10 +7,10 @@ import pandas as pd
 from farm.dashboard.cells import Record, natural_key, records
 from farm.dashboard.markup import Html, element, notice, table, text
 from farm.dashboard.view import RunData, Section
+from farm.spec import CELL_KEY_COLUMNS
 
 ANCHOR, TITLE = "failures", "Failed and skipped cells"
 HEADERS = ("Device", "Model", "Delegate", "Threads", "Status", "Failure kind", "Reason")
-FIELDS = ("device", "model", "delegate", "threads")
 STATUS_ORDER = {"failed": 0, "skipped": 1}
 
 
@@ -27,7 +27,7 @@ def not_ok(cells: pd.DataFrame) -> pd.DataFrame:
     """Cells whose status is not ok, failed first, then by device, model, delegate, threads."""
     rest = cells[~cells["status"].eq("ok").to_numpy(dtype=bool)]
     order = rest.assign(status_rank=rest["status"].map(STATUS_ORDER).fillna(len(STATUS_ORDER)))
-    return order.sort_values(["status_rank", *FIELDS], key=_sort_key)
+    return order.sort_values(["status_rank", *CELL_KEY_COLUMNS], key=_sort_key)
 
 
 def _sort_key(column: pd.Series) -> pd.Series:
@@ -38,7 +38,7 @@ def _sort_key(column: pd.Series) -> pd.Series:
 
 def table_row(record: Record) -> list[Html]:
     return [
-        *(text(record[field]) for field in FIELDS),
+        *(text(record[field]) for field in CELL_KEY_COLUMNS),
         status_badge(record["status"]),
         text(record["failure_kind"]),
         text(record["reason"]),

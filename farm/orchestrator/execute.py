@@ -23,8 +23,7 @@ from farm.orchestrator.plan import RunPlan, utc_now
 from farm.orchestrator.probe import preflight_problem, probe_device, runner_probe_needed
 from farm.orchestrator.results import failed_result, outcome_result, skipped_result
 from farm.orchestrator.retry import FailureStreak, retry_pause_s
-from farm.runners.benchmark_model.prebuilt import device_platform, source_of
-from farm.runners.benchmark_model.provision import device_abi
+from farm.runners.benchmark_model.prebuilt import source_of
 from farm.spec import Cell, CellResult, Device, FailureKind, Skip
 from farm.store import JOURNAL, Journal
 from farm.targets import Target, connect
@@ -181,14 +180,13 @@ class DeviceWorker:
         fingerprint = self._fingerprint(target, facts.description)
         self.telemetry = facts.telemetry
         plan = self.plan
-        measurer = CellMeasurer(target, plan.run_id, plan.run_dir, plan.settings, self.inputs)
-        measurer.abi, measurer.native = device_abi(facts.description), facts.native
-        measurer.platform = device_platform(facts.description)
+        measurer = CellMeasurer(
+            target, plan.run_id, plan.run_dir, plan.settings, facts, self.inputs
+        )
         measurer.lock = self.lock
         absent, problem = self._preflight(target, cells, measurer, facts)
-        facts.native = measurer.native
-        if measurer.native:
-            self._record_binary(target.name, *measurer.native)
+        if facts.native:
+            self._record_binary(target.name, *facts.native)
         if problem:
             self._fail_all(cells, problem)
             return
@@ -238,7 +236,7 @@ class DeviceWorker:
         ask_runner = runner_probe_needed(device, {cell.delegate for cell in cells})
         if ask_runner not in facts.probes:
             try:
-                facts.probes[ask_runner] = probe_device(target, device, measurer, ask_runner)
+                facts.probes[ask_runner] = probe_device(target, device, measurer.files, ask_runner)
             except (TargetError, RunnerError):
                 facts.probes[ask_runner] = None
         probe = facts.probes[ask_runner]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farm.errors import (
     ConfigError,
@@ -30,12 +31,13 @@ from farm.runners.benchmark_model import (
 )
 from farm.runners.benchmark_model.prebuilt import (
     OFFLINE_VARIABLE,
+    device_platform,
     fetch_advice,
     fetch_prebuilt,
     offline,
     prebuilt_url,
 )
-from farm.runners.benchmark_model.provision import find_benchmark_model
+from farm.runners.benchmark_model.provision import device_abi, find_benchmark_model
 from farm.runners.benchmark_model.tensor_files import input_file, raw_inputs, read_raw_outputs
 from farm.runners.outcome import RunnerOutcome
 from farm.runners.python import (
@@ -48,10 +50,13 @@ from farm.runners.python import (
 from farm.spec import Cell, Device, RunSettings
 from farm.targets import CommandResult, Target
 from farm.targets.lock import DeviceLock
-from farm.targets.staging import push_if_changed
+from farm.targets.staging import StagedFiles
+
+if TYPE_CHECKING:
+    from farm.orchestrator.facts import DeviceFacts  # which imports the probe, which imports this
 
 # (run id, platform) -> why its prebuilt binary could not be fetched in that run.
-_FETCH_FAILED: dict[tuple[str, str], FetchError] = {}
+_FETCH_FAILED: dict[tuple[str | None, str], FetchError] = {}
 
 
 class CellMeasurer:
@@ -63,14 +68,14 @@ class CellMeasurer:
         run_id: str,
         run_dir: Path,
         settings: RunSettings,
+        facts: DeviceFacts,
         inputs: dict[str, Path] | None = None,
     ) -> None:
         self.target, self.run_id, self.run_dir, self.settings = target, run_id, run_dir, settings
+        self.facts = facts  # its description picks benchmark_model, found once per run there
         self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
-        self.abi: str | None = None  # the device's ABI, once described (picks benchmark_model)
-        self.platform: str | None = None  # ... and its published prebuilt platform, if any
-        self._staged: dict[str, str] = {}
-        self.native: tuple[str, str] | None = None  # the device's benchmark_model, once found
+        self.files = StagedFiles(target)
+        self._staged: dict[str, str] = {}  # the run's output folder, once made
         self._models: dict[str, ModelInfo | None] = {}
         self.lock: DeviceLock | None = None  # the device's lock, which records each runner
 
@@ -108,12 +113,7 @@ class CellMeasurer:
 
     def stage(self, local: str, folder: str, sha256: str | None = None, suffix: str = "") -> str:
         """Put ``local`` in the device workdir under a name from its hash, once per worker."""
-        sha256 = sha256 or file_sha256(local)
-        if sha256 not in self._staged:
-            remote = f"{self.target.workdir}/{folder}/{sha256[:20]}{suffix}"
-            push_if_changed(self.target, local, remote, sha256)
-            self._staged[sha256] = remote
-        return self._staged[sha256]
+        return self.files.stage(local, folder, sha256, suffix)
 
     def _out(self, cell: Cell, index: int) -> str:
         """The device path (no suffix) of this cell's result files, in the run's folder."""
@@ -214,37 +214,13 @@ class CellMeasurer:
         return outcome
 
     def native_binary(self, device: Device) -> tuple[str, str]:
-        """The host path and sha256 of the device's benchmark_model (for its ABI), found once;
-        RunnerError saying what to put where when there is none."""
-        if self.native is None:
-            configured = device.options.benchmark_model
-            try:
-                path = find_benchmark_model(device.name, configured, self.abi, None, self.platform)
-            except RunnerError:
-                if configured or self.platform is None:
-                    raise
-                path = self._fetched(self.platform)
-            self.native = str(path), file_sha256(path)
-        return self.native
-
-    def _fetched(self, platform: str) -> Path:
-        """Google's prebuilt binary for ``platform``, downloaded into the user cache, unless
-        the run is offline; tried once per run and platform (a second device gets the same
-        answer, not a second download)."""
-        if self.settings.offline or offline():
-            problem = (
-                f"{prebuilt_url(platform)} was not fetched: downloads are off (--offline, "
-                f"{OFFLINE_VARIABLE}=1; `farm devices --probe` never downloads)"
-            )
-            raise FetchError(fetch_advice(platform, problem))
-        key = (self.run_id, platform)
-        if key in _FETCH_FAILED:
-            raise _FETCH_FAILED[key]
-        try:
-            return fetch_prebuilt(platform).path
-        except FetchError as exc:
-            _FETCH_FAILED[key] = exc
-            raise
+        """The host path and sha256 of the device's benchmark_model (for its ABI), found once
+        per run (kept in the device's facts); RunnerError saying what to put where."""
+        if self.facts.native is None:
+            description, offline_run = self.facts.description, self.settings.offline
+            path = locate_benchmark_model(device, description, offline_run, self.run_id)
+            self.facts.native = str(path), file_sha256(path)
+        return self.facts.native
 
     def _delegate_library(self, cell: Cell) -> DelegateLibrary | None:
         """The external delegate .so (pushed like a model) or the Edge TPU device option."""
@@ -298,6 +274,42 @@ class CellMeasurer:
         folder = self.run_dir / "raw"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{cell.cell_id}{suffix}"
+
+
+def locate_benchmark_model(
+    device: Device, description: Mapping[str, Any] | None, offline_run: bool, run_id: str | None
+) -> Path:
+    """The host path of the device's benchmark_model for its ABI (from its ``description``):
+    devices.yaml's, the user cache's, else Google's prebuilt one, downloaded unless
+    ``offline_run``; RunnerError saying what to put where."""
+    configured = device.options.benchmark_model
+    abi, platform = device_abi(description), device_platform(description)
+    try:
+        return find_benchmark_model(device.name, configured, abi, None, platform)
+    except RunnerError:
+        if configured or platform is None:
+            raise
+        return _fetched(platform, offline_run, run_id)
+
+
+def _fetched(platform: str, offline_run: bool, run_id: str | None) -> Path:
+    """Google's prebuilt binary for ``platform``, downloaded into the user cache, unless the
+    run is offline; tried once per run and platform (a second device gets the same answer,
+    not a second download)."""
+    if offline_run or offline():
+        problem = (
+            f"{prebuilt_url(platform)} was not fetched: downloads are off (--offline, "
+            f"{OFFLINE_VARIABLE}=1; `farm devices --probe` never downloads)"
+        )
+        raise FetchError(fetch_advice(platform, problem))
+    key = (run_id, platform)
+    if key in _FETCH_FAILED:
+        raise _FETCH_FAILED[key]
+    try:
+        return fetch_prebuilt(platform).path
+    except FetchError as exc:
+        _FETCH_FAILED[key] = exc
+        raise
 
 
 def pooled(outcomes: list[RunnerOutcome]) -> RunnerOutcome:

@@ -17,13 +17,14 @@ from farm.orchestrator.plan import RunPlan
 from farm.parity import (
     NON_FINITE,
     NOT_CHECKED,
+    Judgement,
     OutputErrors,
     judge,
     make_inputs,
     non_finite,
     save_arrays,
 )
-from farm.spec import CellResult, Model
+from farm.spec import CellResult, Model, Tolerance
 
 
 def write_inputs(plan: RunPlan) -> dict[str, Path]:
@@ -41,7 +42,7 @@ def write_inputs(plan: RunPlan) -> dict[str, Path]:
         path = folder / f"{key}.npz"
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            save_arrays(path, make_inputs(model.inputs, plan.settings.seed))
+            save_arrays(path, make_inputs(model.inputs, plan.settings.planned_seed))
         files[sha256] = path
     return files
 
@@ -103,21 +104,31 @@ def _with_parity(
     reference = _reference(row, results, hosts, outputs)
     if reference is None:
         return row
-    judged = judge(
-        outputs.of(reference), outputs.of(row), models[row.model].tolerance, row.delegate
-    )
+    row, judged = _held_to(reference, row, models[row.model].tolerance, "parity_", outputs)
     row = dataclasses.replace(
         row,
-        parity_reference=reference.cell_id,
         parity_ok=None if judged.failure_class == NOT_CHECKED else judged.failure_class is None,
         parity_class=judged.failure_class,
-        **_errors("parity_", judged.comparison),
     )
     if judged.failure_class == NOT_CHECKED:
         return _not_checked(row, reference, outputs.of(row), judged.reason or "")
     if judged.reason:
         return _failed_parity(row, f"outputs differ from {reference.cell_id}: {judged.reason}")
     return row
+
+
+def _held_to(
+    reference: CellResult,
+    row: CellResult,
+    tolerance: Tolerance | None,
+    prefix: str,
+    outputs: _OutputCache,
+) -> tuple[CellResult, Judgement]:
+    """Judge the row's outputs against the reference's; its ``prefix`` columns (parity_ or
+    drift_) name the reference and how far the outputs are from it."""
+    judged = judge(outputs.of(reference), outputs.of(row), tolerance, row.delegate)
+    columns = {f"{prefix}reference": reference.cell_id, **_errors(prefix, judged.comparison)}
+    return dataclasses.replace(row, **columns), judged
 
 
 def _errors(prefix: str, comparison: OutputErrors | None) -> dict[str, Any]:
@@ -172,10 +183,7 @@ def _with_drift(
     sibling = _fp32_sibling(row, model, results, models, outputs)
     if sibling is None:
         return row
-    judged = judge(outputs.of(sibling), outputs.of(row), model.drift_tolerance, row.delegate)
-    row = dataclasses.replace(
-        row, drift_reference=sibling.cell_id, **_errors("drift_", judged.comparison)
-    )
+    row, judged = _held_to(sibling, row, model.drift_tolerance, "drift_", outputs)
     gated = model.drift_tolerance is not None and judged.failure_class not in (None, NOT_CHECKED)
     if not gated:
         return row

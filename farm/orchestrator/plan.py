@@ -1,10 +1,14 @@
-"""What a run will do, decided before its first cell: the plan, its id, and its provenance."""
+"""What a run will do, decided before its first cell: what was asked (RunRequest), the plan
+made of it (every cell, in order, and the skipped ones), its id, plan.json (for ``--resume``) and
+its provenance."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import platform
+import random
 import secrets
 import subprocess
 from collections.abc import Sequence
@@ -13,11 +17,51 @@ from pathlib import Path
 from typing import Any, Literal
 
 import farm
+from farm.config import load_devices, load_models
 from farm.errors import ConfigError
+from farm.matrix import expand, order_cells
 from farm.modelinfo import inspect_model
+from farm.run_options import check_run_options
 from farm.spec import Cell, CellResult, InputSpec, Model, RunSettings, Skip
+from farm.store import JOURNAL, read_journal
 
 Executor = Literal["local", "ray"]
+REPORTS = Path("reports")
+PLAN_FILE = "plan.json"
+
+
+@dataclass(frozen=True, init=False)
+class RunRequest:
+    """What the user asked `farm run` for: where (the lab, the models, the run folder, the
+    executor) and the run's settings. Settings may also be given by name, over ``settings``:
+    ``RunRequest(devices, models, runs=5, seed=1)``."""
+
+    devices: Path
+    models: Path
+    settings: RunSettings
+    run_dir: Path | None
+    dry_run: bool  # read by the CLI, which then prints the plan instead of running it
+    resume: Path | None  # a run directory: redo only its cells without a row
+    executor: Executor
+    address: str | None  # the Ray head (HOST:PORT) for executor "ray"
+
+    def __init__(
+        self,
+        devices: Path,
+        models: Path,
+        settings: RunSettings | None = None,
+        *,
+        run_dir: Path | None = None,
+        dry_run: bool = False,
+        resume: Path | None = None,
+        executor: Executor = "local",
+        address: str | None = None,
+        **by_name: Any,
+    ) -> None:
+        asked = dataclasses.replace(settings or RunSettings(), **by_name)
+        values = (devices, models, asked, run_dir, dry_run, resume, executor, address)
+        for spec, value in zip(dataclasses.fields(self), values, strict=True):
+            object.__setattr__(self, spec.name, value)  # frozen: the one way in
 
 
 @dataclass(frozen=True)
@@ -38,6 +82,67 @@ class RunPlan:
     def all_models(self) -> dict[str, Model]:
         """Every model of the run by name (those of its cells where ``models`` is not set)."""
         return {m.name: m for m in (*self.models, *(cell.model for cell in self.cells))}
+
+
+def plan_run(request: RunRequest) -> RunPlan:
+    """Validate the inputs (ConfigError on anything wrong) and decide every cell."""
+    check_run_options(request.settings, request.run_dir)
+    if request.resume is not None:
+        plan = _resumed_plan(request.resume)
+        return dataclasses.replace(plan, executor=request.executor, address=request.address)
+    asked = request.settings
+    devices = load_devices(request.devices)
+    models = inspect_models(load_models(request.models))
+    seed = asked.seed if asked.seed is not None else random.SystemRandom().randrange(2**31)
+    settings = dataclasses.replace(asked, seed=seed)
+    cells, skips = expand(devices, models, settings.delegates, settings.threads)
+    run_id = new_run_id()
+    run_dir = request.run_dir or REPORTS / "runs" / run_id
+    ordered = tuple(order_cells(cells, seed, settings.order))
+    replay = _replay(request, run_id, settings)
+    return RunPlan(
+        run_id,
+        run_dir,
+        ordered,
+        tuple(skips),
+        settings,
+        request=replay,
+        executor=request.executor,
+        address=request.address,
+        models=models,
+    )
+
+
+def _resumed_plan(run_dir: Path) -> RunPlan:
+    """The same plan again (same run id, seed, order), less the cells the journal holds."""
+    try:
+        saved = json.loads((run_dir / PLAN_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            str(run_dir / PLAN_FILE),
+            "",
+            "cannot read the run's plan",
+            "pass a run directory written by farm run",
+        ) from exc
+    replayed = {f.name for f in dataclasses.fields(RunSettings)}
+    settings = RunSettings(**{k: v for k, v in saved.items() if k in replayed})  # older: fewer
+    request = RunRequest(Path(saved["devices"]), Path(saved["models"]), settings, run_dir=run_dir)
+    plan = plan_run(request)
+    done = read_journal(run_dir / JOURNAL)
+    keys = {row.key for row in done}
+    return dataclasses.replace(
+        plan,
+        run_id=saved["run_id"],
+        done=tuple(done),
+        cells=tuple(c for c in plan.cells if c.key not in keys),
+        skips=tuple(s for s in plan.skips if s.cell.key not in keys),
+    )
+
+
+def _replay(request: RunRequest, run_id: str, settings: RunSettings) -> dict[str, Any]:
+    """What `farm run --resume` needs to plan the same cells again (saved as plan.json)."""
+    where = {"devices": str(request.devices.resolve()), "models": str(request.models.resolve())}
+    return {**where, **dataclasses.asdict(settings), "run_id": run_id}
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:

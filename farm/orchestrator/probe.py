@@ -1,19 +1,26 @@
 """What a device really has, asked of the device itself: runtimes, the Edge TPU runtime, free
-space in the workdir, a temperature source. Declared delegates that are absent become skipped
-cells with the reason, instead of failures."""
+space in the workdir, a temperature source, its benchmark_model. Declared delegates that are
+absent become skipped cells with the reason, instead of failures; `farm devices --probe` asks
+every device of the lab (``probe_lab``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from farm.orchestrator.measure import CellMeasurer
+from farm.config import load_devices
+from farm.errors import RunnerError, TargetError
+from farm.orchestrator.measure import locate_benchmark_model
+from farm.runners.benchmark_model.provision import device_abi
 from farm.runners.python import RUNNER_SCRIPT
 from farm.spec import Device
-from farm.targets import Target
+from farm.targets import Target, connect
 from farm.targets.space import free_mb
+from farm.targets.staging import StagedFiles
 from farm.targets.thermal import THERMAL_ZONES
 
 
@@ -32,14 +39,51 @@ class DeviceProbe:
     absent: dict[str, str] = field(default_factory=dict)
 
 
+def probe_lab(devices_path: Path) -> list[tuple[Device, DeviceProbe | None, str | None]]:
+    """Connect to every device and ask what it really has: (device, probe, or why not)."""
+    answers: list[tuple[Device, DeviceProbe | None, str | None]] = []
+    for device in load_devices(devices_path):
+        try:
+            target = connect(device)
+        except TargetError as exc:
+            answers.append((device, None, str(exc)))
+            continue
+        try:
+            answers.append((device, _full_probe(target, device), None))
+        except (TargetError, RunnerError) as exc:
+            answers.append((device, None, str(exc)))
+        finally:
+            target.close()
+    return answers
+
+
+def _full_probe(target: Target, device: Device) -> DeviceProbe:
+    probe = probe_device(target, device, StagedFiles(target))
+    source = temperature_source(target)
+    return dataclasses.replace(probe, temperature_source=source, native=_native(target, device))
+
+
+def _native(target: Target, device: Device) -> str | None:
+    """The benchmark_model a device would get (for its ABI), or why it would get none. A
+    probe only looks: it downloads no prebuilt benchmark_model."""
+    if device.runner != "benchmark_model":
+        return None
+    description = target.describe()
+    try:
+        path = locate_benchmark_model(device, description, offline_run=True, run_id=None)
+    except RunnerError as exc:
+        return f"none: {exc}"
+    return f"{path} ({device_abi(description)})"
+
+
 def probe_device(
-    target: Target, device: Device, measurer: CellMeasurer, ask_runner: bool = True
+    target: Target, device: Device, files: StagedFiles, ask_runner: bool = True
 ) -> DeviceProbe:
     """Ask the device; a device whose runner cannot answer keeps every delegate (its cells
     then fail with the runner's own reason). ``ask_runner=False`` skips the runner's probe
     (runtimes, Edge TPU): see ``runner_probe_needed``."""
     asked = ask_runner and device.runner == "python"
-    facts = _runner_probe(target, device, measurer) if asked else {}
+    facts = _runner_probe(target, device, files) if asked else {}
     answers = facts.get("runtimes", {})
     return DeviceProbe(
         device=device.name,
@@ -86,8 +130,8 @@ def preflight_problem(
     return None
 
 
-def _runner_probe(target: Target, device: Device, measurer: CellMeasurer) -> dict[str, Any]:
-    runner = measurer.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+def _runner_probe(target: Target, device: Device, files: StagedFiles) -> dict[str, Any]:
+    runner = files.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
     python = device.options.python
     result = target.run([python, runner, "--probe"], timeout_s=120)
     if result.returncode in (126, 127):  # the shell's "not found" / "cannot execute"

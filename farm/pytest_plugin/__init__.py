@@ -45,6 +45,7 @@ from farm.pytest_plugin.budget import budget_for
 from farm.pytest_plugin.in_process import InterpreterFactory
 from farm.pytest_plugin.items import CellItem, DevicesCollector
 from farm.pytest_plugin.session import FarmLab, FarmResults, FarmSession
+from farm.spec import RunSettings
 
 __all__ = [
     "BenchmarkCellItem",
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 _FARM = pytest.StashKey[FarmSession]()
+DEFAULT = RunSettings()  # --farm-runs and --farm-warmup default to the run settings' own
 T = TypeVar("T")
 
 
@@ -70,8 +72,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--farm-threads", metavar="LIST", help="e.g. 1,2 (default: each device's)")
     group.addoption("--farm-run-dir", metavar="DIR", help="default: reports/runs/<run id>")
-    group.addoption("--farm-runs", metavar="N", type=int, default=50, help="timed invokes per cell")
-    group.addoption("--farm-warmup", metavar="N", type=int, default=5, help="untimed invokes first")
+    group.addoption(
+        "--farm-runs", metavar="N", type=int, default=DEFAULT.runs, help="timed invokes per cell"
+    )
+    group.addoption(
+        "--farm-warmup", metavar="N", type=int, default=DEFAULT.warmup, help="untimed invokes first"
+    )
     group.addoption(
         "--farm-benchmark-json",
         metavar="PATH",
@@ -88,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     devices = config.getoption("farm_devices")
     if not devices:
         return
-    from farm.job import RunRequest
+    from farm.orchestrator import RunRequest
 
     benchmark_local = bool(config.getoption("farm_benchmark_local"))
     if benchmark_local and not config.pluginmanager.hasplugin("benchmark"):
@@ -100,12 +106,14 @@ def pytest_configure(config: pytest.Config) -> None:
     run_dir = config.getoption("farm_run_dir")
     config.stash[_FARM] = FarmSession(
         RunRequest(
-            devices=Path(devices),
-            models=Path(config.getoption("farm_models")),
-            delegates=_csv(config, "farm_delegates", str),
-            threads=_csv(config, "farm_threads", int),
-            runs=_at_least_one(config, "farm_runs"),
-            warmup=_at_least_one(config, "farm_warmup"),
+            Path(devices),
+            Path(config.getoption("farm_models")),
+            RunSettings(
+                delegates=_csv(config, "farm_delegates", str),
+                threads=_csv(config, "farm_threads", int),
+                runs=_at_least_one(config, "farm_runs"),
+                warmup=_at_least_one(config, "farm_warmup"),
+            ),
             run_dir=Path(run_dir) if run_dir else None,
         ),
         benchmark_local=benchmark_local,

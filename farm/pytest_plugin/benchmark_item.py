@@ -48,7 +48,9 @@ class BenchmarkCellItem(pytest.Function):
         if self.skip_reason:
             pytest.skip(self.skip_reason)
         cell = self.cell
-        opened = open_interpreter(cell.model.path, cell.delegate, cell.threads, self.settings.seed)
+        opened = open_interpreter(
+            cell.model.path, cell.delegate, cell.threads, self.settings.planned_seed
+        )
         label(benchmark, cell, opened, self.settings)
         benchmark.pedantic(
             opened.interpreter.invoke,

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from farm.errors import ConfigError, FarmError
-from farm.spec import Cell, CellResult, Device, Model
+from farm.spec import Cell, CellKey, CellResult, Device, Model
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from farm.job import JobOutcome, RunPlan, RunRequest
+    from farm.job import JobOutcome
+    from farm.orchestrator import RunPlan, RunRequest
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class FarmResults(Mapping[str, CellResult]):
         return len(self._by_id)
 
     def __call__(self, device: str, model: str, delegate: str, threads: int = 1) -> CellResult:
-        return self[f"{device}-{model}-{delegate}-t{threads}"]
+        return self[CellKey(device, model, delegate, threads).cell_id]
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -83,7 +84,7 @@ class FarmSession:
     def plan(self) -> RunPlan:
         """The whole matrix; a ConfigError becomes a usage error naming the file and key."""
         if self._plan is None:
-            from farm.job import plan_run
+            from farm.orchestrator import plan_run
 
             try:
                 self._plan = plan_run(self.request)
@@ -144,5 +145,5 @@ def _narrowed(plan: RunPlan, selected: Collection[str], in_process: Collection[s
     )
 
 
-def _listing_order(cell: Cell) -> tuple[str, str, str, int]:
-    return (cell.device.name, cell.model.name, cell.delegate, cell.threads)
+def _listing_order(cell: Cell) -> CellKey:
+    return cell.key

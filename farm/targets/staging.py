@@ -1,10 +1,12 @@
-"""Putting files on a device only when they changed: a plain function over the Target seam."""
+"""Putting files on a device only when they changed: plain functions over the Target seam, and
+what a run already put there."""
 
 from __future__ import annotations
 
 import os
 import posixpath
 
+from farm.hashing import file_sha256
 from farm.targets.base import Target
 
 
@@ -22,3 +24,21 @@ def push_if_changed(target: Target, local: str, remote: str, sha256: str) -> int
     target.run(["mkdir", "-p", posixpath.dirname(remote)], timeout_s=60)
     target.push(local, remote)
     return os.path.getsize(local)
+
+
+class StagedFiles:
+    """The files put in one device's workdir, each under a name from its hash (never a
+    user-chosen name) and pushed, or found there already, once."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._remote: dict[str, str] = {}  # sha256 -> its path on the device
+
+    def stage(self, local: str, folder: str, sha256: str | None = None, suffix: str = "") -> str:
+        """Put ``local`` in the workdir's ``folder``; its path on the device."""
+        sha256 = sha256 or file_sha256(local)
+        if sha256 not in self._remote:
+            remote = f"{self.target.workdir}/{folder}/{sha256[:20]}{suffix}"
+            push_if_changed(self.target, local, remote, sha256)
+            self._remote[sha256] = remote
+        return self._remote[sha256]

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from farm.config import load_models
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.spec import Model
 
 from ..lab import MODELS, model_folder_with

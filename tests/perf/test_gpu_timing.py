@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 
 from ..lab import MODELS, model_folder_with
 from ..test_accelerators import REFERENCE_LOOP, SOFTWARE_GPU, device, require_accelerator_lab

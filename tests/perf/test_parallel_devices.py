@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from farm.job import RunRequest, plan_run, run_plan
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 
 from ..lab import model_folder_with, require_tool
 from ..test_dashboard import chromium_dump_dom
