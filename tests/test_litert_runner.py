@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm.runners.python import RUNNER_SCRIPT
+from farm.runners.python import runner_archive
 
 from .lab import DATA, MODELS
 
@@ -28,7 +28,7 @@ def run_runner(tmp_path: Path, model: Path = MODEL, *args: str) -> dict:
     runtime = ["--runtime", RUNTIME] if RUNTIME else []
     argv = [
         sys.executable,
-        str(RUNNER_SCRIPT),
+        str(runner_archive()),
         "--model",
         str(model),
         "--out",

@@ -39,10 +39,10 @@ from farm.runners.benchmark_model.prebuilt import (
 from farm.runners.benchmark_model.provision import find_benchmark_model
 from farm.runners.outcome import RunnerOutcome
 from farm.runners.python import (
-    RUNNER_SCRIPT,
     DelegateLibrary,
     python_runner_argv,
     read_runner_output,
+    runner_archive,
     with_env,
 )
 from farm.spec import Cell, Device, RunSettings
@@ -124,7 +124,7 @@ class CellMeasurer:
         return f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
 
     def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
-        runner = self.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+        runner = self.stage(str(runner_archive()), "runner", suffix=".pyz")
         out = self._out(cell, index)
         local_inputs = self.inputs.get(cell.model.sha256)
         inputs = self.stage(str(local_inputs), "inputs", suffix=".npz") if local_inputs else None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from farm.orchestrator.measure import CellMeasurer
-from farm.runners.python import RUNNER_SCRIPT
+from farm.runners.python import runner_archive
 from farm.spec import Device
 from farm.targets import Target
 from farm.targets.space import free_mb
@@ -87,7 +87,7 @@ def preflight_problem(
 
 
 def _runner_probe(target: Target, device: Device, measurer: CellMeasurer) -> dict[str, Any]:
-    runner = measurer.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+    runner = measurer.stage(str(runner_archive()), "runner", suffix=".pyz")
     python = device.options.get("python", "python3")
     result = target.run([python, runner, "--probe"], timeout_s=120)
     if result.returncode in (126, 127):  # the shell's "not found" / "cannot execute"
