@@ -53,6 +53,9 @@ class _DeviceBase(_Strict):
     external_delegate: ExternalDelegate | None = None
     edgetpu_device: str | None = None  # usb, pci, :N (libedgetpu's "device" option)
     npu_options: dict[str, str] = {}  # the NPU vendor's options, e.g. {graph_backend: CPU}
+    # benchmark_model's npu cells: a host folder with the SoC's LiteRT dispatch library,
+    # compiler plugin and vendor runtime, pushed to the device (farm.runners.benchmark_model.npu)
+    npu_libraries: str | None = None
     # Environment of the runner on the device (a Vulkan ICD, an NPU's library paths), set with
     # `env` in its command line on every transport and recorded in run.json.
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = {}
@@ -146,6 +149,8 @@ def _to_device(name: str, entry: LocalDevice | AdbDevice | SshDevice, base: Path
     options = entry.model_dump(exclude={"transport", "delegates", "runner", "workdir"})
     if entry.benchmark_model:  # host paths are relative to devices.yaml
         options["benchmark_model"] = str(base / Path(entry.benchmark_model).expanduser())
+    if entry.npu_libraries:
+        options["npu_libraries"] = str(base / Path(entry.npu_libraries).expanduser())
     if entry.external_delegate:
         path = base / Path(entry.external_delegate.path).expanduser()
         options["external_delegate"] = {**options["external_delegate"], "path": str(path)}

@@ -40,8 +40,9 @@ Delegate = Literal[
     "litert_cpu", "gpu_fp32", "npu",
 ]  # fmt: skip
 DELEGATES: tuple[str, ...] = get_args(Delegate)
-# Accelerators only the Python runner reaches (through CompiledModel): benchmark_model has no
-# flag for them; LiteRT's own `litert` CLI does, and the farm does not drive it yet.
+# Accelerators TFLite's benchmark_model has no flag for: the Python runner reaches them through
+# CompiledModel; `npu` also runs on LiteRT's own benchmark_model given the SoC's libraries
+# (devices.yaml npu_libraries, farm.runners.benchmark_model.npu).
 PYTHON_RUNNER_ONLY = ("litert_cpu", "npu")
 
 

@@ -29,6 +29,7 @@ from farm.runners.benchmark_model import (
     build_benchmark_model_argv,
     parse_benchmark_model_output,
 )
+from farm.runners.benchmark_model.npu import library_files, library_set_digest, npu_env
 from farm.runners.benchmark_model.prebuilt import (
     OFFLINE_VARIABLE,
     fetch_advice,
@@ -268,7 +269,7 @@ class CellMeasurer:
         self, cell: Cell, binary: str, model: str, inputs: list[InputFile], output: str | None
     ) -> list[str]:
         options, s = cell.device.options, self.settings
-        library = self._delegate_library(cell)
+        library, npu_dir = self._delegate_library(cell), self._npu_libraries(cell)
         try:
             argv = build_benchmark_model_argv(
                 binary,
@@ -288,10 +289,29 @@ class CellMeasurer:
                 delegate_options=library.options if library else {},
                 input_files=inputs,
                 output_file=output,
+                npu_library_dir=npu_dir,
             )
         except ValueError as exc:
             raise RunnerError(f"cannot build the benchmark_model command: {exc}") from exc
-        return with_env(options.get("env") or {}, argv)
+        env = options.get("env") or {}
+        return with_env(npu_env(npu_dir, env) if npu_dir else env, argv)
+
+    def _npu_libraries(self, cell: Cell) -> str | None:
+        """The device folder with an npu cell's libraries, by their names, pushed once; the
+        folder is named by the set's content, so a changed library is never mixed in."""
+        if cell.delegate != "npu":
+            return None
+        folder = Path(cell.device.options["npu_libraries"])
+        if not folder.is_dir():
+            key = f"devices.{cell.device.name}.npu_libraries"
+            raise RunnerError(f"npu_libraries {folder} is not a folder on this host ({key})")
+        files = library_files(folder)
+        remote = f"{self.target.workdir}/npu/{library_set_digest(files)[:20]}"
+        if remote not in self._staged:
+            for path, sha256 in files:
+                push_if_changed(self.target, str(path), f"{remote}/{path.name}", sha256)
+            self._staged[remote] = remote
+        return remote
 
     def _raw(self, cell: Cell, suffix: str) -> Path:
         """Where the runner's raw output for this cell is kept, next to the results."""
