@@ -57,6 +57,9 @@ class _DeviceBase(_Strict):
     external_delegate: ExternalDelegate | None = None
     edgetpu_device: str | None = None  # usb, pci, :N (libedgetpu's "device" option)
     npu_options: dict[str, str] = {}  # the NPU vendor's options, e.g. {graph_backend: CPU}
+    # benchmark_model's npu cells: a host folder with the SoC's LiteRT dispatch library,
+    # compiler plugin and vendor runtime, pushed to the device (farm.runners.benchmark_model.npu)
+    npu_libraries: str | None = None
     # Environment of the runner on the device (a Vulkan ICD, an NPU's library paths), set with
     # `env` in its command line on every transport and recorded in run.json.
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = {}
@@ -151,6 +154,8 @@ def _to_device(name: str, entry: LocalDevice | AdbDevice | SshDevice, base: Path
     fields = {key: tuple(v) if isinstance(v, list) else v for key, v in fields.items()}
     if entry.benchmark_model:  # host paths are relative to devices.yaml
         fields["benchmark_model"] = str(base / Path(entry.benchmark_model).expanduser())
+    if entry.npu_libraries:
+        fields["npu_libraries"] = str(base / Path(entry.npu_libraries).expanduser())
     if entry.cooldown:
         fields["cooldown"] = spec.CooldownSpec(**entry.cooldown.model_dump())
     if library := entry.external_delegate:

@@ -47,20 +47,28 @@ PARITY_CLASSES = (NON_FINITE, ZERO_OUTPUT, DEGRADED, NOT_CHECKED)  # worst first
 #   cosine 1.000000, while one element far off moves the RMS little. RMS error / RMS of the
 #   reference measured at most 2.81e-5 (a 1-value sigmoid score; 3.9e-6 on the classifiers):
 #   <= 1e-3 is a 35x margin and still fails a 5% scale (0.05) or a shift of 3 x 1e-3 x RMS.
-# - Accelerators, against the same cpu cell, 30 seeds on this lab (README, "Accelerators"):
-#   `gpu` on SwiftShader stays inside the defaults above (mobilenet_v2_int8: max 3 steps, rms
-#   0.648 steps, cosine >= 0.976), but SwiftShader computes in fp32, so its float figure says
-#   nothing of a phone's fp16: `gpu float` keeps the older looser numbers, uncalibrated.
-#   `npu` (Intel OpenVINO) runs an int8 graph its own way: max 5 steps, rms 1.162 steps, cosine
-#   0.9226 (1 - cos 0.077): rms <= 2 steps, max <= 10 (2x), cosine >= 0.85 (2x on 1 - cos).
-#   Its floats are exact on this CPU; on a CPU with bf16 it computes in bf16 (mobilenet fp32:
-#   cosine 0.9947, so rms ~ 0.10): cosine >= 0.985 and rms <= 0.15 (1.5-2x), from that one case.
+# - Accelerators, against the same cpu cell (tests/perf/calibrate_accelerators.py; README,
+#   "Accelerators"). Int8, 30 seeds: `gpu` on SwiftShader stays inside the defaults above
+#   (mobilenet_v2_int8: max 3 steps, rms 0.648 steps, cosine >= 0.976); `npu` (Intel OpenVINO)
+#   runs an int8 graph its own way: max 5 steps, rms 1.162 steps, cosine 0.9226 (1 - cos 0.077)
+#   (10 seeds again on 2026-12-06: max 5, rms 1.095, cosine 0.9355): rms <= 2 steps, max <= 10
+#   (2x), cosine >= 0.85 (2x on 1 - cos).
+# - Floats on accelerators that compute in reduced precision (bf16 NPUs, fp16 GPUs): the six
+#   shipped models x 10 seeds on this lab's CPU (no avx512_bf16/AMX) are exact for both `npu`
+#   and SwiftShader's `gpu` / `gpu_fp32` (rms <= 4.3e-6 of the reference's rms, cosine
+#   1.000000), and OpenVINO ignores INFERENCE_PRECISION_HINT=bf16 or f16 there (the same
+#   figures): the one reduced-precision figure is OpenVINO on a CPU with bf16, mobilenet_v2_fp32
+#   cosine 0.9947 (so rms ~ 0.10): cosine >= 0.985 and rms <= 0.15 (1.5-2x). fp16 has more
+#   mantissa bits than bf16 (10 against 7), so `gpu` (fp16 by default) takes the same rule until
+#   a real fp16 GPU is measured; a kernel overflowing fp16 is caught as non-finite, not here.
+#   `gpu_fp32` keeps the float default.
+REDUCED_PRECISION_FLOAT = Tolerance(cosine_min=0.985, rms_rel=0.15)
 DEFAULT_TOLERANCES = {
     "float": Tolerance(cosine_min=0.9999, rms_rel=1e-3),
     "quantized classifier": Tolerance(cosine_min=0.95, max_abs_steps=6, rms_steps=1.0),
     "quantized regression": Tolerance(max_abs_steps=6, rms_steps=1.0),
-    "gpu float": Tolerance(cosine_min=0.999, max_abs_rel=0.02),
-    "npu float": Tolerance(cosine_min=0.985, rms_rel=0.15),
+    "gpu float": REDUCED_PRECISION_FLOAT,
+    "npu float": REDUCED_PRECISION_FLOAT,
     "npu quantized": Tolerance(cosine_min=0.85, max_abs_steps=10, rms_steps=2.0),
 }
 

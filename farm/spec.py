@@ -43,8 +43,9 @@ Delegate = Literal[
     "litert_cpu", "gpu_fp32", "npu",
 ]  # fmt: skip
 DELEGATES: tuple[str, ...] = get_args(Delegate)
-# Accelerators only the Python runner reaches (through CompiledModel): benchmark_model has no
-# flag for them; LiteRT's own `litert` CLI does, and the farm does not drive it yet.
+# Accelerators TFLite's benchmark_model has no flag for: the Python runner reaches them through
+# CompiledModel; `npu` also runs on LiteRT's own benchmark_model given the SoC's libraries
+# (devices.yaml npu_libraries, farm.runners.benchmark_model.npu).
 PYTHON_RUNNER_ONLY = ("litert_cpu", "npu")
 
 
@@ -81,6 +82,7 @@ class DeviceOptions:
     external_delegate: ExternalDelegateSpec | None = None
     edgetpu_device: str | None = None  # usb, pci, :N (libedgetpu's "device" option)
     npu_options: Mapping[str, str] = field(default_factory=dict)
+    npu_libraries: str | None = None  # a host folder: dispatch, compiler plugin, vendor libs
     env: Mapping[str, str] = field(default_factory=dict)  # the runner's environment
     shares_host_cpu: bool | None = None  # None: local and loopback devices do
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 import shlex
 import subprocess
@@ -363,3 +364,33 @@ def test_the_farms_argv_with_input_and_output_files_is_accepted(tmp_path: Path) 
         assert (done.returncode, parsed.status) == (0, "ok"), done.stdout + done.stderr
         got = np.frombuffer(output.read_bytes(), out["dtype"]).reshape(out["shape"])
         assert np.abs(got - expected).max() < 1e-4, delegate
+
+
+def test_an_npu_cell_pushes_the_socs_libraries_and_runs_with_their_paths(
+    tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
+) -> None:
+    """The native npu cell as Google's guide runs it on a Qualcomm phone: the folder of
+    LiteRT and vendor libraries pushed by name, LD_LIBRARY_PATH and ADSP_LIBRARY_PATH set to
+    it, the SoC in the fingerprint. The lab's tool is TFLite's benchmark_model, which ignores
+    --use_npu and runs the CPU: the farm says so (a silent fallback), it never reports ok."""
+    libraries = tmp_path / "qualcomm libs"  # a host path with a space, from devices.yaml
+    libraries.mkdir()
+    for name in ("libLiteRtDispatch_Qualcomm.so", "libQnnHtp.so", "libQnnHtpV75Skel.so"):
+        (libraries / name).write_bytes(name.encode() * 100)
+    binary = real_benchmark_model()
+    keys = {"benchmark_model": binary, "npu_libraries": f"'{libraries}'"}
+    devices = phone_entry("phone", phone.serial, adb_server.port, delegates="[cpu, npu]", **keys)
+    frame = run(tmp_path, devices, "kws_dscnn_fp32")
+    npu = frame[(frame.device == "phone") & (frame.delegate == "npu")].iloc[0]
+    assert (npu.status, npu.failure_kind) == ("failed", "fallback"), npu.reason
+    assert "TFLite's benchmark_model ignores --use_npu" in npu.reason
+    (log,) = (tmp_path / "run" / "raw").glob("phone-*npu*.log")
+    assert "Unconsumed cmdline flags: --use_npu=true" in log.read_text()  # the tool's words
+    (folder,) = (phone.root / "data/local/tmp/farm/npu").iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in libraries.iterdir())
+    remote = f"/data/local/tmp/farm/npu/{folder.name}"
+    (command,) = [r.command for r in phone.shell_log if "--use_npu=true" in r.command]
+    assert f"LD_LIBRARY_PATH={remote}" in command and f"ADSP_LIBRARY_PATH={remote}" in command
+    assert f"--dispatch_library_path={remote}" in command
+    fingerprint = json.loads(npu.device_fingerprint)
+    assert (fingerprint["soc_manufacturer"], fingerprint["soc"]) == ("Google", "Tensor G3")

@@ -12,6 +12,7 @@ from farm.runners.benchmark_model import (
     InputFile,
     build_benchmark_model_argv,
 )
+from farm.runners.benchmark_model.npu import npu_env
 
 BINARY = "/data/local/tmp/farm/benchmark_model"
 MODEL = "/data/local/tmp/farm/models/mobilenet v2 (fp32).tflite"
@@ -47,9 +48,8 @@ def test_model_path_with_spaces_survives_shell_quoting() -> None:
 
 
 def test_supported_delegates() -> None:
-    assert frozenset({"cpu", "xnnpack", "gpu", "gpu_fp32", "nnapi", "hexagon", "external"}) == (
-        BENCHMARK_MODEL_DELEGATES
-    )
+    supported = {"cpu", "xnnpack", "gpu", "gpu_fp32", "nnapi", "hexagon", "external", "npu"}
+    assert frozenset(supported) == BENCHMARK_MODEL_DELEGATES
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,8 @@ def test_delegate_flags(delegate: str, options: dict[str, Any], expected: list[s
     assert flags(delegate, report_peak_memory=False, **options) == expected
 
 
-@pytest.mark.parametrize("delegate", sorted(BENCHMARK_MODEL_DELEGATES - {"xnnpack"}))
+# npu runs LiteRT's benchmark_model, whose CompiledModel falls back to its own CPU accelerator.
+@pytest.mark.parametrize("delegate", sorted(BENCHMARK_MODEL_DELEGATES - {"xnnpack", "npu"}))
 def test_every_delegate_but_xnnpack_is_compared_to_builtin_kernels(delegate: str) -> None:
     args = argv(delegate, external_delegate_path="/vendor/lib64/libdelegate.so")
     assert args.count("--use_xnnpack=false") == 1
@@ -127,6 +128,34 @@ def test_unknown_delegate_is_refused_with_the_known_ones() -> None:
         ValueError, match=r"'edgetpu'.*cpu, external, gpu, gpu_fp32, hexagon, nnapi"
     ):
         argv("edgetpu")
+
+
+def test_an_npu_cell_gets_the_litert_tools_npu_flags() -> None:
+    """As Qualcomm's guide runs LiteRT's tool: dispatch library and compiler plugin in the
+    pushed folder (litert/vendors/qualcomm/doc/HTP_INSTRUCTIONS.md; flag names from
+    litert/tools/benchmark_litert_model.h, google-ai-edge/LiteRT f67457790c9c)."""
+    folder = "/data/local/tmp/farm/npu/0123456789abcdef0123"
+    assert flags("npu", report_peak_memory=False, npu_library_dir=folder) == [
+        "--use_npu=true",
+        f"--dispatch_library_path={folder}",
+        f"--compiler_plugin_library_path={folder}",
+    ]
+
+
+def test_an_npu_cell_without_its_libraries_is_refused() -> None:
+    with pytest.raises(ValueError, match="npu_library_dir"):
+        argv("npu")
+
+
+def test_the_npu_folder_leads_the_library_paths_and_keeps_the_users() -> None:
+    folder = "/data/local/tmp/farm/npu/abc"
+    assert npu_env(folder, {}) == {"LD_LIBRARY_PATH": folder, "ADSP_LIBRARY_PATH": folder}
+    mine = {"LD_LIBRARY_PATH": "/vendor/lib64", "ADSP_LIBRARY_PATH": "/vendor/dsp", "X": "1"}
+    assert npu_env(folder, mine) == {
+        "LD_LIBRARY_PATH": f"{folder}:/vendor/lib64",
+        "ADSP_LIBRARY_PATH": f"{folder};/vendor/dsp",  # the DSP loader's separator
+        "X": "1",
+    }
 
 
 def test_external_without_a_library_is_refused() -> None:

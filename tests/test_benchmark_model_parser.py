@@ -810,3 +810,34 @@ def test_a_cpu_cell_runs_every_node_on_the_builtin_kernels() -> None:
     assert (counted["nodes_delegated"], counted["nodes_total"], counted["partitions"]) == (0, 12, 0)
     unread = benchmark_outcome(parsed, "cpu", "").metrics  # the model unread: unknown, not made up
     assert "nodes_total" not in unread
+
+
+# What LiteRT's runtime printed compiling kws_dscnn_int8 for the NPU (ai-edge-litert 2.3.0,
+# Intel OpenVINO's plugin, in this lab; the wheel's path shortened to /venv): the same runtime
+# code that LiteRT's benchmark_model runs on a phone (litert/compiler/plugin/compiler_plugin.cc
+# and litert/runtime/compiled_model.cc, google-ai-edge/LiteRT f67457790c9c).
+LITERT_LOGS = Path(__file__).parent / "data" / "litert_logs"
+# LiteRT's own tool's summary on a phone (tests/data/benchmark_model_logs/12_...).
+LITERT_SUMMARY = "12_litert-2025-arm-sme2-cpu-xnnpack-profiler.txt"
+
+
+def test_the_npus_share_is_read_from_litert_compiler_plugin() -> None:
+    log = (LITERT_LOGS / "openvino_npu_kws_dscnn_int8_backend_CPU.log").read_text()
+    (npu,) = [d for d in parse_benchmark_model_output(log).delegates if d.name == "NPU"]
+    assert (npu.nodes_delegated, npu.nodes_total, npu.partitions) == (12, 12, 1)
+    assert npu.fully_delegated
+
+
+def test_an_npu_whose_plugin_compiled_nothing_is_a_silent_fallback() -> None:
+    """Partitioned 12 of 12, then "0 compiler plugins were applied" (its compiler did not
+    load): every op ran on the CPU, though the runtime calls the model fully accelerated."""
+    log = (LITERT_LOGS / "openvino_npu_kws_dscnn_int8_backend_none.log").read_text()
+    parse = parse_benchmark_model_output(log + read_log(LITERT_SUMMARY))
+    outcome = benchmark_outcome(parse, "npu", "tail")
+    assert (outcome.status, outcome.failure_kind) == ("failed", "fallback")
+    assert outcome.reason.startswith("silent CPU fallback: npu took no op")
+    compiled = (LITERT_LOGS / "openvino_npu_kws_dscnn_int8_backend_CPU.log").read_text()
+    ok = benchmark_outcome(
+        parse_benchmark_model_output(compiled + read_log(LITERT_SUMMARY)), "npu", ""
+    )
+    assert ok.status == "ok" and ok.metrics["nodes_delegated"] == 12

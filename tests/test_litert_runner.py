@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm.runners.python import RUNNER_SCRIPT
+from farm.runners.python import runner_archive
 
 from .lab import DATA, MODELS
 
@@ -28,7 +29,7 @@ def run_runner(tmp_path: Path, model: Path = MODEL, *args: str) -> dict:
     runtime = ["--runtime", RUNTIME] if RUNTIME else []
     argv = [
         sys.executable,
-        str(RUNNER_SCRIPT),
+        str(runner_archive()),
         "--model",
         str(model),
         "--out",
@@ -117,3 +118,33 @@ def test_a_missing_custom_op_fails_as_model_naming_the_op(tmp_path: Path) -> Non
     result = run_runner(tmp_path, DATA / "custom_op.tflite")
     assert (result["status"], result["failure_kind"]) == ("failed", "model")
     assert "FarmTestCustomOp" in result["reason"]
+
+
+def test_the_pushed_runner_is_one_file_whose_bytes_follow_only_its_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout (new mtimes) must not make every device take the runner again: the
+    sha-cached push compares bytes."""
+    from farm.runners import python as runner
+
+    copy = tmp_path / "litert_runner"
+    shutil.copytree(runner.RUNNER_PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(runner, "RUNNER_PACKAGE", copy)
+    first = runner._zipapp_bytes()
+    os.utime(copy / "main.py", (1e9, 1e9))
+    assert runner._zipapp_bytes() == first
+    (copy / "main.py").write_text((copy / "main.py").read_text() + "\n# changed\n")
+    assert runner._zipapp_bytes() != first
+
+
+def test_the_runner_starts_on_python_3_8(tmp_path: Path) -> None:
+    """Old boards have Python 3.8: the zipapp's every module must parse and import there."""
+    python = shutil.which("python3.8")
+    works = python and subprocess.run([python, "-c", ""], capture_output=True, check=False)
+    if not works or works.returncode != 0:
+        pytest.skip("no python3.8 here (vermin in tox -e lint checks the syntax anyway)")
+    proc = subprocess.run(
+        [python, str(runner_archive()), "--probe"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["python"].startswith("3.8.")

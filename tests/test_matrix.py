@@ -69,6 +69,14 @@ def test_a_native_device_skips_the_accelerators_only_compiled_model_reaches() ->
     cells, skips = expand([phone], [model])
     assert [c.delegate for c in cells] == ["cpu", "gpu_fp32"]
     assert {s.cell.delegate: s.reason for s in skips} == {
-        "npu": "benchmark_model has no npu flag: give phone runner: python",
+        "npu": "npu on benchmark_model needs LiteRT's benchmark_model and the SoC's libraries: "
+        "set devices.phone.npu_libraries to their folder",
         "litert_cpu": "benchmark_model has no litert_cpu flag: give phone runner: python",
     }
+
+
+def test_a_native_device_with_its_npu_libraries_runs_npu_cells() -> None:
+    options = {"npu_libraries": "/lab/qualcomm_sm8650"}
+    phone = Device("phone", "adb", ("cpu", "npu"), "benchmark_model", options=options)
+    cells, skips = expand([phone], [Model("m", "m.tflite", "0" * 64, 1)])
+    assert [c.delegate for c in cells] == ["cpu", "npu"] and not skips

@@ -92,7 +92,7 @@ def test_farm_run_measures_cells_on_the_board(sshd: LoopbackSshd, tmp_path: Path
     assert set(frame.status) == {"ok"} and len(frame) == 2
     assert (frame.samples_ms.map(len) >= 5).all()
     assert frame.device_fingerprint.str.contains('"transport": "ssh"').all()
-    assert len(list((sshd.dir / "board-work" / "runner").glob("*.py"))) == 1
+    assert len(list((sshd.dir / "board-work" / "runner").glob("*.pyz"))) == 1
 
 
 def test_a_changed_host_key_stops_that_device_and_others_finish(

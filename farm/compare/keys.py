@@ -42,6 +42,7 @@ STABLE_FINGERPRINT_FIELDS = (
     "model",
     "manufacturer",
     "soc",
+    "soc_manufacturer",
     "board_platform",
     "board",
     "build_fingerprint",

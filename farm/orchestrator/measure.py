@@ -29,6 +29,7 @@ from farm.runners.benchmark_model import (
     build_benchmark_model_argv,
     parse_benchmark_model_output,
 )
+from farm.runners.benchmark_model.npu import library_files, library_set_digest, npu_env
 from farm.runners.benchmark_model.prebuilt import (
     OFFLINE_VARIABLE,
     device_platform,
@@ -41,16 +42,16 @@ from farm.runners.benchmark_model.provision import device_abi, find_benchmark_mo
 from farm.runners.benchmark_model.tensor_files import input_file, raw_inputs, read_raw_outputs
 from farm.runners.outcome import RunnerOutcome
 from farm.runners.python import (
-    RUNNER_SCRIPT,
     DelegateLibrary,
     python_runner_argv,
     read_runner_output,
+    runner_archive,
     with_env,
 )
 from farm.spec import Cell, Device, RunSettings
 from farm.targets import CommandResult, Target
 from farm.targets.lock import DeviceLock
-from farm.targets.staging import StagedFiles
+from farm.targets.staging import StagedFiles, push_if_changed
 
 if TYPE_CHECKING:
     from farm.orchestrator.facts import DeviceFacts  # which imports the probe, which imports this
@@ -124,7 +125,7 @@ class CellMeasurer:
         return f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
 
     def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
-        runner = self.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+        runner = self.stage(str(runner_archive()), "runner", suffix=".pyz")
         out = self._out(cell, index)
         local_inputs = self.inputs.get(cell.model.sha256)
         inputs = self.stage(str(local_inputs), "inputs", suffix=".npz") if local_inputs else None
@@ -244,7 +245,7 @@ class CellMeasurer:
         self, cell: Cell, binary: str, model: str, inputs: list[InputFile], output: str | None
     ) -> list[str]:
         options, s = cell.device.options, self.settings
-        library = self._delegate_library(cell)
+        library, npu_dir = self._delegate_library(cell), self._npu_libraries(cell)
         try:
             argv = build_benchmark_model_argv(
                 binary,
@@ -264,10 +265,29 @@ class CellMeasurer:
                 delegate_options=library.options if library else {},
                 input_files=inputs,
                 output_file=output,
+                npu_library_dir=npu_dir,
             )
         except ValueError as exc:
             raise RunnerError(f"cannot build the benchmark_model command: {exc}") from exc
-        return with_env(options.env, argv)
+        env = options.env
+        return with_env(npu_env(npu_dir, env) if npu_dir else env, argv)
+
+    def _npu_libraries(self, cell: Cell) -> str | None:
+        """The device folder with an npu cell's libraries, by their names, pushed once; the
+        folder is named by the set's content, so a changed library is never mixed in."""
+        if cell.delegate != "npu":
+            return None
+        folder = Path(cell.device.options.npu_libraries or "")
+        if not folder.is_dir():
+            key = f"devices.{cell.device.name}.npu_libraries"
+            raise RunnerError(f"npu_libraries {folder} is not a folder on this host ({key})")
+        files = library_files(folder)
+        remote = f"{self.target.workdir}/npu/{library_set_digest(files)[:20]}"
+        if remote not in self._staged:
+            for path, sha256 in files:
+                push_if_changed(self.target, str(path), f"{remote}/{path.name}", sha256)
+            self._staged[remote] = remote
+        return remote
 
     def _raw(self, cell: Cell, suffix: str) -> Path:
         """Where the runner's raw output for this cell is kept, next to the results."""

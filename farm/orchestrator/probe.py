@@ -16,7 +16,7 @@ from farm.config import load_devices
 from farm.errors import RunnerError, TargetError
 from farm.orchestrator.measure import locate_benchmark_model
 from farm.runners.benchmark_model.provision import device_abi
-from farm.runners.python import RUNNER_SCRIPT
+from farm.runners.python import runner_archive
 from farm.spec import Device
 from farm.targets import Target, connect
 from farm.targets.space import free_mb
@@ -131,7 +131,7 @@ def preflight_problem(
 
 
 def _runner_probe(target: Target, device: Device, files: StagedFiles) -> dict[str, Any]:
-    runner = files.stage(str(RUNNER_SCRIPT), "runner", suffix=".py")
+    runner = files.stage(str(runner_archive()), "runner", suffix=".pyz")
     python = device.options.python
     result = target.run([python, runner, "--probe"], timeout_s=120)
     if result.returncode in (126, 127):  # the shell's "not found" / "cannot execute"

@@ -1,6 +1,6 @@
 """LiteRT interpreters built in the pytest process, for pytest-benchmark to time.
 
-They are built by the LiteRT runner's own functions (farm/runners/litert_runner.py, called with
+They are built by the LiteRT runner's own functions (farm/runners/litert_runner/, called with
 the argv the farm would pass it), so a local cell means the same here as in a farm run: ``cpu``
 is TFLite's builtin kernels with no default delegates (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``,
 like ``benchmark_model --use_xnnpack=false``), ``xnnpack`` the default resolver that applies

@@ -1,8 +1,15 @@
-"""Drive the LiteRT Python runner (litert_runner.py): its argv and the meaning of its JSON."""
+"""Drive the LiteRT Python runner (the litert_runner package): the one file pushed to a device
+(a zipapp built from the package), its argv and the meaning of its JSON."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import io
 import json
+import os
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +18,10 @@ from typing import Any
 from farm.runners.outcome import RunnerOutcome
 from farm.spec import Cell, RunSettings
 
-RUNNER_SCRIPT = Path(__file__).with_name("litert_runner.py")
+RUNNER_PACKAGE = Path(__file__).with_name("litert_runner")
+# The zipapp's entry point: the package's modules import each other relatively, so this is the
+# only file that names the package as a top-level one.
+_ZIP_MAIN = "import sys\n\nfrom litert_runner.main import main\n\nsys.exit(main())\n"
 # What the runner reports and the results keep under the same name.
 _METRICS = (
     "runtime",
@@ -30,6 +40,34 @@ _METRICS = (
     "dispatch_sha256",
     "compile_ms",
 )
+
+
+@functools.cache
+def runner_archive() -> Path:
+    """The runner as one file, ``python3 runner.pyz ARGS`` (Python >= 3.8 runs a zipapp from its
+    path). Built once per process from the package's sources; the bytes depend on the sources
+    only, so the sha-cached push skips a device that has the same runner already."""
+    data = _zipapp_bytes()
+    name = f"tflite-farm-runner-{hashlib.sha256(data).hexdigest()[:16]}.pyz"
+    path = Path(tempfile.gettempdir()) / name
+    if not path.exists():  # written whole, then renamed: a parallel farm never reads half
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    return path
+
+
+def _zipapp_bytes() -> bytes:
+    """zipapp's layout (shebang, then a zip with __main__.py) with a fixed date on every entry:
+    zipapp.create_archive stamps each file's mtime, which a checkout changes."""
+    buffer = io.BytesIO()
+    buffer.write(b"#!/usr/bin/env python3\n")
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("__main__.py", (1980, 1, 1, 0, 0, 0)), _ZIP_MAIN)
+        for source in sorted(RUNNER_PACKAGE.glob("*.py")):
+            entry = zipfile.ZipInfo(f"litert_runner/{source.name}", (1980, 1, 1, 0, 0, 0))
+            archive.writestr(entry, source.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ FINGERPRINT_PROPS = {
     "manufacturer": "ro.product.manufacturer",
     "board_platform": "ro.board.platform",
     "soc": "ro.soc.model",
+    # Which NPU SDK and dispatch library fit: LiteRT's compiler plugins are chosen by SoC
+    # manufacturer and model (apply_plugin --soc_manufacturer Qualcomm --soc_model SM8650).
+    "soc_manufacturer": "ro.soc.manufacturer",
     "build_fingerprint": "ro.build.fingerprint",
     "sdk": "ro.build.version.sdk",
     "abi": "ro.product.cpu.abi",

@@ -1,6 +1,7 @@
 """The argv of one ``benchmark_model`` run of one cell.
 
-Flag facts come from tensorflow/lite/tools/delegates/*_provider.cc.
+Flag facts come from tensorflow/lite/tools/delegates/*_provider.cc; an ``npu`` cell's from
+LiteRT's own benchmark_model (see `npu`).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from farm.runners.benchmark_model.npu import npu_flags
+
 BENCHMARK_MODEL_DELEGATES = frozenset(
-    {"cpu", "xnnpack", "gpu", "gpu_fp32", "nnapi", "hexagon", "external"}
+    {"cpu", "xnnpack", "gpu", "gpu_fp32", "nnapi", "hexagon", "external", "npu"}
 )
 
 _CPU_MASK = re.compile(r"(?:0x)?[0-9a-fA-F]+")
@@ -41,6 +44,7 @@ def build_benchmark_model_argv(
     gpu_precision_loss_allowed: bool = False,
     nnapi_accelerator: str | None = None,
     external_delegate_path: str | None = None,
+    npu_library_dir: str | None = None,
     report_peak_memory: bool = True,
     op_profiling: bool = False,
     input_files: Sequence[InputFile] = (),
@@ -53,7 +57,8 @@ def build_benchmark_model_argv(
     Options that belong to another delegate (``nnapi_accelerator`` on a gpu cell, say) are
     ignored, so one device's settings can be passed to all its cells. ``input_files``, when
     given, must be every input of the model in its order. Raises ValueError for an unknown
-    delegate, an external cell without a library, or a value the tool would misread.
+    delegate, an external or npu cell without its libraries, or a value the tool would misread.
+    An ``npu`` cell needs LiteRT's benchmark_model and ``npu_library_dir`` on the device.
     """
     delegate_flags = _delegate_flags(
         delegate,
@@ -61,6 +66,7 @@ def build_benchmark_model_argv(
         nnapi_accelerator=nnapi_accelerator,
         external_delegate_path=external_delegate_path,
         delegate_options=delegate_options,
+        npu_library_dir=npu_library_dir,
     )
     return [
         *_taskset(cpu_mask),
@@ -82,12 +88,17 @@ def _delegate_flags(
     nnapi_accelerator: str | None,
     external_delegate_path: str | None,
     delegate_options: Mapping[str, str],
+    npu_library_dir: str | None = None,
 ) -> list[str]:
     if delegate not in BENCHMARK_MODEL_DELEGATES:
         known = ", ".join(sorted(BENCHMARK_MODEL_DELEGATES))
         raise ValueError(f"unknown benchmark_model delegate {delegate!r} (expected one of {known})")
     if delegate == "xnnpack":
         return ["--use_xnnpack=true"]
+    if delegate == "npu":
+        if not npu_library_dir:
+            raise ValueError("delegate 'npu' needs npu_library_dir (its dispatch library's folder)")
+        return npu_flags(npu_library_dir)
     # The runtime may apply XNNPACK implicitly whatever the tool's own default is; only an
     # explicit --use_xnnpack=false disables it (xnnpack_delegate_provider.cc). Without it, `cpu`
     # would not be the builtin kernels, and nodes another delegate rejects would fall to

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from farm.runners.benchmark_model.delegation import parse_delegates
+from farm.runners.benchmark_model.delegation import parse_delegates, parse_npu_placement
 from farm.runners.benchmark_model.lines import Line, split_lines
 from farm.runners.benchmark_model.memory import parse_memory
 from farm.runners.benchmark_model.op_profile import parse_op_profile
@@ -71,6 +71,6 @@ def parse_benchmark_model_output(text: str) -> BenchmarkParse:
         warmup=warmup,
         inference=inference,
         **parse_memory(lines),
-        delegates=parse_delegates(lines),
+        delegates=parse_delegates(lines) + parse_npu_placement(lines),
         op_profile=parse_op_profile(lines),
     )
