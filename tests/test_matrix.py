@@ -76,7 +76,7 @@ def test_a_native_device_skips_the_accelerators_only_compiled_model_reaches() ->
 
 
 def test_a_native_device_with_its_npu_libraries_runs_npu_cells() -> None:
-    options = {"npu_libraries": "/lab/qualcomm_sm8650"}
+    options = DeviceOptions(npu_libraries="/lab/qualcomm_sm8650")
     phone = Device("phone", "adb", ("cpu", "npu"), "benchmark_model", options=options)
     cells, skips = expand([phone], [Model("m", "m.tflite", "0" * 64, 1)])
     assert [c.delegate for c in cells] == ["cpu", "npu"] and not skips
