@@ -39,12 +39,11 @@ from farm.compare import (
     to_table,
 )
 from farm.errors import ConfigError
-from farm.job import RunRequest, plan_run
 from farm.orchestrator import RunPlan, execute
 from farm.spec import CellResult
 from farm.store import RESULTS, results_frame, write_results
 
-from .lab import model_folder_with
+from .lab import lab_missing, model_folder_with, plan_lab, write_devices
 
 THRESHOLD = 0.05
 LATENCY_COLUMNS = ("latency_median_ms", "latency_mean_ms", "latency_std_ms")
@@ -101,9 +100,9 @@ def aa_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def run_aa_pair(devices: Path, models: Path, pair: tuple[Path, Path]) -> None:
     """BASE and NEW from one plan, cell by cell in turn; each side's results.parquet holds
     its four cells."""
-    request = RunRequest(devices, models, runs=200, warmup=10, min_seconds=MIN_SECONDS, seed=7)
-    request = dataclasses.replace(request, repeats=REPEATS)
-    plans = [plan_run(dataclasses.replace(request, run_dir=run_dir)) for run_dir in pair]
+    options = {"runs": 200, "warmup": 10, "min_seconds": MIN_SECONDS, "seed": 7}
+    options["repeats"] = REPEATS
+    plans = [plan_lab(devices, models, run_dir=run_dir, **options) for run_dir in pair]
     execute(one_cell(plans[0], 0, pair[0] / "warm-up"))  # the host's first cell is not kept
     rows: dict[Path, list[CellResult]] = {run_dir: [] for run_dir in pair}
     for index in range(len(plans[0].cells)):
@@ -157,15 +156,8 @@ def _own_cpu_s() -> float:
 def host_lab(root: Path) -> tuple[Path, Path]:
     """devices.yaml with this host, and a folder with the two int8 models."""
     models = model_folder_with(root, "kws_dscnn_int8", "mobilenet_v2_int8")
-    devices = root / "devices.yaml"
-    devices.write_text(
-        "devices:\n"
-        "  host:\n"
-        "    transport: local\n"
-        "    delegates: [cpu, xnnpack]\n"
-        "    threads: [1]\n"
-        f"    workdir: {root / 'work'}\n"
-    )
+    host = {"transport": "local", "delegates": ["cpu", "xnnpack"], "threads": [1]}
+    devices = write_devices(root / "devices.yaml", {"host": host | {"workdir": root / "work"}})
     return devices, models
 
 
@@ -213,14 +205,15 @@ def new(aa_runs: tuple[Path, Path]) -> pd.DataFrame:
 
 @pytest.fixture
 def resolving_host(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    """Skip, saying why, where this host's runner processes differ so much that even the
-    quietest of the A/A pairs cannot resolve a 10 % change, nor be expected to come out the
-    same (an A/A pair then differs by chance, by up to 27 % seen; seen on a shared 2-CPU VM: the
-    builtin-kernel cell of the keyword model ran at 0.21 ms in some processes and 0.34 ms in
-    others, pinned or not); the statistics themselves are tested on synthetic runs below."""
+    """Skip (fail under FARM_REQUIRE_LAB=1), saying why, where this host's runner processes
+    differ so much that even the quietest of the A/A pairs cannot resolve a 10 % change, nor be
+    expected to come out the same (an A/A pair then differs by chance, by up to 27 % seen; seen
+    on a shared 2-CPU VM: the builtin-kernel cell of the keyword model ran at 0.21 ms in some
+    processes and 0.34 ms in others, pinned or not); the statistics themselves are tested on
+    synthetic runs below."""
     width = max(interval_width(row) for row in compare_runs(base, new, THRESHOLD).rows)
     if width > DECISIVE_WIDTH:
-        pytest.skip(
+        lab_missing(
             f"this host cannot resolve a 10 % change: the narrowest of {ATTEMPTS} A/A pairs "
             f"has an interval {width:.0%} wide (more than {DECISIVE_WIDTH:.0%})"
         )
