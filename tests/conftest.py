@@ -18,6 +18,7 @@ from .lab import (
     model_folder_with,
     phones_on,
     private_adb_server,
+    write_devices,
     write_manifest,
 )
 
@@ -28,16 +29,9 @@ collect_ignore = [] if importlib.util.find_spec("ray") else ["test_ray.py"]
 @pytest.fixture
 def host_lab(tmp_path: Path) -> Path:
     """devices.yaml with this host as the only device; its cache stays inside the test."""
-    path = tmp_path / "devices.yaml"
-    path.write_text(
-        "devices:\n"
-        "  host:\n"
-        "    transport: local\n"
-        "    delegates: [cpu, xnnpack]\n"
-        "    threads: [1]\n"
-        f"    workdir: {tmp_path / 'host-work'}\n"
-    )
-    return path
+    host = {"transport": "local", "delegates": ["cpu", "xnnpack"], "threads": [1]}
+    host["workdir"] = tmp_path / "host-work"
+    return write_devices(tmp_path / "devices.yaml", {"host": host})
 
 
 @pytest.fixture
@@ -51,14 +45,9 @@ def plugin_lab(pytester: pytest.Pytester) -> Path:
     """For the pytest plugin's pytester runs: devices.yaml (this host: cpu, xnnpack) and
     models/ holding the shipped kws int8 model, with the manifest entry copied from
     models/models.yaml plus a generous latency budget."""
-    (pytester.path / "devices.yaml").write_text(
-        "devices:\n"
-        "  host:\n"
-        "    transport: local\n"
-        "    delegates: [cpu, xnnpack]\n"
-        "    threads: [1]\n"
-        f"    workdir: {pytester.path / 'work'}\n"
-    )
+    host = {"transport": "local", "delegates": ["cpu", "xnnpack"], "threads": [1]}
+    host["workdir"] = pytester.path / "work"
+    write_devices(pytester.path / "devices.yaml", {"host": host})
     write_manifest(model_folder_with(pytester.path, KWS), {KWS: {"default": 10_000.0}})
     return pytester.path
 

@@ -14,16 +14,24 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 import yaml
 
 from farm.hashing import file_sha256
+from farm.job import run_plan
+from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
+from farm.store import read_journal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from farm.orchestrator.plan import RunPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 # The opt-in virtual-phone profile whose shell has a python3: phones for the Python runner.
@@ -32,6 +40,7 @@ PYTHON_PHONE = "linux-python"
 MODELS = ROOT / "models"
 KWS = "kws_dscnn_int8"  # the shipped model the pytest plugin's tests (pytester) run
 DATA = Path(__file__).resolve().parent / "data"
+Devices = dict[str, dict[str, object]]  # devices.yaml's `devices:` mapping, name -> entry
 
 
 def require_tool(name: str, path: str | None = None) -> str:
@@ -137,29 +146,26 @@ class LoopbackSshd:
                 os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
 
-    def devices_yaml(self, name: str = "board", python: str | None = None, **extra: str) -> str:
+    def entry(self, python: str | None = None, **extra: object) -> dict[str, object]:
         """A devices.yaml entry reaching this sshd; ``python`` is the board's interpreter."""
-        entry = {
+        return {
             "transport": "ssh",
             "host": "127.0.0.1",
             "port": self.port,
             "user": self.user,
-            "identity_file": str(self.user_key),
-            "known_hosts": str(self.known_hosts),
-            "workdir": str(self.dir / "board-work"),
+            "identity_file": self.user_key,
+            "known_hosts": self.known_hosts,
+            "workdir": self.dir / "board-work",
             "python": python or sys.executable,
-            "delegates": "[cpu, xnnpack]",
-            "threads": "[1]",
+            "delegates": ["cpu", "xnnpack"],
+            "threads": [1],
             **extra,
         }
-        lines = "".join(f"    {k}: {v}\n" for k, v in entry.items())
-        return f"  {name}:\n{lines}"
 
 
-def phone_entry(name: str, serial: str, adb_port: int, **keys: object) -> str:
+def phone_entry(serial: str, adb_port: int, **keys: object) -> dict[str, object]:
     """A devices.yaml entry for a virtual phone behind a private adb server."""
-    entry = {"transport": "adb", "serial": f"'{serial}'", "adb_port": adb_port, **keys}
-    return f"  {name}:\n" + "".join(f"    {key}: {value}\n" for key, value in entry.items())
+    return {"transport": "adb", "serial": serial, "adb_port": adb_port, **keys}
 
 
 def model_folder_with(
@@ -201,6 +207,61 @@ def farm(*args: str | Path, columns: int = 300) -> tuple[int, str]:
 
     result = CliRunner(env={"COLUMNS": str(columns)}).invoke(app, [str(a) for a in args])
     return result.exit_code, result.output
+
+
+def devices_yaml(devices: Devices) -> str:
+    """devices.yaml text for ``{name: entry}``, dumped through YAML (a Path is written as its
+    string), so no test indents YAML by hand."""
+    return yaml.safe_dump({"devices": _plain(devices)}, sort_keys=False)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_devices(path: Path, devices: Devices) -> Path:
+    """``path`` holding the devices.yaml for ``devices``; made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(devices_yaml(devices))
+    return path
+
+
+def plan_lab(devices: Path, models: Path, **settings: Any) -> RunPlan:
+    """The plan of a `farm run` of ``devices`` (a devices.yaml) × ``models`` (a folder) with
+    ``settings`` (the run's options: runs, warmup, seed, run_dir ...): the one place tests
+    build a run."""
+    return plan_run(RunRequest(devices, models, **settings))
+
+
+def run_lab(
+    tmp_path: Path,
+    devices: Devices | Path,
+    models: Path | str | Sequence[str],
+    **settings: Any,
+) -> pd.DataFrame:
+    """A real `farm run` in-process, its results.parquet as a DataFrame (the journal holds
+    every row of it). ``devices``: ``{name: entry}`` (written to tmp_path/devices.yaml) or a
+    devices.yaml; ``models``: a folder, or shipped model names (copied to tmp_path/models).
+    ``settings``: the run's options (runs 5, warmup 1, seed 1 and run_dir tmp_path/run unless
+    given), and run_plan's ``on_result`` / ``stop``."""
+    import pandas as pd
+
+    if not isinstance(devices, Path):
+        devices = write_devices(tmp_path / "devices.yaml", devices)
+    if not isinstance(models, Path):
+        models = model_folder_with(tmp_path, *([models] if isinstance(models, str) else models))
+    hooks = {key: settings.pop(key) for key in ("on_result", "stop") if key in settings}
+    settings = {"runs": 5, "warmup": 1, "seed": 1, "run_dir": tmp_path / "run", **settings}
+    run_plan(plan_lab(devices, models, **settings), **hooks)
+    frame = pd.read_parquet(settings["run_dir"] / "results.parquet")
+    assert len(read_journal(settings["run_dir"] / "journal.jsonl")) == len(frame)
+    return frame
 
 
 @contextlib.contextmanager

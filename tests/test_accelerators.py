@@ -15,13 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
-from farm.store import read_journal
-
-from .lab import MODELS, lab_missing, model_folder_with, one_op_model
+from .lab import MODELS, lab_missing, model_folder_with, one_op_model, run_lab
 from .test_dashboard import heatmap_cell, section
 
 SWIFTSHADER = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
@@ -57,14 +52,7 @@ def accelerated(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
         ),
         "bare": device(root / "bare", ["cpu", "npu"]),
     }
-    (root / "devices.yaml").write_text(yaml.safe_dump({"devices": devices}))
-    request = RunRequest(
-        root / "devices.yaml", models, runs=3, warmup=1, seed=1, run_dir=root / "run"
-    )
-    run_plan(plan_run(request))
-    frame = pd.read_parquet(root / "run" / "results.parquet")
-    assert len(read_journal(root / "run" / "journal.jsonl")) == len(frame)
-    frame = frame.set_index(["device", "model", "delegate"])
+    frame = run_lab(root, devices, models, runs=3).set_index(["device", "model", "delegate"])
     frame.attrs["dashboard"] = root / "run" / "dashboard.html"
     return frame
 

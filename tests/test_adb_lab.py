@@ -5,51 +5,33 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
 
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 from farm.spec import MACHINE_ABI, CellResult
 
-from .lab import model_folder_with, phone_entry
+from .lab import Devices, model_folder_with, phone_entry, run_lab
 
 pytestmark = pytest.mark.lab
-DELEGATES = "[cpu, xnnpack, gpu, nnapi]"
+DELEGATES = ["cpu", "xnnpack", "gpu", "nnapi"]
 
 
-def lab(tmp_path: Path, server: AdbServer, devices: list[VirtualDevice], host: bool) -> Path:
-    lines = ["devices:"]
+def lab(tmp_path: Path, server: AdbServer, devices: list[VirtualDevice], host: bool) -> Devices:
+    lab: Devices = {}
     if host:
-        lines += [
-            "  host:",
-            "    transport: local",
-            "    delegates: [cpu, xnnpack]",
-            f"    workdir: {tmp_path / 'host-work'}",
-        ]
-    entries = [
-        phone_entry(f"phone{i}", d.serial, server.port, runner="python", delegates=DELEGATES)
-        for i, d in enumerate(devices)
-    ]
-    path = tmp_path / "devices.yaml"
-    path.write_text("\n".join(lines) + "\n" + "".join(entries))
-    return path
-
-
-def run(tmp_path: Path, devices: Path, folder: Path, name: str = "run", **kw: Any) -> pd.DataFrame:
-    request = RunRequest(devices, folder, runs=5, warmup=1, seed=1, run_dir=tmp_path / name)
-    run_plan(plan_run(request), **kw)
-    return pd.read_parquet(tmp_path / name / "results.parquet")
+        workdir = tmp_path / "host-work"
+        lab["host"] = {"transport": "local", "delegates": ["cpu", "xnnpack"], "workdir": workdir}
+    for i, d in enumerate(devices):
+        lab[f"phone{i}"] = phone_entry(d.serial, server.port, runner="python", delegates=DELEGATES)
+    return lab
 
 
 def test_two_virtual_phones_and_the_host_measure_their_cells(
     tmp_path: Path, adb_server: AdbServer, virtual_devices: list[VirtualDevice]
 ) -> None:
-    frame = run(
+    frame = run_lab(
         tmp_path,
         lab(tmp_path, adb_server, virtual_devices, host=True),
         model_folder_with(tmp_path, "kws_dscnn_int8"),
@@ -75,9 +57,9 @@ def test_a_second_run_pushes_nothing_unchanged(
         lab(tmp_path, adb_server, [phone], host=False),
         model_folder_with(tmp_path, "kws_dscnn_fp32"),
     )
-    run(tmp_path, devices, folder, "first")
+    run_lab(tmp_path, devices, folder, run_dir=tmp_path / "first")
     first = [t for t in phone.transfers if t[0] == "SEND"]
-    run(tmp_path, devices, folder, "second")
+    run_lab(tmp_path, devices, folder, run_dir=tmp_path / "second")
     pushed = [t for t in phone.transfers if t[0] == "SEND"][len(first) :]
     assert len(first) >= 3  # runner, model, inputs
     assert sum(size for _, _, size in pushed) == 0 and pushed == []
@@ -93,7 +75,7 @@ def test_a_phone_that_disappears_mid_run_fails_its_remaining_cells_as_infra(
             gone.go_offline_after(0)
             gone.drop_connections()
 
-    frame = run(
+    frame = run_lab(
         tmp_path,
         lab(tmp_path, adb_server, virtual_devices, host=False),
         model_folder_with(tmp_path, "kws_dscnn_int8", "kws_dscnn_fp32"),

@@ -25,8 +25,6 @@ import pandas as pd
 import pytest
 
 from farm.errors import TargetTimeout
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.runners.benchmark_model import (
     InputFile,
     build_benchmark_model_argv,
@@ -34,13 +32,22 @@ from farm.runners.benchmark_model import (
 )
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
-from farm.store import read_journal
 from farm.targets.adb import WRAPPER, AdbTarget
 from farm.targets.lock import RECORD_SCRIPT, DeviceLock
 from farm.targets.space import free_mb
 from farm.targets.staging import remote_sha256
 
-from .lab import MODELS, LoopbackSshd, farm, model_folder_with, phone_entry, phones_on, tmpfs
+from .lab import (
+    KWS,
+    MODELS,
+    Devices,
+    LoopbackSshd,
+    farm,
+    phone_entry,
+    phones_on,
+    run_lab,
+    tmpfs,
+)
 from .native.programs import (
     CRASHING,
     HOST_ABI,
@@ -50,7 +57,7 @@ from .native.programs import (
 )
 
 pytestmark = pytest.mark.lab
-HOST = "  host:\n    transport: local\n    delegates: [cpu]\n    threads: [1]\n"
+HOST: Devices = {"host": {"transport": "local", "delegates": ["cpu"], "threads": [1]}}
 # What a shell or toybox prints for a command or an option it does not have.
 NOT_UNDERSTOOD = re.compile(
     r"inaccessible or not found|not found|Unknown option|unrecognized option|invalid option|"
@@ -81,19 +88,8 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache" / "tflite-farm" / "benchmark_model"
 
 
-def run(tmp_path: Path, entries: str, model: str = "kws_dscnn_int8") -> pd.DataFrame:
-    (tmp_path / "devices.yaml").write_text("devices:\n" + entries + HOST)
-    models = model_folder_with(tmp_path, model)
-    run_dir = tmp_path / "run"
-    request = RunRequest(tmp_path / "devices.yaml", models, runs=5, warmup=1, run_dir=run_dir)
-    run_plan(plan_run(request))
-    frame = pd.read_parquet(run_dir / "results.parquet")
-    assert len(read_journal(run_dir / "journal.jsonl")) >= len(frame)
-    return frame
-
-
-def entry(device: VirtualDevice, server: AdbServer, **keys: Any) -> str:
-    return phone_entry("phone", device.serial, server.port, delegates="[cpu, xnnpack]", **keys)
+def entry(device: VirtualDevice, server: AdbServer, **keys: Any) -> Devices:
+    return {"phone": phone_entry(device.serial, server.port, delegates=["cpu", "xnnpack"], **keys)}
 
 
 def assert_host_finished(frame: pd.DataFrame) -> None:
@@ -115,7 +111,7 @@ def test_the_farms_device_commands_all_run_on_toybox(
     """A whole run on the phone (lock, pre-flight, telemetry, staging, the runner) and the
     probe: the phone understood every command it was sent."""
     binary = build_program(CRASHING, tmp_path)
-    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary))
+    frame = run_lab(tmp_path, entry(phone, adb_server, benchmark_model=binary) | HOST, KWS)
     assert_host_finished(frame)
     commands = [record.command for record in phone.shell_log]
     misunderstood = [
@@ -200,7 +196,8 @@ def test_fast_commands_keep_their_exit_status_despite_toyboxs_timeout(
 def test_a_phone_without_a_benchmark_model_fails_its_cells_at_once_saying_where(
     tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice, empty_cache: Path
 ) -> None:
-    frame = run(tmp_path, entry(phone, adb_server))  # no runner: key, no benchmark_model: key
+    lab = entry(phone, adb_server) | HOST  # no runner: key, no benchmark_model: key
+    frame = run_lab(tmp_path, lab, KWS)
     assert_host_finished(frame)
     cells = frame[frame.device == "phone"]
     assert set(cells.failure_kind) == {"infra"} and len(cells) == 2
@@ -215,7 +212,7 @@ def test_a_phone_without_a_benchmark_model_fails_its_cells_at_once_saying_where(
 def test_a_phone_told_to_use_python_fails_its_cells_saying_what_to_write(
     tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
 ) -> None:
-    frame = run(tmp_path, entry(phone, adb_server, runner="python"))
+    frame = run_lab(tmp_path, entry(phone, adb_server, runner="python") | HOST, KWS)
     assert_host_finished(frame)
     cells = frame[frame.device == "phone"]
     assert set(cells.failure_kind) == {"infra"}
@@ -229,7 +226,7 @@ def test_a_binary_for_another_abi_is_refused_before_it_is_pushed(
     tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
 ) -> None:
     binary = foreign_binary(tmp_path)
-    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary))
+    frame = run_lab(tmp_path, entry(phone, adb_server, benchmark_model=binary) | HOST, KWS)
     assert_host_finished(frame)
     reason = frame[frame.device == "phone"].reason.iloc[0]
     assert f"is built for arm64-v8a, but phone is {HOST_ABI}" in reason
@@ -247,7 +244,7 @@ def test_a_folder_per_abi_gives_the_phone_its_own_build(
     (folder / HOST_ABI).mkdir(exist_ok=True)
     crashing = build_program(CRASHING, folder / HOST_ABI)
     crashing.rename(folder / HOST_ABI / "benchmark_model")
-    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=folder))
+    frame = run_lab(tmp_path, entry(phone, adb_server, benchmark_model=folder) | HOST, KWS)
     cells = frame[frame.device == "phone"]
     # The host-ABI build ran (and crashed as it was built to): the arm64 one was never sent.
     assert cells.reason.str.contains("SIGSEGV").all()
@@ -259,7 +256,7 @@ def test_a_crashing_benchmark_model_fails_its_cells_with_the_signal(
     tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
 ) -> None:
     binary = build_program(CRASHING, tmp_path)
-    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary))
+    frame = run_lab(tmp_path, entry(phone, adb_server, benchmark_model=binary) | HOST, KWS)
     assert_host_finished(frame)
     cells = frame[frame.device == "phone"]
     assert len(cells) == 2 and set(cells.failure_kind) == {"model"}  # cpu and xnnpack cells
@@ -277,9 +274,8 @@ def test_a_binary_on_a_noexec_mount_fails_with_the_fix(
 ) -> None:
     binary = build_program(CRASHING, tmp_path)
     with noexec_sdcard(phone):
-        frame = run(
-            tmp_path, entry(phone, adb_server, benchmark_model=binary, workdir="/sdcard/farm")
-        )
+        phone_on_sdcard = entry(phone, adb_server, benchmark_model=binary, workdir="/sdcard/farm")
+        frame = run_lab(tmp_path, phone_on_sdcard | HOST, KWS)
     assert_host_finished(frame)
     reason = frame[frame.device == "phone"].reason.iloc[0]
     assert "could not be started on phone (exit 126" in reason and "Permission denied" in reason
@@ -303,7 +299,8 @@ def test_the_real_benchmark_model_runs_on_a_virtual_phone(
     tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice
 ) -> None:
     binary = real_benchmark_model()
-    frame = run(tmp_path, entry(phone, adb_server, benchmark_model=binary), "kws_dscnn_fp32")
+    phone_lab = entry(phone, adb_server, benchmark_model=binary) | HOST
+    frame = run_lab(tmp_path, phone_lab, "kws_dscnn_fp32")
     assert_host_finished(frame)
     cells = frame[frame.device == "phone"]
     assert_native_cells_ok(cells)
@@ -319,8 +316,8 @@ def test_the_real_benchmark_model_runs_an_int8_model_on_an_ssh_board(
     """Quantized inputs and outputs, converted on the host; a partial delegation whose node
     counts the tool's log does not give (its one delegate kernel is the one partition)."""
     binary = real_benchmark_model()
-    board = sshd.devices_yaml(runner="benchmark_model", benchmark_model=str(binary))
-    frame = run(tmp_path, board, "kws_dscnn_int8")
+    board = sshd.entry(runner="benchmark_model", benchmark_model=str(binary))
+    frame = run_lab(tmp_path, {"board": board} | HOST, "kws_dscnn_int8")
     assert_host_finished(frame)
     cells = frame[frame.device == "board"]
     assert_native_cells_ok(cells)
@@ -378,9 +375,9 @@ def test_an_npu_cell_pushes_the_socs_libraries_and_runs_with_their_paths(
     for name in ("libLiteRtDispatch_Qualcomm.so", "libQnnHtp.so", "libQnnHtpV75Skel.so"):
         (libraries / name).write_bytes(name.encode() * 100)
     binary = real_benchmark_model()
-    keys = {"benchmark_model": binary, "npu_libraries": f"'{libraries}'"}
-    devices = phone_entry("phone", phone.serial, adb_server.port, delegates="[cpu, npu]", **keys)
-    frame = run(tmp_path, devices, "kws_dscnn_fp32")
+    keys = {"benchmark_model": binary, "npu_libraries": libraries, "delegates": ["cpu", "npu"]}
+    phone_lab = {"phone": phone_entry(phone.serial, adb_server.port, **keys)}
+    frame = run_lab(tmp_path, phone_lab, "kws_dscnn_fp32")
     npu = frame[(frame.device == "phone") & (frame.delegate == "npu")].iloc[0]
     assert (npu.status, npu.failure_kind) == ("failed", "fallback"), npu.reason
     assert "TFLite's benchmark_model ignores --use_npu" in npu.reason

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .lab import KWS, farm, model_folder_with, tmpfs
+from .lab import KWS, farm, model_folder_with, tmpfs, write_devices
 
 
 def refused(output: str) -> str:
@@ -132,8 +132,8 @@ def test_an_empty_devices_yaml_says_it_is_empty(tmp_path: Path) -> None:
 
 
 def test_a_key_of_another_section_says_where_it_belongs(tmp_path: Path) -> None:
-    devices = tmp_path / "devices.yaml"
-    devices.write_text("devices:\n  host:\n    transport: local\n    timeout_s: 5\n")
+    host = {"transport": "local", "timeout_s": 5}
+    devices = write_devices(tmp_path / "devices.yaml", {"host": host})
     code, output = farm("devices", "--devices", devices)
     assert code == 2
     line = refused(output)

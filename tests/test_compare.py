@@ -39,11 +39,11 @@ from farm.compare import (
     to_table,
 )
 from farm.errors import ConfigError
-from farm.orchestrator import RunPlan, RunRequest, execute, plan_run
+from farm.orchestrator import RunPlan, execute
 from farm.spec import CellResult
 from farm.store import RESULTS, results_frame, write_results
 
-from .lab import model_folder_with
+from .lab import lab_missing, model_folder_with, plan_lab, write_devices
 
 THRESHOLD = 0.05
 LATENCY_COLUMNS = ("latency_median_ms", "latency_mean_ms", "latency_std_ms")
@@ -100,9 +100,9 @@ def aa_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def run_aa_pair(devices: Path, models: Path, pair: tuple[Path, Path]) -> None:
     """BASE and NEW from one plan, cell by cell in turn; each side's results.parquet holds
     its four cells."""
-    request = RunRequest(devices, models, runs=200, warmup=10, min_seconds=MIN_SECONDS, seed=7)
-    request = dataclasses.replace(request, repeats=REPEATS)
-    plans = [plan_run(dataclasses.replace(request, run_dir=run_dir)) for run_dir in pair]
+    options = {"runs": 200, "warmup": 10, "min_seconds": MIN_SECONDS, "seed": 7}
+    options["repeats"] = REPEATS
+    plans = [plan_lab(devices, models, run_dir=run_dir, **options) for run_dir in pair]
     execute(one_cell(plans[0], 0, pair[0] / "warm-up"))  # the host's first cell is not kept
     rows: dict[Path, list[CellResult]] = {run_dir: [] for run_dir in pair}
     for index in range(len(plans[0].cells)):
@@ -156,15 +156,8 @@ def _own_cpu_s() -> float:
 def host_lab(root: Path) -> tuple[Path, Path]:
     """devices.yaml with this host, and a folder with the two int8 models."""
     models = model_folder_with(root, "kws_dscnn_int8", "mobilenet_v2_int8")
-    devices = root / "devices.yaml"
-    devices.write_text(
-        "devices:\n"
-        "  host:\n"
-        "    transport: local\n"
-        "    delegates: [cpu, xnnpack]\n"
-        "    threads: [1]\n"
-        f"    workdir: {root / 'work'}\n"
-    )
+    host = {"transport": "local", "delegates": ["cpu", "xnnpack"], "threads": [1]}
+    devices = write_devices(root / "devices.yaml", {"host": host | {"workdir": root / "work"}})
     return devices, models
 
 
@@ -212,14 +205,15 @@ def new(aa_runs: tuple[Path, Path]) -> pd.DataFrame:
 
 @pytest.fixture
 def resolving_host(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    """Skip, saying why, where this host's runner processes differ so much that even the
-    quietest of the A/A pairs cannot resolve a 10 % change, nor be expected to come out the
-    same (an A/A pair then differs by chance, by up to 27 % seen; seen on a shared 2-CPU VM: the
-    builtin-kernel cell of the keyword model ran at 0.21 ms in some processes and 0.34 ms in
-    others, pinned or not); the statistics themselves are tested on synthetic runs below."""
+    """Skip (fail under FARM_REQUIRE_LAB=1), saying why, where this host's runner processes
+    differ so much that even the quietest of the A/A pairs cannot resolve a 10 % change, nor be
+    expected to come out the same (an A/A pair then differs by chance, by up to 27 % seen; seen
+    on a shared 2-CPU VM: the builtin-kernel cell of the keyword model ran at 0.21 ms in some
+    processes and 0.34 ms in others, pinned or not); the statistics themselves are tested on
+    synthetic runs below."""
     width = max(interval_width(row) for row in compare_runs(base, new, THRESHOLD).rows)
     if width > DECISIVE_WIDTH:
-        pytest.skip(
+        lab_missing(
             f"this host cannot resolve a 10 % change: the narrowest of {ATTEMPTS} A/A pairs "
             f"has an interval {width:.0%} wide (more than {DECISIVE_WIDTH:.0%})"
         )
@@ -731,12 +725,14 @@ def test_a_broken_answer_says_how_it_broke_in_the_table_and_the_json(
 
 def test_a_few_samples_are_not_enough_for_a_verdict(base: pd.DataFrame) -> None:
     few = base.assign(samples_ms=[list(s)[:10] for s in base["samples_ms"]])
-    comparison = compare_runs(few, scaled(few, 1.50))
+    # Ten times slower: beyond any spread a loaded host gives the summary (at 1.5x, the p5-p95
+    # spread of a busy 2-CPU host covered the change, and the cells came out "same").
+    comparison = compare_runs(few, scaled(few, 10.0))
     verdicts = [row.verdict for row in comparison.rows]
     assert "slower" not in verdicts and "not comparable" in verdicts
     for row in comparison.rows:
         assert row.reason is not None and row.reason.startswith("not enough samples: 10 ")
-    assert comparison.exit_code != 3  # 50 % slower on 10 samples is not called a regression
+    assert comparison.exit_code != 3  # 10x slower on 10 samples is not called a regression
 
 
 def test_the_summary_counts_a_new_infra_failure_as_the_dashboard_does(base: pd.DataFrame) -> None:

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.targets.local import LocalTarget
 from farm.targets.lock import DeviceBusy, DeviceLock
 
-from .lab import model_folder_with
+from .lab import model_folder_with, plan_lab
 
 
 def test_a_second_run_waits_then_gives_up_naming_the_holder(tmp_path: Path) -> None:
@@ -62,7 +61,7 @@ def _dead_pid() -> int:
 def test_two_runs_on_one_device_never_overlap(host_lab: Path, tmp_path: Path) -> None:
     models = model_folder_with(tmp_path, "kws_dscnn_int8", name="m")
     plans = [
-        plan_run(RunRequest(host_lab, models, runs=20, warmup=1, seed=1, run_dir=tmp_path / name))
+        plan_lab(host_lab, models, runs=20, warmup=1, seed=1, run_dir=tmp_path / name)
         for name in ("a", "b")
     ]
     outcomes: list = [None, None]

@@ -9,37 +9,29 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.parity import DEGRADED, NON_FINITE, ZERO_OUTPUT
 
-from .lab import model_folder_with, one_op_model
+from .lab import model_folder_with, one_op_model, run_lab
 
 pytest_plugins = ["tests.delegates.fixtures"]
 pytestmark = pytest.mark.lab
 
 
 def run_with_delegate(
-    tmp_path: Path, library: Path, options: str, models: Path | None = None
+    tmp_path: Path, library: Path, options: dict[str, str], models: Path | None = None
 ) -> pd.DataFrame:
-    devices = tmp_path / "devices.yaml"
-    devices.write_text(
-        "devices:\n  host:\n    transport: local\n    delegates: [cpu, external]\n"
-        f"    external_delegate: {{path: {library}, options: {options}}}\n"
-        f"    workdir: {tmp_path / 'work'}\n"
-    )
+    external = {"path": library, "options": options}
+    host = {"transport": "local", "delegates": ["cpu", "external"], "external_delegate": external}
+    devices = {"host": host | {"workdir": tmp_path / "work"}}
     models = models or model_folder_with(tmp_path, "mobilenet_v2_fp32")
-    run_plan(
-        plan_run(RunRequest(devices, models, runs=5, warmup=1, seed=2, run_dir=tmp_path / "run"))
-    )
-    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
-    return frame.set_index("delegate")
+    return run_lab(tmp_path, devices, models, seed=2).set_index("delegate")
 
 
 def test_a_partial_delegate_reports_exact_coverage_and_fallback_ops(
     tmp_path: Path, test_delegate_so: Path
 ) -> None:
-    row = run_with_delegate(tmp_path, test_delegate_so, "{op: ADD, mode: exact}").loc["external"]
+    frame = run_with_delegate(tmp_path, test_delegate_so, {"op": "ADD", "mode": "exact"})
+    row = frame.loc["external"]
     assert row.status == "ok"
     assert (row.nodes_delegated, row.nodes_total, row.partitions) == (10, 65, 10)
     assert not row.fully_delegated
@@ -59,7 +51,8 @@ def test_a_partial_delegate_reports_exact_coverage_and_fallback_ops(
 def test_a_delegate_that_corrupts_outputs_is_caught_by_parity_and_still_timed(
     tmp_path: Path, test_delegate_so: Path
 ) -> None:
-    row = run_with_delegate(tmp_path, test_delegate_so, "{op: ADD, mode: corrupt}").loc["external"]
+    frame = run_with_delegate(tmp_path, test_delegate_so, {"op": "ADD", "mode": "corrupt"})
+    row = frame.loc["external"]
     assert (row.status, row.failure_kind) == ("failed", "parity")
     assert row.reason.startswith("outputs differ from host-mobilenet_v2_fp32-cpu-t1: output_0:")
     assert row.parity_cosine < 0.99 and not row.parity_ok
@@ -87,7 +80,7 @@ def test_each_way_a_delegate_spoils_its_outputs_fails_the_cell_with_its_class(
     """A model whose only op (x + x) the delegate computes: its outputs are the model's,
     spoiled the way broken kernels spoil them; parity names each with the right class."""
     models = one_op_model(tmp_path / "models" / "x_plus_x.tflite", "ADD", arity=2).parent
-    frame = run_with_delegate(tmp_path, test_delegate_so, f"{{op: ADD, mode: {mode}}}", models)
+    frame = run_with_delegate(tmp_path, test_delegate_so, {"op": "ADD", "mode": mode}, models)
     row = frame.loc["external"]
     assert (row.nodes_delegated, row.nodes_total) == (1, 1)
     assert (row.status, row.failure_kind, row.parity_class) == ("failed", "parity", parity_class)
@@ -99,7 +92,7 @@ def test_each_way_a_delegate_spoils_its_outputs_fails_the_cell_with_its_class(
 def test_a_library_without_the_plugin_entry_points_fails_the_cell_clearly(
     tmp_path: Path, no_entry_points_so: Path
 ) -> None:
-    frame = run_with_delegate(tmp_path, no_entry_points_so, "{}")
+    frame = run_with_delegate(tmp_path, no_entry_points_so, {})
     row = frame.loc["external"]
     assert (row.status, row.failure_kind) == ("failed", "delegate")
     assert "tflite_plugin_create_delegate" in row.reason

@@ -53,8 +53,6 @@ import pytest
 
 from farm.config import load_models
 from farm.errors import RunDirFull
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.orchestrator.probe import DeviceProbe, preflight_problem, runner_probe_needed
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
@@ -65,14 +63,18 @@ from farm.targets.lock import DeviceLock
 
 from .lab import (
     DATA,
+    KWS,
     MODELS,
+    Devices,
     LoopbackSshd,
     farm,
     free_port,
     model_folder_with,
     phone_entry,
+    run_lab,
     tmpfs,
     wait_for,
+    write_devices,
 )
 
 pytestmark = pytest.mark.lab
@@ -103,45 +105,29 @@ def assert_kept_and_resumable(run_dir: Path) -> dict[Key, str | None]:
     return after
 
 
-def run(tmp_path: Path, devices: str, model: str = "kws_dscnn_int8", **kw: Any) -> pd.DataFrame:
-    (tmp_path / "devices.yaml").write_text("devices:\n" + devices)
-    models = model_folder_with(tmp_path, model)
-    settings = {"runs": 5, "warmup": 1, "seed": 1, **kw.pop("settings", {})}
-    request = RunRequest(tmp_path / "devices.yaml", models, run_dir=tmp_path / "run", **settings)
-    run_plan(plan_run(request), **kw)
-    frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
-    assert len(read_journal(tmp_path / "run" / "journal.jsonl")) == len(frame)
-    return frame
+def host(tmp_path: Path) -> Devices:
+    host = {"transport": "local", "delegates": ["xnnpack"], "threads": [1]}
+    return {"host": host | {"workdir": tmp_path / "host-work"}}
 
 
-def host(tmp_path: Path) -> str:
-    return (
-        f"  host:\n    transport: local\n    delegates: [xnnpack]\n    threads: [1]\n"
-        f"    workdir: {tmp_path / 'host-work'}\n"
-    )
-
-
-def native_board(tmp_path: Path, script: str) -> str:
+def native_board(tmp_path: Path, script: str) -> Devices:
     binary = tmp_path / "benchmark_model"
     binary.write_text("#!/bin/sh\n" + script)
     binary.chmod(0o755)
-    return (
-        f"  board:\n    transport: local\n    runner: benchmark_model\n"
-        f"    benchmark_model: {binary}\n    delegates: [cpu]\n    threads: [1, 2]\n"
-        f"    shares_host_cpu: false\n    workdir: {tmp_path / 'board-work'}\n"
-    )
+    board = {"transport": "local", "runner": "benchmark_model", "benchmark_model": binary}
+    board |= {"delegates": ["cpu"], "threads": [1, 2], "shares_host_cpu": False}
+    return {"board": board | {"workdir": tmp_path / "board-work"}}
 
 
-def phone(server: AdbServer, device: VirtualDevice, name: str = "phone") -> str:
-    return phone_entry(
-        name, device.serial, server.port, runner="python", delegates="[cpu, xnnpack]", threads="[1]"
-    )
+def phone(server: AdbServer, device: VirtualDevice, name: str = "phone") -> Devices:
+    keys = {"runner": "python", "delegates": ["cpu", "xnnpack"], "threads": [1]}
+    return {name: phone_entry(device.serial, server.port, **keys)}
 
 
 def test_a_hanging_runner_is_killed_at_the_timeout(tmp_path: Path) -> None:
     marker = tmp_path / "still-running"
     board = native_board(tmp_path, f"sleep 30; touch {shlex.quote(str(marker))}\n")
-    frame = run(tmp_path, board + host(tmp_path), settings={"timeout_s": 1.0})
+    frame = run_lab(tmp_path, board | host(tmp_path), KWS, timeout_s=1.0)
     hung = frame[frame.device == "board"]
     assert (
         set(hung.failure_kind) == {"timeout"}
@@ -154,7 +140,7 @@ def test_a_hanging_runner_is_killed_at_the_timeout(tmp_path: Path) -> None:
 
 def test_a_runner_printing_garbage_fails_with_what_it_printed(tmp_path: Path) -> None:
     board = native_board(tmp_path, "echo 'lorem ipsum count= avg= no numbers here'\n")
-    frame = run(tmp_path, board + host(tmp_path))
+    frame = run_lab(tmp_path, board | host(tmp_path), KWS)
     garbage = frame[frame.device == "board"]
     assert set(garbage.failure_kind) == {"infra"}
     assert garbage.reason.str.contains("no numbers here").all()
@@ -168,9 +154,11 @@ def test_a_refused_push_fails_the_attempt_naming_the_file_and_free_space(
     full, fine = virtual_devices
     warm = tmp_path / "warm"  # an earlier run left the runner there: the pre-flight pushes nothing
     warm.mkdir()
-    run(warm, phone(adb_server, full, "full"), model="kws_dscnn_fp32")
+    run_lab(warm, phone(adb_server, full, "full"), "kws_dscnn_fp32")
     full.fail_next_push("No space left on device")  # the model's push, in the first cell
-    frame = run(tmp_path, phone(adb_server, full, "full") + phone(adb_server, fine, "fine"))
+    frame = run_lab(
+        tmp_path, phone(adb_server, full, "full") | phone(adb_server, fine, "fine"), KWS
+    )
     attempts = [json.loads(line) for line in (tmp_path / "run" / "journal.jsonl").open()]
     failed = [a for a in attempts if a["device"] == "full" and a["status"] == "failed"]
     assert failed and failed[0]["failure_kind"] == "infra"
@@ -186,10 +174,10 @@ def test_the_adb_server_killed_mid_run_fails_the_phones_cells_as_infra(
         if result.device == "phone" and result.status == "ok":
             adb_server.stop()
 
-    frame = run(
+    frame = run_lab(
         tmp_path,
-        phone(adb_server, virtual_devices[0]) + host(tmp_path),
-        model="mobilenet_v2_int8",
+        phone(adb_server, virtual_devices[0]) | host(tmp_path),
+        "mobilenet_v2_int8",
         on_result=kill_server,
     )
     cells = frame[frame.device == "phone"].sort_values("started_at")
@@ -210,11 +198,11 @@ def test_a_phone_that_vanishes_mid_cell_fails_that_cell_as_infra(
             started.set()
             threading.Timer(0.5, gone.go_offline).start()
 
-    frame = run(
+    frame = run_lab(
         tmp_path,
-        phone(adb_server, gone, "gone") + phone(adb_server, stays, "stays"),
-        model="mobilenet_v2_fp32",
-        settings={"runs": 1500},
+        phone(adb_server, gone, "gone") | phone(adb_server, stays, "stays"),
+        "mobilenet_v2_fp32",
+        runs=1500,
         on_result=unplug_during_the_next_cell,
     )
     cells = frame[frame.device == "gone"].sort_values("started_at")
@@ -229,11 +217,9 @@ def test_a_device_whose_python_has_no_tflite_runtime_fails_before_its_first_cell
     python = tmp_path / "python-without-site"  # a board's bare Python: no numpy, no LiteRT
     python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S "$@"\n')
     python.chmod(0o755)
-    bare = (
-        f"  bare:\n    transport: local\n    python: {python}\n    delegates: [cpu, xnnpack]\n"
-        f"    threads: [1]\n    workdir: {tmp_path / 'bare-work'}\n"
-    )
-    frame = run(tmp_path, bare + host(tmp_path))
+    bare = {"transport": "local", "python": python, "delegates": ["cpu", "xnnpack"]}
+    bare |= {"threads": [1], "workdir": tmp_path / "bare-work"}
+    frame = run_lab(tmp_path, {"bare": bare} | host(tmp_path), KWS)
     code, probe = farm("devices", "-d", tmp_path / "devices.yaml", "--probe")  # a line a device
 
     assert code == 0 and "none: no TFLite runtime" in probe
@@ -280,8 +266,8 @@ def test_the_pre_flight_asks_the_runner_unless_it_is_the_farms_own_interpreter(
 # --- moved here from the modules of their parts, and the faults no case covered yet -----------
 
 
-def ssh_board(sshd: LoopbackSshd) -> str:
-    return sshd.devices_yaml(threads="[1, 2, 3]")
+def ssh_board(sshd: LoopbackSshd) -> Devices:
+    return {"board": sshd.entry(threads=[1, 2, 3])}
 
 
 def test_sshd_dying_mid_run_fails_the_rest_of_that_device_as_infra(
@@ -291,9 +277,9 @@ def test_sshd_dying_mid_run_fails_the_rest_of_that_device_as_infra(
         if result.device == "board":
             sshd.kill_all()
 
-    frame = run(
+    frame = run_lab(
         tmp_path,
-        ssh_board(sshd) + host(tmp_path),
+        ssh_board(sshd) | host(tmp_path),
         "mobilenet_v2_int8",
         on_result=kill_after_first_board_cell,
     )
@@ -340,12 +326,12 @@ def test_a_model_needing_a_missing_custom_op_fails_with_the_ops_name(
 
 
 def test_a_missing_delegate_library_names_the_devices_yaml_key(tmp_path: Path) -> None:
-    entry = (
-        f"  host:\n    transport: local\n    delegates: [cpu, external]\n    threads: [1]\n"
-        f"    external_delegate: {{path: {tmp_path / 'absent.so'}}}\n"
-        f"    workdir: {tmp_path / 'host-work'}\n"
-    )
-    frame = run(tmp_path, entry).set_index("delegate")
+    entry = {"transport": "local", "delegates": ["cpu", "external"], "threads": [1]}
+    entry |= {
+        "external_delegate": {"path": tmp_path / "absent.so"},
+        "workdir": tmp_path / "host-work",
+    }
+    frame = run_lab(tmp_path, {"host": entry}, KWS).set_index("delegate")
     assert frame.loc["external"].status == "failed"
     assert "devices.host.external_delegate.path" in frame.loc["external"].reason
     assert frame.loc["cpu"].status == "ok"
@@ -441,7 +427,7 @@ def test_a_device_another_live_run_holds_is_waited_for_then_fails_naming_the_hol
     target = LocalTarget("host", str(tmp_path / "host-work"))
     caplog.set_level(logging.WARNING, logger="farm")
     with DeviceLock(target, "run-a"):
-        frame = run(tmp_path, host(tmp_path), settings={"lock_timeout_s": 1.0})
+        frame = run_lab(tmp_path, host(tmp_path), KWS, lock_timeout_s=1.0)
     assert set(frame.failure_kind) == {"infra"}
     assert frame.reason.str.startswith("host: device busy: locked by run=run-a").all()
     assert "waiting for the device lock held by run=run-a" in caplog.text
@@ -489,9 +475,8 @@ def test_a_full_disk_under_the_run_folder_stops_the_run_and_resume_finishes_it(
                         out.write(bytes(2**20))
 
         run_dir = disk / "run"
-        request = RunRequest(host_lab, model_folder, runs=5, warmup=1, seed=1, run_dir=run_dir)
         with pytest.raises(RunDirFull) as stopped:
-            run_plan(plan_run(request), on_result=fill_the_disk)
+            run_lab(tmp_path, host_lab, model_folder, run_dir=run_dir, on_result=fill_the_disk)
         assert f"no space left on the disk of {run_dir}" in str(stopped.value)
         assert f"farm run --resume {run_dir}" in str(stopped.value)
         before = started_at(run_dir)
@@ -504,9 +489,8 @@ def test_a_full_disk_under_the_run_folder_stops_the_run_and_resume_finishes_it(
 
 def test_a_probe_that_reaches_no_device_exits_1(tmp_path: Path) -> None:
     port = free_port()  # no adb server listens there
-    (tmp_path / "devices.yaml").write_text(
-        "devices:\n" + phone_entry("gone", f"127.0.0.1:{free_port()}", port, delegates="[cpu]")
-    )
+    gone = phone_entry(f"127.0.0.1:{free_port()}", port, delegates=["cpu"])
+    write_devices(tmp_path / "devices.yaml", {"gone": gone})
     code, output = farm("devices", "-d", tmp_path / "devices.yaml", "--probe")
     assert code == 1, output
     assert output.strip().endswith("farm devices --probe: no device answered")
@@ -516,10 +500,9 @@ def test_a_pre_flight_failure_is_told_once_per_device(tmp_path: Path) -> None:
     python = tmp_path / "python-without-site"
     python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S "$@"\n')
     python.chmod(0o755)
-    (tmp_path / "devices.yaml").write_text(
-        f"devices:\n  bare:\n    transport: local\n    python: {python}\n"
-        f"    delegates: [cpu, xnnpack]\n    threads: [1, 2]\n    workdir: {tmp_path / 'w'}\n"
-    )
+    bare = {"transport": "local", "python": python, "delegates": ["cpu", "xnnpack"]}
+    bare |= {"threads": [1, 2], "workdir": tmp_path / "w"}
+    write_devices(tmp_path / "devices.yaml", {"bare": bare})
     models = model_folder_with(tmp_path, "kws_dscnn_int8")
     argv = ["run", "-d", tmp_path / "devices.yaml", "-m", models, "--run-dir", tmp_path / "run"]
     code, output = farm(*argv, "--runs", "3")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.store import load_history
 
-from .lab import farm, model_folder_with
+from .lab import farm, model_folder_with, plan_lab
 
 
 def test_history_lists_every_run_and_follows_one_cell(host_lab: Path, tmp_path: Path) -> None:
@@ -16,16 +15,8 @@ def test_history_lists_every_run_and_follows_one_cell(host_lab: Path, tmp_path: 
     reports = tmp_path / "reports"
     ids = []
     for _ in range(2):
-        plan = plan_run(
-            RunRequest(
-                host_lab,
-                models,
-                runs=5,
-                warmup=1,
-                seed=1,
-                run_dir=reports / "runs" / f"run{len(ids)}",
-            )
-        )
+        run_dir = reports / "runs" / f"run{len(ids)}"
+        plan = plan_lab(host_lab, models, runs=5, warmup=1, seed=1, run_dir=run_dir)
         run_plan(plan)
         ids.append(plan.run_id)
     frame = load_history(reports)

@@ -16,10 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from farm.cli import app
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 
-from .lab import DATA, model_folder_with
+from .lab import DATA, Devices, model_folder_with, run_lab
 
 LOGS = DATA / "benchmark_model_logs"
 
@@ -36,27 +34,22 @@ def fake_build(tmp_path: Path, log: str) -> Path:
     return binary
 
 
-def native_lab(tmp_path: Path, binary: str, delegates: str = "[cpu]") -> Path:
-    path = tmp_path / "devices.yaml"
-    path.write_text(
-        f"devices:\n  board:\n    transport: local\n    runner: benchmark_model\n"
-        f"    benchmark_model: {binary}\n    delegates: {delegates}\n"
-        f"    workdir: {tmp_path / 'work'}\n"
-    )
-    return path
+def native_lab(tmp_path: Path, binary: str, delegates: tuple[str, ...] = ("cpu",)) -> Devices:
+    board = {"transport": "local", "runner": "benchmark_model", "benchmark_model": binary}
+    return {"board": board | {"delegates": delegates, "workdir": tmp_path / "work"}}
 
 
-def run(tmp_path: Path, devices: Path) -> pd.DataFrame:
+def stub_models(tmp_path: Path) -> Path:
     models = tmp_path / "models"
     models.mkdir(exist_ok=True)
     (models / "m.tflite").write_bytes(b"model bytes: benchmark_model reads this, not the farm")
-    run_plan(plan_run(RunRequest(devices, models, runs=7, warmup=2, run_dir=tmp_path / "run")))
-    return pd.read_parquet(tmp_path / "run" / "results.parquet")
+    return models
 
 
 def test_a_native_cell_is_stored_in_the_common_schema(tmp_path: Path) -> None:
     binary = fake_build(tmp_path, "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt")
-    row = run(tmp_path, native_lab(tmp_path, str(binary))).iloc[0]
+    devices = native_lab(tmp_path, str(binary))
+    row = run_lab(tmp_path, devices, stub_models(tmp_path), runs=7, warmup=2).iloc[0]
     assert row.status == "ok" and row.runtime == "benchmark_model"
     assert row.latency_mean_ms == pytest.approx(899.641)
     assert row.latency_median_ms == pytest.approx(899.281)
@@ -72,13 +65,15 @@ def test_a_native_cell_is_stored_in_the_common_schema(tmp_path: Path) -> None:
 
 def test_a_delegate_failure_in_the_log_fails_the_cell_as_delegate(tmp_path: Path) -> None:
     binary = fake_build(tmp_path, "10_lp6m-mi11-tf2.4-nnapi-qti-default-failure.txt")
-    row = run(tmp_path, native_lab(tmp_path, str(binary), "[nnapi]")).iloc[0]
+    devices = native_lab(tmp_path, str(binary), ("nnapi",))
+    row = run_lab(tmp_path, devices, stub_models(tmp_path), runs=7, warmup=2).iloc[0]
     assert (row.status, row.failure_kind) == ("failed", "delegate")
     assert "ANEURALNETWORKS_OP_FAILED" in row.reason
 
 
 def test_a_missing_binary_fails_each_cell_with_the_key_to_fix(tmp_path: Path) -> None:
-    frame = run(tmp_path, native_lab(tmp_path, str(tmp_path / "nope")))
+    devices = native_lab(tmp_path, str(tmp_path / "nope"))
+    frame = run_lab(tmp_path, devices, stub_models(tmp_path), runs=7, warmup=2)
     assert set(frame.failure_kind) == {"infra"}
     assert frame.reason.str.contains("devices.board.benchmark_model").all()
 
@@ -86,7 +81,8 @@ def test_a_missing_binary_fails_each_cell_with_the_key_to_fix(tmp_path: Path) ->
 def test_a_binary_the_device_cannot_execute_fails_before_it_is_pushed(tmp_path: Path) -> None:
     binary = tmp_path / "benchmark_model"
     binary.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 64)  # an ELF for no machine
-    row = run(tmp_path, native_lab(tmp_path, str(binary))).iloc[0]
+    devices = native_lab(tmp_path, str(binary))
+    row = run_lab(tmp_path, devices, stub_models(tmp_path), runs=7, warmup=2).iloc[0]
     assert row.status == "failed" and row.failure_kind == "infra"
     assert row.reason.startswith(f"pre-flight: benchmark_model {binary} is built for ELF machine 0")
     assert not (tmp_path / "work" / "bin").exists()
@@ -114,8 +110,7 @@ def test_a_tool_that_writes_no_output_file_is_timed_and_says_its_outputs_were_no
     binary = fake_build(tmp_path, "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt")
     models = model_folder_with(tmp_path, "kws_dscnn_int8", name="kws")
     devices = native_lab(tmp_path, str(binary))
-    run_plan(plan_run(RunRequest(devices, models, runs=7, warmup=2, run_dir=tmp_path / "run")))
-    row = pd.read_parquet(tmp_path / "run" / "results.parquet").iloc[0]
+    row = run_lab(tmp_path, devices, models, runs=7, warmup=2).iloc[0]
     assert row.status == "ok" and row.latency_count == 50
     assert row.reason.startswith("outputs not checked: benchmark_model wrote no --output_filepath")
     assert pd.isna(row.parity_ok)

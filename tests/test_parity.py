@@ -12,7 +12,6 @@ import yaml
 
 from farm.config import load_models
 from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.parity import (
     DEGRADED,
     NON_FINITE,
@@ -28,7 +27,7 @@ from farm.parity import (
 from farm.spec import InputSpec, Tolerance
 from farm.store import read_journal
 
-from .lab import MODELS, model_folder_with, one_op_model
+from .lab import MODELS, model_folder_with, one_op_model, plan_lab, run_lab
 
 
 def outputs(values: list[float], scale: float | None = None) -> dict[str, np.ndarray]:
@@ -114,10 +113,7 @@ def test_a_drift_tolerance_in_the_manifest_gates_the_variant(
     kws["kws_dscnn_int8"]["drift_tolerance"] = {"cosine_min": 0.999999999}
     folder = model_folder_with(tmp_path, *kws)
     (folder / "models.yaml").write_text(yaml.safe_dump({"models": kws}))
-    run_plan(
-        plan_run(RunRequest(host_lab, folder, runs=5, warmup=1, seed=1, run_dir=tmp_path / "run"))
-    )
-    frame = pd.read_parquet(tmp_path / "run" / "results.parquet").set_index(["model", "delegate"])
+    frame = run_lab(tmp_path, host_lab, folder).set_index(["model", "delegate"])
     int8 = frame.loc[("kws_dscnn_int8", "cpu")]
     assert (int8.status, int8.failure_kind) == ("failed", "parity")
     assert "drift from host-kws_dscnn_fp32-cpu-t1" in int8.reason
@@ -174,8 +170,8 @@ def test_a_model_whose_outputs_are_nan_everywhere_fails_its_cells_and_loses_noth
     """LOG of the seeded uniform(-1, 1) inputs: NaN on every delegate. The run finishes with
     results and a dashboard; each cell fails as the model's, naming the NaN count."""
     folder = one_op_model(tmp_path / "models" / "log_op.tflite", "LOG").parent
-    request = RunRequest(host_lab, folder, runs=3, warmup=1, seed=1, run_dir=tmp_path / "run")
-    outcome = run_plan(plan_run(request))
+    plan = plan_lab(host_lab, folder, runs=3, warmup=1, seed=1, run_dir=tmp_path / "run")
+    outcome = run_plan(plan)
     frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
     assert len(frame) == len(read_journal(tmp_path / "run" / "journal.jsonl")) > 0
     assert (frame.status == "failed").all() and (frame.failure_kind == "model").all()

@@ -15,17 +15,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from farm.cli.sim import phone_binary
 from farm.errors import FetchError
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.runners.benchmark_model.prebuilt import fetch_prebuilt
 from farm.runners.benchmark_model.provision import BINARY
 
-from .lab import farm, model_folder_with
+from .lab import KWS, Devices, farm, run_lab
 from .native.programs import foreign_binary, real_benchmark_model
 
 PLATFORM = "linux_x86-64"  # the ABI of the lab's build, and of this host's boards
@@ -143,23 +140,10 @@ def test_a_binary_for_another_abi_is_refused(
     assert_refused(cache, error, base, "is built for arm64-v8a, not x86_64 (linux_x86-64)")
 
 
-def native_host(tmp_path: Path) -> Path:
-    """A devices.yaml with this host as a native device that names no binary."""
-    path = tmp_path / "devices.yaml"
-    path.write_text(
-        "devices:\n  board:\n    transport: local\n    runner: benchmark_model\n"
-        f"    delegates: [cpu]\n    threads: [1]\n    workdir: {tmp_path / 'work'}\n"
-    )
-    return path
-
-
-def run(tmp_path: Path, offline: bool = False) -> pd.DataFrame:
-    models = model_folder_with(tmp_path, "kws_dscnn_int8")
-    request = RunRequest(
-        native_host(tmp_path), models, runs=3, warmup=1, run_dir=tmp_path / "run", offline=offline
-    )
-    run_plan(plan_run(request))
-    return pd.read_parquet(tmp_path / "run" / "results.parquet")
+def native_host(tmp_path: Path) -> Devices:
+    """This host as a native device that names no binary."""
+    board = {"transport": "local", "runner": "benchmark_model", "delegates": ["cpu"]}
+    return {"board": board | {"threads": [1], "workdir": tmp_path / "work"}}
 
 
 @pytest.mark.lab  # serves the lab's real build as the official binary
@@ -168,7 +152,7 @@ def test_a_run_fetches_what_a_device_lacks_and_records_where_from(
 ) -> None:
     with serving(official(lab_build)) as base:
         monkeypatch.setenv("FARM_PREBUILT_URL", base)
-        row = run(tmp_path).iloc[0]
+        row = run_lab(tmp_path, native_host(tmp_path), KWS, runs=3).iloc[0]
     assert row.status == "ok", row.reason
     recorded = json.loads((tmp_path / "run" / "run.json").read_text())
     binary = recorded["devices"]["board"]["benchmark_model"]
@@ -184,7 +168,8 @@ def test_an_offline_run_fetches_nothing_and_says_how_to_get_the_binary(
         monkeypatch.setenv("FARM_OFFLINE", "1")
     with serving({}) as base:  # it would answer 404: it must not even be asked
         monkeypatch.setenv("FARM_PREBUILT_URL", base)
-        row = run(tmp_path, offline=how == "--offline").iloc[0]
+        offline = how == "--offline"
+        row = run_lab(tmp_path, native_host(tmp_path), KWS, runs=3, offline=offline).iloc[0]
     assert (row.status, row.failure_kind) == ("failed", "infra")
     assert row.reason.startswith(f"pre-flight: {base}{FILE} was not fetched: downloads are off")
     assert f"farm runner fetch --abi {PLATFORM}" in row.reason

@@ -28,17 +28,26 @@ from ray.cluster_utils import Cluster
 
 from farm.cluster.resources import NAMESPACE, host_resources
 from farm.config import load_devices
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
-from farm.store import read_journal
 
-from .lab import DATA, farm, free_port, model_folder_with, phone_entry, phones_behind_adb, wait_for
+from .lab import (
+    DATA,
+    Devices,
+    farm,
+    free_port,
+    model_folder_with,
+    phone_entry,
+    phones_behind_adb,
+    run_lab,
+    wait_for,
+    write_devices,
+)
 
 pytestmark = pytest.mark.ray
 CELL_S = 0.6
 LOG = DATA / "benchmark_model_logs" / "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt"
+HOST = {"transport": "local", "delegates": ["cpu", "xnnpack"], "threads": [1]}
 
 
 @dataclass
@@ -50,17 +59,17 @@ class RayLab:
     phones: list[VirtualDevice]
     root: Path
 
-    def phone_yaml(self, name: str, phone: VirtualDevice, binary: Path) -> str:
-        return phone_entry(
-            name,
+    def phone(self, name: str, phone: VirtualDevice, binary: Path) -> Devices:
+        entry = phone_entry(
             phone.serial,
             self.server.port,
             runner="benchmark_model",
             benchmark_model=binary,
-            shares_host_cpu="false",
-            delegates="[cpu, xnnpack]",
-            threads="[1, 2]",
+            shares_host_cpu=False,
+            delegates=["cpu", "xnnpack"],
+            threads=[1, 2],
         )
+        return {name: entry}
 
     def stand_in(self, name: str, script: str = "") -> Path:
         """A benchmark_model that waits CELL_S (after ``script``), then prints a real log."""
@@ -69,10 +78,9 @@ class RayLab:
         binary.write_text("#!/bin/sh\n" + body)
         return binary
 
-    def devices(self, name: str, *entries: str) -> Path:
-        path = self.root / f"{name}.yaml"
-        path.write_text("devices:\n" + "".join(entries))
-        return path
+    def devices(self, name: str, *labs: Devices) -> Path:
+        devices = {device: entry for lab in labs for device, entry in lab.items()}
+        return write_devices(self.root / f"{name}.yaml", devices)
 
     def add_node(self, devices: Path) -> Any:
         """A lab host joining with the devices in ``devices`` (what `farm lab join` sets)."""
@@ -84,8 +92,7 @@ class RayLab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayLab]:
     root = tmp_path_factory.mktemp("ray-lab")
-    host = "  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
-    head = host_resources(load_devices(_write(root / "host.yaml", "devices:\n" + host)))
+    head = host_resources(load_devices(write_devices(root / "host.yaml", {"host": HOST})))
     # Unconfined: the stand-in benchmark_model scripts read a log from this host's tests/data
     # (the phones' confinement has tests of its own in tests/sim).
     with phones_behind_adb(root, "pixel8", 3, confined=False) as (server, phones):
@@ -94,7 +101,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayLab]:
         try:
             binary = lab.stand_in("benchmark_model")
             for i in range(2):
-                node = lab.devices(f"node{i}", lab.phone_yaml(f"phone{i}", phones[i], binary))
+                node = lab.devices(f"node{i}", lab.phone(f"phone{i}", phones[i], binary))
                 lab.add_node(node)
             ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
             yield lab
@@ -103,15 +110,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayLab]:
             cluster.shutdown()
 
 
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def phones_lab(lab: RayLab, name: str) -> Path:
+def phones_lab(lab: RayLab, name: str, *more: Devices) -> Path:
     binary = lab.stand_in("benchmark_model")
-    entries = [lab.phone_yaml(f"phone{i}", lab.phones[i], binary) for i in range(2)]
-    return lab.devices(name, *entries)
+    phones = [lab.phone(f"phone{i}", lab.phones[i], binary) for i in range(2)]
+    return lab.devices(name, *phones, *more)
 
 
 def stub_models(lab: RayLab, *contents: str) -> Path:
@@ -124,11 +126,9 @@ def stub_models(lab: RayLab, *contents: str) -> Path:
 
 
 def run(devices: Path, models: Path, run_dir: Path, **kw: Any) -> pd.DataFrame:
-    settings = {"runs": 5, "warmup": 1, "seed": 3, "executor": "ray", **kw}
-    run_plan(plan_run(RunRequest(devices, models, run_dir=run_dir, **settings)))
-    frame = pd.read_parquet(run_dir / "results.parquet")
-    assert len({r.key for r in read_journal(run_dir / "journal.jsonl")}) == len(frame)
-    return frame
+    """run_lab on the cluster (the ray executor unless ``kw`` names another)."""
+    settings = {"seed": 3, "executor": "ray", "run_dir": run_dir, **kw}
+    return run_lab(run_dir.parent, devices, models, **settings)
 
 
 def intervals(frame: pd.DataFrame) -> dict[str, list[tuple[float, float]]]:
@@ -185,7 +185,7 @@ def test_two_drivers_at_once_never_overlap_on_a_device(lab: RayLab) -> None:
 
 
 def test_an_injected_infra_failure_is_retried_and_succeeds(lab: RayLab) -> None:
-    devices = lab.devices("retry", lab.phone_yaml("phone0", lab.phones[0], lab.stand_in("bm")))
+    devices = lab.devices("retry", lab.phone("phone0", lab.phones[0], lab.stand_in("bm")))
     lab.phones[0].fail_next_push("injected: I/O error")  # the first new file pushed fails
 
     frame = run(devices, stub_models(lab, "fresh"), lab.root / "retry", delegates=["cpu"])
@@ -218,7 +218,7 @@ def start_slow_run(lab: RayLab, name: str, sleep_s: float = 2) -> SlowRun:
     """Start the run on a phone behind its own lab host; return once its first cell runs."""
     started = lab.root / f"{name}-started"
     binary = lab.stand_in(f"slow-{name}", f"touch {started}\nsleep {sleep_s}")
-    devices = lab.devices(name, lab.phone_yaml(name, lab.phones[2], binary))
+    devices = lab.devices(name, lab.phone(name, lab.phones[2], binary))
     node = lab.add_node(devices)
     frames: list[pd.DataFrame] = []
     models, run_dir = stub_models(lab, name), lab.root / f"run-{name}"
@@ -247,7 +247,7 @@ def test_a_driver_waiting_on_a_device_another_run_holds_says_so_with_progress_an
     """Two drivers, one phone: the second waits longer than its cells may take, says so on
     the console, then runs; its console is the local run's (progress bar, summary table)."""
     held = start_slow_run(lab, "held", sleep_s=6)  # two cells of 6.6 s, holding the phone
-    fast = lab.devices("held-fast", lab.phone_yaml("held", lab.phones[2], lab.stand_in("bm")))
+    fast = lab.devices("held-fast", lab.phone("held", lab.phones[2], lab.stand_in("bm")))
     argv = ["run", "--devices", str(fast), "--models", str(stub_models(lab, "f")), "--runs", "5"]
     argv += ["--executor", "ray", "--address", lab.cluster.address, "--timeout", "2"]
     argv += ["--retries", "0", "--delegates", "cpu", "--threads", "1"]
@@ -273,7 +273,7 @@ def test_a_device_whose_host_left_fails_its_cells_as_infra(lab: RayLab) -> None:
 
 
 def test_a_device_no_host_advertises_fails_at_once(lab: RayLab) -> None:
-    ghost = lab.phone_yaml("ghost", lab.phones[0], lab.stand_in("benchmark_model"))
+    ghost = lab.phone("ghost", lab.phones[0], lab.stand_in("benchmark_model"))
     frame = run(lab.devices("ghost", ghost), stub_models(lab, "m"), lab.root / "ghost")
 
     assert set(frame.status) == {"failed"} and set(frame.failure_kind) == {"infra"}
@@ -287,7 +287,7 @@ def test_a_hand_started_host_without_the_host_cpu_unit_fails_in_seconds(lab: Ray
     unit a local device's cells also hold. No node could ever take them: they fail at once."""
     node = lab.cluster.add_node(num_cpus=1, resources={"device:lonely": 1.0})
     lab.cluster.wait_for_nodes()
-    lonely = "  lonely:\n    transport: local\n    delegates: [cpu]\n    threads: [1]\n"
+    lonely = {"lonely": {"transport": "local", "delegates": ["cpu"], "threads": [1]}}
     try:
         frame = run(lab.devices("lonely", lonely), stub_models(lab, "m"), lab.root / "lonely")
     finally:
@@ -299,8 +299,7 @@ def test_a_hand_started_host_without_the_host_cpu_unit_fails_in_seconds(lab: Ray
 
 
 def test_the_result_set_equals_the_local_executors(lab: RayLab) -> None:
-    host = "  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n    threads: [1]\n"
-    devices = _write(lab.root / "same.yaml", phones_lab(lab, "same").read_text() + host)
+    devices = phones_lab(lab, "same", {"host": HOST})
     models = model_folder_with(lab.root, "kws_dscnn_int8", folder="real-models")
     settings = {"order": "as-listed", "threads": [1]}
 
@@ -339,7 +338,7 @@ def test_lab_join_refuses_a_device_another_host_advertises(lab: RayLab) -> None:
     refused_code, refused = farm(
         "lab", "join", "--address", address, "-d", phones_lab(lab, "taken")
     )
-    newbie = lab.devices("newbie", lab.phone_yaml("newbie", lab.phones[0], LOG))
+    newbie = lab.devices("newbie", lab.phone("newbie", lab.phones[0], LOG))
     code, printed = farm("lab", "join", "--address", address, "-d", newbie, "--dry-run")
 
     assert refused_code == 2 and "phone0, phone1" in refused
@@ -355,7 +354,8 @@ def test_lab_join_refuses_a_device_another_host_advertises(lab: RayLab) -> None:
 
 def test_a_quarantine_is_seen_by_the_next_driver_and_lifted_by_lab_status(lab: RayLab) -> None:
     binary = lab.stand_in("benchmark_model")
-    dead = lab.phone_yaml("dead", lab.phones[0], binary).replace(lab.phones[0].serial, "nosuch")
+    dead = lab.phone("dead", lab.phones[0], binary)
+    dead["dead"]["serial"] = "nosuch"
     devices = lab.devices("dead", dead)
     node = lab.add_node(devices)
     models = stub_models(lab, "m")
@@ -378,8 +378,8 @@ def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:
     """In the env where Ray is installed: a real local run, and Ray is still not loaded."""
-    devices = tmp_path / "devices.yaml"
-    devices.write_text("devices:\n  host:\n    transport: local\n    delegates: [cpu]\n")
+    host = {"transport": "local", "delegates": ["cpu"]}
+    devices = write_devices(tmp_path / "devices.yaml", {"host": host})
     models = model_folder_with(tmp_path, "kws_dscnn_int8", name="m")
     script = (
         "import sys\n"
@@ -402,7 +402,7 @@ def test_a_devices_facts_are_learned_once_per_run_not_once_per_cell(lab: RayLab)
     """Its description (getprop) and pre-flight probe (df) are asked for once, by the worker
     process that ran its first cell, and kept for its other cells."""
     phone = lab.phones[0]
-    devices = lab.devices("facts", lab.phone_yaml("phone0", phone, lab.stand_in("benchmark_model")))
+    devices = lab.devices("facts", lab.phone("phone0", phone, lab.stand_in("benchmark_model")))
     asked_before = len(phone.shell_log)
     frame = run(devices, stub_models(lab, "facts"), lab.root / "facts")
     asked = [record.command for record in phone.shell_log[asked_before:]]

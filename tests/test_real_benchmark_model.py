@@ -10,17 +10,14 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.sim.device import VirtualDevice
 
-from .lab import descendants, farm, model_folder_with, phone_entry, phones_behind_adb
+from .lab import Devices, descendants, farm, phone_entry, phones_behind_adb, run_lab
 from .native.programs import CRASHING_DELEGATE, build_library, real_benchmark_model
 
 pytestmark = pytest.mark.lab
@@ -29,22 +26,13 @@ SHIPPED = [
     for family in ("kws_dscnn", "mobilenet_v2")
     for variant in ("fp32", "fp16", "int8")
 ]
-HOST = "  host:\n    transport: local\n    delegates: [cpu]\n    threads: [1]\n"
+# This host, the parity reference of every run here.
+HOST: Devices = {"host": {"transport": "local", "delegates": ["cpu"], "threads": [1]}}
 
 
-def run(root: Path, entries: str, models: list[str], **settings: Any) -> pd.DataFrame:
-    """A run of ``entries`` and this host (the parity reference) over ``models``."""
-    (root / "devices.yaml").write_text("devices:\n" + entries + HOST)
-    folder = model_folder_with(root, *models)
-    settings = {"runs": 3, "warmup": 1, "retries": 0, **settings}
-    request = RunRequest(root / "devices.yaml", folder, run_dir=root / "run", **settings)
-    run_plan(plan_run(request))
-    return pd.read_parquet(root / "run" / "results.parquet")
-
-
-def phone(name: str, device: VirtualDevice, port: int, **keys: object) -> str:
-    keys = {"delegates": "[cpu, xnnpack]", "threads": "[1]", **keys}
-    return phone_entry(name, device.serial, port, **keys)
+def phone(name: str, device: VirtualDevice, port: int, **keys: object) -> Devices:
+    keys = {"delegates": ["cpu", "xnnpack"], "threads": [1], **keys}
+    return {name: phone_entry(device.serial, port, **keys)}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +43,8 @@ def every_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFra
     root = tmp_path_factory.mktemp("every-model")
     with phones_behind_adb(root, "pixel8", 2) as (server, (first, second)):
         entries = phone("release", first, server.port, benchmark_model=release)
-        entries += phone("verbose", second, server.port, benchmark_model=verbose)
-        yield run(root, entries, SHIPPED)
+        entries |= phone("verbose", second, server.port, benchmark_model=verbose)
+        yield run_lab(root, entries | HOST, SHIPPED, runs=3, retries=0)
 
 
 def test_two_phones_run_every_shipped_model_with_parity(every_model: pd.DataFrame) -> None:
@@ -103,11 +91,11 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pd.DataFr
             device,
             server.port,
             benchmark_model=binary,
-            delegates="[cpu, external]",
-            external_delegate=f"{{path: {crashing}}}",
-            runner_flags='["--enable_op_profiling=true"]',
+            delegates=["cpu", "external"],
+            external_delegate={"path": crashing},
+            runner_flags=["--enable_op_profiling=true"],
         )
-        yield run(root, entry, ["kws_dscnn_fp32"]), root / "run"
+        yield run_lab(root, entry | HOST, "kws_dscnn_fp32", runs=3, retries=0), root / "run"
 
 
 def test_op_profiling_asked_with_runner_flags_is_in_the_cells_log(
@@ -135,8 +123,10 @@ def test_a_delegate_that_crashes_the_tool_fails_its_cell_with_the_signal(
 def test_a_tool_running_past_the_timeout_is_killed_on_the_phone(tmp_path: Path) -> None:
     binary = real_benchmark_model()
     with phones_behind_adb(tmp_path, "pixel8", 1) as (server, (device,)):
-        entry = phone("phone", device, server.port, benchmark_model=binary, delegates="[cpu]")
-        frame = run(tmp_path, entry, ["mobilenet_v2_fp32"], runs=10**7, timeout_s=2)
+        entry = phone("phone", device, server.port, benchmark_model=binary, delegates=["cpu"])
+        frame = run_lab(
+            tmp_path, entry | HOST, "mobilenet_v2_fp32", runs=10**7, timeout_s=2, retries=0
+        )
         left = [pid for pid in descendants(os.getpid()) if _is_staged_binary(pid)]
     cell = frame.set_index("device").loc["phone"]
     assert (cell.status, cell.failure_kind) == ("failed", "timeout")
@@ -159,10 +149,9 @@ def test_a_native_cell_on_this_host_reports_the_tools_footprint_not_the_farms(
     """benchmark_model's peak footprint is its process's ru_maxrss, which Linux keeps across
     execve: started straight from a big process, the tool would report that process's peak."""
     big = np.ones(300 * 2**20, dtype=np.uint8)  # the farm's process: 300 MB more resident
-    native = (
-        f"  native:\n    transport: local\n    runner: benchmark_model\n"
-        f"    benchmark_model: {real_benchmark_model()}\n    delegates: [cpu]\n"
-        f"    threads: [1]\n    workdir: {tmp_path / 'work'}\n"
-    )
-    cell = run(tmp_path, native, ["kws_dscnn_int8"]).set_index("device").loc["native"]
+    native = {"transport": "local", "runner": "benchmark_model"}
+    native |= {"benchmark_model": real_benchmark_model(), "delegates": ["cpu"], "threads": [1]}
+    devices = {"native": native | {"workdir": tmp_path / "work"}} | HOST
+    frame = run_lab(tmp_path, devices, "kws_dscnn_int8", runs=3, retries=0)
+    cell = frame.set_index("device").loc["native"]
     assert cell.status == "ok" and 1 < cell.peak_rss_mb < 100 < big.size / 2**20

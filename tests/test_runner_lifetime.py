@@ -30,6 +30,7 @@ from farm.targets.lock import DeviceLock
 
 from .lab import (
     PYTHON_PHONE,
+    Devices,
     LoopbackSshd,
     descendants,
     farm,
@@ -37,6 +38,7 @@ from .lab import (
     phone_entry,
     phones_on,
     wait_for,
+    write_devices,
 )
 from .test_faults import native_board
 
@@ -73,16 +75,14 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def host_cpu(tmp_path: Path) -> str:
-    return (
-        "  host:\n    transport: local\n    delegates: [cpu]\n    threads: [1]\n"
-        f"    workdir: {tmp_path / 'host-work'}\n"
-    )
+def host_cpu(tmp_path: Path) -> Devices:
+    host = {"transport": "local", "delegates": ["cpu"], "threads": [1]}
+    return {"host": host | {"workdir": tmp_path / "host-work"}}
 
 
-def write_lab(tmp_path: Path, entry: str) -> tuple[Path, Path]:
-    (tmp_path / "devices.yaml").write_text("devices:\n" + entry)
-    return tmp_path / "devices.yaml", model_folder_with(tmp_path, "kws_dscnn_int8")
+def write_lab(tmp_path: Path, devices: Devices) -> tuple[Path, Path]:
+    path = write_devices(tmp_path / "devices.yaml", devices)
+    return path, model_folder_with(tmp_path, "kws_dscnn_int8")
 
 
 @pytest.mark.parametrize("transport", ["local", "ssh"])
@@ -93,7 +93,7 @@ def test_sigkill_of_the_farm_kills_its_runner_on_the_host_and_on_an_ssh_board(
     the board's by the EOF its wrapper reads when the farm's end of the session goes."""
     if transport == "ssh":
         sshd: LoopbackSshd = request.getfixturevalue("sshd")
-        entry, root = sshd.devices_yaml(), int(sshd.pid_file.read_text())
+        entry, root = {"board": sshd.entry()}, int(sshd.pid_file.read_text())
     else:
         entry, root = host_cpu(tmp_path), 0
     devices, models = write_lab(tmp_path, entry)
@@ -120,9 +120,8 @@ def test_resume_kills_the_runner_a_killed_run_left_on_a_phone(
 
 
 def resume_kills_the_orphan(tmp_path: Path, adb_server: AdbServer, phone: VirtualDevice) -> None:
-    entry = phone_entry(
-        "phone", phone.serial, adb_server.port, runner="python", delegates="[cpu]", threads="[1]"
-    )
+    keys = {"runner": "python", "delegates": ["cpu"], "threads": [1]}
+    entry = {"phone": phone_entry(phone.serial, adb_server.port, **keys)}
     devices, models = write_lab(tmp_path, entry)
     run_dir = tmp_path / "run"
     process = start_farm(devices, models, run_dir, tmp_path / "stderr")
@@ -157,7 +156,7 @@ def test_a_second_ctrl_c_stops_the_running_cell_and_still_writes_what_finished(
     kills that cell's runner (a shell script and its child here), writes the results, run.json
     and the dashboard of what finished, and prints the exact command that finishes the run."""
     board = native_board(tmp_path, "sleep 1000\n")
-    devices, _ = write_lab(tmp_path, board + host_cpu(tmp_path))
+    devices, _ = write_lab(tmp_path, board | host_cpu(tmp_path))
     run_dir, stderr = tmp_path / "run", tmp_path / "stderr"
     argv = [sys.executable, "-c", "from farm.cli import main; main()", "run", "-d", str(devices)]
     argv += ["-m", str(tmp_path / "models"), "--run-dir", str(run_dir), "--runs", "5"]

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
 
 from farm.errors import HostKeyError, TargetTimeout
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.targets.ssh import SshTarget
 
-from .lab import DATA, LoopbackSshd, model_folder_with
+from .lab import DATA, LoopbackSshd, model_folder_with, run_lab, write_devices
+from .test_faults import host
 
 pytestmark = pytest.mark.lab
 
@@ -32,25 +28,6 @@ def target(sshd: LoopbackSshd) -> SshTarget:
         workdir=str(sshd.dir / "board-work"),
         python=sys.executable,
     )
-
-
-def lab_file(tmp_path: Path, *entries: str) -> Path:
-    path = tmp_path / "devices.yaml"
-    path.write_text("devices:\n" + "".join(entries))
-    return path
-
-
-def host_entry(tmp_path: Path) -> str:
-    return (
-        f"  host:\n    transport: local\n    delegates: [xnnpack]\n    threads: [1]\n"
-        f"    workdir: {tmp_path / 'host-work'}\n"
-    )
-
-
-def run(devices: Path, models: Path, tmp_path: Path, **kw: Any) -> pd.DataFrame:
-    request = RunRequest(devices, models, runs=5, warmup=1, seed=1, run_dir=tmp_path / "run")
-    run_plan(plan_run(request), **kw)
-    return pd.read_parquet(tmp_path / "run" / "results.parquet")
 
 
 def test_commands_files_and_facts_over_ssh(sshd: LoopbackSshd, tmp_path: Path) -> None:
@@ -87,8 +64,7 @@ def test_a_command_past_its_timeout_is_killed_on_the_board(
 
 
 def test_farm_run_measures_cells_on_the_board(sshd: LoopbackSshd, tmp_path: Path) -> None:
-    devices = lab_file(tmp_path, sshd.devices_yaml())
-    frame = run(devices, model_folder_with(tmp_path, "mobilenet_v2_int8"), tmp_path)
+    frame = run_lab(tmp_path, {"board": sshd.entry()}, "mobilenet_v2_int8")
     assert set(frame.status) == {"ok"} and len(frame) == 2
     assert (frame.samples_ms.map(len) >= 5).all()
     assert frame.device_fingerprint.str.contains('"transport": "ssh"').all()
@@ -99,8 +75,8 @@ def test_a_changed_host_key_stops_that_device_and_others_finish(
     sshd: LoopbackSshd, tmp_path: Path
 ) -> None:
     sshd.trust_host_key(sshd.user_key)  # known_hosts now names another key for this host
-    devices = lab_file(tmp_path, sshd.devices_yaml(), host_entry(tmp_path))
-    frame = run(devices, model_folder_with(tmp_path, "mobilenet_v2_int8", name="m"), tmp_path)
+    models = model_folder_with(tmp_path, "mobilenet_v2_int8", name="m")
+    frame = run_lab(tmp_path, {"board": sshd.entry()} | host(tmp_path), models)
     board = frame[frame.device == "board"]
     assert set(board.status) == {"failed"}
     assert board.reason.str.contains("host key of 127.0.0.1 is unknown or changed").all()
@@ -118,9 +94,8 @@ def test_the_host_key_check_raises_a_security_error(sshd: LoopbackSshd) -> None:
 def test_hostile_model_names_are_benchmarked_without_running_anything(
     sshd: LoopbackSshd, tmp_path: Path, name: str
 ) -> None:
-    devices = lab_file(tmp_path, sshd.devices_yaml())
     models = model_folder_with(tmp_path, "mobilenet_v2_int8", name=name.removesuffix(".tflite"))
-    frame = run(devices, models, tmp_path)
+    frame = run_lab(tmp_path, {"board": sshd.entry()}, models)
     assert set(frame.status) == {"ok"}
     assert set(frame.model) == {name.removesuffix(".tflite")}
     assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
@@ -130,10 +105,10 @@ def test_hostile_model_names_are_benchmarked_without_running_anything(
 def test_an_edgetpu_model_without_the_edgetpu_runtime_is_skipped_with_the_reason(
     sshd: LoopbackSshd, tmp_path: Path
 ) -> None:
-    devices = lab_file(tmp_path, sshd.devices_yaml(delegates="[cpu, edgetpu]"))
+    board = {"board": sshd.entry(delegates=["cpu", "edgetpu"])}
     models = model_folder_with(tmp_path, "mobilenet_v2_int8", name="plain")
     shutil.copyfile(DATA / "edgetpu_stub_edgetpu.tflite", models / "stub_edgetpu.tflite")
-    frame = run(devices, models, tmp_path).set_index(["model", "delegate"])
+    frame = run_lab(tmp_path, board, models).set_index(["model", "delegate"])
     assert frame.loc[("plain", "cpu"), "status"] == "ok"
     compiled = frame.loc[("stub_edgetpu", "edgetpu")]
     assert compiled.status == "skipped"
@@ -146,7 +121,8 @@ def test_an_edgetpu_model_without_the_edgetpu_runtime_is_skipped_with_the_reason
 def test_probe_reports_what_the_board_has(sshd: LoopbackSshd, tmp_path: Path) -> None:
     from farm.orchestrator.probe import probe_lab
 
-    devices = lab_file(tmp_path, sshd.devices_yaml(delegates="[cpu, edgetpu]"))
+    board = {"board": sshd.entry(delegates=["cpu", "edgetpu"])}
+    devices = write_devices(tmp_path / "devices.yaml", board)
     ((_, probe, error),) = probe_lab(devices)
     assert error is None and probe is not None
     assert "ai_edge_litert" in probe.runtimes and probe.free_mb and probe.free_mb > 0
@@ -162,7 +138,6 @@ def test_a_device_env_reaches_the_runner_word_for_word_over_ssh(
     python = tmp_path / "python-with-a-witness"
     python.write_text(f'#!/bin/sh\nprintf %s "$FARM_NOTE" > {seen}\nexec {sys.executable} "$@"\n')
     python.chmod(0o755)
-    env = json.dumps({"FARM_NOTE": note})
-    devices = lab_file(tmp_path, sshd.devices_yaml(python=str(python), env=env))
-    frame = run(devices, model_folder_with(tmp_path, "kws_dscnn_int8"), tmp_path)
+    board = sshd.entry(python=str(python), env={"FARM_NOTE": note})
+    frame = run_lab(tmp_path, {"board": board}, "kws_dscnn_int8")
     assert set(frame.status) == {"ok"} and seen.read_text() == note

@@ -20,9 +20,8 @@ from farm.compare import Comparison, compare_runs, to_json
 from farm.dashboard import render_dashboard
 from farm.dashboard.changepoints import best_split, change_points, t_statistic
 from farm.job import run_plan, write_report
-from farm.orchestrator import RunRequest, plan_run
 
-from .lab import model_folder_with
+from .lab import model_folder_with, plan_lab, write_devices
 from .test_dashboard import (
     HOSTILE,
     N_RUNS,
@@ -275,18 +274,15 @@ def test_write_report_shows_trends_and_the_comparison_of_real_runs(
 ) -> None:
     """Two real runs on this host under reports/runs/: the second one's page trends both runs
     and compares the second with the first."""
-    devices = tmp_path / "devices.yaml"
-    devices.write_text(
-        "devices:\n  host:\n    transport: local\n    delegates: [xnnpack]\n    threads: [1]\n"
-        f"    workdir: {tmp_path / 'work'}\n"
-    )
+    host = {"transport": "local", "delegates": ["xnnpack"], "threads": [1]}
+    host["workdir"] = tmp_path / "work"
+    devices = write_devices(tmp_path / "devices.yaml", {"host": host})
     models = model_folder_with(tmp_path, "kws_dscnn_int8")
     monkeypatch.chdir(tmp_path)  # runs go to reports/runs/<run id> under it
     runs = tmp_path / "reports" / "runs"
-    request = RunRequest(devices, models, runs=50, warmup=2, seed=1)
     plans = []
     for _ in range(2):
-        plan = plan_run(request)
+        plan = plan_lab(devices, models, runs=50, warmup=2, seed=1)
         assert not plans or plan.run_id > plans[-1].run_id  # ids sort by start, to the ms
         assert run_plan(plan).exit_code == 0
         plans.append(plan)

@@ -15,10 +15,9 @@ import pytest
 
 from farm.config import load_models
 from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.spec import Model
 
-from ..lab import MODELS, model_folder_with
+from ..lab import MODELS, model_folder_with, plan_lab, write_devices
 
 pytestmark = pytest.mark.perf
 FIDELITY_RUNS = 300
@@ -48,17 +47,13 @@ def plain_invoke_median_ms(model: Model, runs: int = FIDELITY_RUNS) -> float:
 
 
 def one_cell_lab(tmp_path: Path) -> Path:
-    path = tmp_path / "devices.yaml"
-    path.write_text(
-        f"devices:\n  host:\n    transport: local\n    delegates: [xnnpack]\n"
-        f"    threads: [1]\n    workdir: {tmp_path / 'work'}\n"
-    )
-    return path
+    host = {"transport": "local", "delegates": ["xnnpack"], "threads": [1]}
+    return write_devices(tmp_path / "devices.yaml", {"host": host | {"workdir": tmp_path / "work"}})
 
 
 def farm_median_ms(model: Model, tmp_path: Path) -> float:
     folder = model_folder_with(tmp_path, model.name, folder=model.name)
-    request = RunRequest(
+    plan = plan_lab(
         one_cell_lab(tmp_path),
         folder,
         runs=FIDELITY_RUNS,
@@ -66,7 +61,7 @@ def farm_median_ms(model: Model, tmp_path: Path) -> float:
         seed=0,
         run_dir=tmp_path / f"run-{model.name}",
     )
-    (result,) = run_plan(plan_run(request)).results
+    (result,) = run_plan(plan).results
     assert result.status == "ok", result.reason
     return float(result.latency_median_ms or 0)
 
@@ -88,12 +83,9 @@ def test_farm_median_is_within_5_percent_of_a_plain_invoke_loop(
 def test_orchestration_overhead_on_a_24_cell_matrix(
     benchmark: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    lab = tmp_path / "devices.yaml"
-    lab.write_text(
-        f"devices:\n  host:\n    transport: local\n    delegates: [cpu, xnnpack]\n"
-        f"    threads: [1, 2]\n    workdir: {tmp_path / 'work'}\n"
-    )
-    plan = plan_run(RunRequest(lab, MODELS, seed=0, run_dir=tmp_path / "run"))
+    host = {"transport": "local", "delegates": ["cpu", "xnnpack"], "threads": [1, 2]}
+    lab = write_devices(tmp_path / "devices.yaml", {"host": host | {"workdir": tmp_path / "work"}})
+    plan = plan_lab(lab, MODELS, seed=0, run_dir=tmp_path / "run")
     assert len(plan.cells) == 24
 
     outcome = benchmark.pedantic(run_plan, args=(plan,), rounds=1, iterations=1)

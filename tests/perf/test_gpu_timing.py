@@ -10,12 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 
-from ..lab import MODELS, model_folder_with
+from ..lab import MODELS, model_folder_with, plan_lab, write_devices
 from ..test_accelerators import REFERENCE_LOOP, SOFTWARE_GPU, device, require_accelerator_lab
 
 pytestmark = pytest.mark.perf
@@ -30,11 +28,10 @@ def reference_ms(model: str) -> dict[str, float]:
 
 def farm_gpu_median_ms(model: str, tmp_path: Path) -> float:
     devices = {"host": device(tmp_path / "work", ["gpu"], threads=[1])}
-    (tmp_path / "devices.yaml").write_text(yaml.safe_dump({"devices": devices}))
+    lab = write_devices(tmp_path / "devices.yaml", devices)
     folder = model_folder_with(tmp_path, model)
-    request = RunRequest(tmp_path / "devices.yaml", folder, runs=30, warmup=3, seed=0,
-                         run_dir=tmp_path / "run")  # fmt: skip
-    (result,) = run_plan(plan_run(request)).results
+    plan = plan_lab(lab, folder, runs=30, warmup=3, seed=0, run_dir=tmp_path / "run")
+    (result,) = run_plan(plan).results
     assert result.status == "ok", result.reason
     return float(result.latency_median_ms or 0)
 

@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
 
-from ..lab import DATA, phone_entry, phones_behind_adb
+from ..lab import DATA, phone_entry, phones_behind_adb, plan_lab, write_devices
 
 pytestmark = pytest.mark.perf
 CELLS_PER_DEVICE = 6
@@ -37,18 +36,16 @@ def lab(tmp_path: Path, server: AdbServer, phones: list[VirtualDevice]) -> Path:
     binary = tmp_path / "benchmark_model"
     log = DATA / "benchmark_model_logs" / "06_ti-am62x-tflite2.20-xnnpack-percentiles.txt"
     binary.write_text(f"#!/bin/sh\nsleep {CELL_S}\ncat {shlex.quote(str(log))}\n")
-    keys = {"runner": "benchmark_model", "benchmark_model": binary, "shares_host_cpu": "false"}
-    keys |= {"delegates": "[cpu, xnnpack]", "threads": "[1, 2, 4]"}
-    entries = [
-        phone_entry(f"phone{i}", p.serial, server.port, **keys) for i, p in enumerate(phones)
-    ]
-    path = tmp_path / f"devices-{len(phones)}.yaml"
-    path.write_text("devices:\n" + "".join(entries))
-    return path
+    keys = {"runner": "benchmark_model", "benchmark_model": binary, "shares_host_cpu": False}
+    keys |= {"delegates": ["cpu", "xnnpack"], "threads": [1, 2, 4]}
+    devices = {
+        f"phone{i}": phone_entry(p.serial, server.port, **keys) for i, p in enumerate(phones)
+    }
+    return write_devices(tmp_path / f"devices-{len(phones)}.yaml", devices)
 
 
 def timed_run(devices: Path, models: Path, run_dir: Path, cells: int) -> float:
-    plan = plan_run(RunRequest(devices, models, runs=5, warmup=1, seed=1, run_dir=run_dir))
+    plan = plan_lab(devices, models, runs=5, warmup=1, seed=1, run_dir=run_dir)
     start = time.perf_counter()
     outcome = run_plan(plan)
     wall = time.perf_counter() - start

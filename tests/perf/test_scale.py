@@ -21,10 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
-
-from ..lab import model_folder_with, require_tool
+from ..lab import model_folder_with, require_tool, run_lab
 from ..test_dashboard import chromium_dump_dom
 from .synthetic_lab import Lab, template_row, write_history
 
@@ -56,14 +53,11 @@ def farm(*args: object) -> Measured:
 
 def real_template(tmp_path: Path) -> Path:
     """A results.parquet from a real one-cell `farm run` on this host."""
-    lab = tmp_path / "devices.yaml"
-    lab.write_text(
-        f"devices:\n  host:\n    transport: local\n    delegates: [cpu]\n"
-        f"    threads: [1]\n    workdir: {tmp_path / 'work'}\n"
-    )
+    host = {"transport": "local", "delegates": ["cpu"], "threads": [1]}
+    devices = {"host": host | {"workdir": tmp_path / "work"}}
     folder = model_folder_with(tmp_path, "kws_dscnn_int8", folder="template-models")
     run_dir = tmp_path / "template-run"
-    run_plan(plan_run(RunRequest(lab, folder, runs=5, warmup=1, seed=0, run_dir=run_dir)))
+    run_lab(tmp_path, devices, folder, seed=0, run_dir=run_dir)
     return run_dir / "results.parquet"
 
 
