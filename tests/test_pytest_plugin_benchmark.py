@@ -17,7 +17,7 @@ from farm.pytest_plugin import InterpreterFactory
 from farm.pytest_plugin.in_process import why_not_in_process
 from farm.spec import Cell, Device, DeviceOptions, Model
 
-from .lab import KWS, MODELS, write_manifest
+from .lab import KWS, MODELS, write_devices, write_manifest
 from .test_pytest_plugin import FAST, junit_outcomes, plugin_args
 
 pytest_plugins = ["pytester"]
@@ -76,8 +76,8 @@ def test_local_cells_are_pytest_benchmark_tests_that_compare_reads(
 def test_local_cells_keep_budgets_plan_skips_and_junit_properties_and_leave_the_farm_run(
     pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:
-    devices = (plugin_lab / "devices.yaml").read_text().replace("[cpu, xnnpack]", "[xnnpack]")
-    (plugin_lab / "devices.yaml").write_text(devices)  # the cpu cell is skipped at plan
+    host = {"transport": "local", "delegates": ["xnnpack"], "workdir": plugin_lab / "work"}
+    write_devices(plugin_lab / "devices.yaml", {"host": host})  # the cpu cell is skipped at plan
     write_manifest(plugin_lab / "models", {KWS: {"xnnpack": 0.000001}})
     pytester.makepyfile(
         test_rows="""
