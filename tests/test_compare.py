@@ -38,6 +38,7 @@ from farm.compare import (
     to_markdown,
     to_table,
 )
+from farm.compare.stats import MIN_SAMPLES, block_length, bootstrap_medians
 from farm.errors import ConfigError
 from farm.job import RunRequest, plan_run
 from farm.orchestrator import RunPlan, execute
@@ -754,3 +755,35 @@ def test_the_rows_say_the_verdict_the_summary_counts(base: pd.DataFrame, new: pd
     text = to_markdown(comparison)
     assert "1 infra failure" in text.splitlines()[0]
     assert text.count("| infra failure |") == 1
+
+
+def one_by_one_medians(samples: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """The circular block bootstrap by its definition: per resample, the blocks of
+    `block_length` consecutive samples (wrapping round) from starts drawn as `stats` draws them,
+    joined and cut to n, and that resample's np.median."""
+    n, length = len(samples), block_length(samples)
+    starts = np.random.default_rng(seed).integers(0, n, size=(resamples, -(-n // length)))
+    medians = []
+    for row in starts:
+        picked = np.concatenate([samples[(start + np.arange(length)) % n] for start in row])
+        medians.append(np.median(picked[:n]))
+    return np.array(medians)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    n=st.integers(MIN_SAMPLES, 400),
+    phi=st.floats(0.0, 0.95),
+    decimals=st.integers(0, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_counted_bootstrap_medians_equal_the_one_by_one_definition(
+    n: int, phi: float, decimals: int, seed: int
+) -> None:
+    """`farm compare` counts each resample's median instead of sorting it; the medians, ties
+    (rounded samples) and odd or even n included, are exactly those of the definition."""
+    samples = latency_series(np.random.default_rng(seed), n, 0.2, phi, 0.02).round(decimals)
+
+    counted = bootstrap_medians(samples, 300, np.random.default_rng(seed))
+
+    np.testing.assert_array_equal(counted, one_by_one_medians(samples, 300, seed))
