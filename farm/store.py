@@ -269,7 +269,19 @@ def last_good_run(reports: str | Path, before: str | None = None) -> Path | None
             continue
         if not (run_dir / RESULTS).exists():
             continue
-        statuses = set(load_results(run_dir)["status"])
+        statuses = _statuses(run_dir)
         if "failed" not in statuses and "ok" in statuses:
             return run_dir
     return None
+
+
+def _statuses(run_dir: Path) -> set[str]:
+    """The statuses of a finished run's cells: its status column only (the samples are most
+    of the file, and a lab whose every run has a failed cell is searched back to its first)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return set(pq.read_table(run_dir / RESULTS, columns=["status"]).column(0).to_pylist())
+    except (OSError, pa.ArrowException):  # torn or empty: rebuilt from the journal
+        return set(load_results(run_dir)["status"])
