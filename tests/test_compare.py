@@ -37,6 +37,7 @@ from farm.compare import (
     to_json,
     to_markdown,
     to_table,
+    Verdict,
 )
 from farm.compare.stats import MIN_SAMPLES, block_length, bootstrap_medians
 from farm.errors import ConfigError
@@ -787,3 +788,21 @@ def test_counted_bootstrap_medians_equal_the_one_by_one_definition(
     counted = bootstrap_medians(samples, 300, np.random.default_rng(seed))
 
     np.testing.assert_array_equal(counted, one_by_one_medians(samples, 300, seed))
+
+
+def test_a_large_comparison_lists_the_cells_that_changed_and_counts_the_rest() -> None:
+    def cell(model: str, verdict: Verdict, change: float) -> CellComparison:
+        return CellComparison("dev", model, "cpu", 1, verdict, base_median_ms=10.0,
+                              new_median_ms=10 * (1 + change), change=change)  # fmt: skip
+
+    same = [cell(f"steady_{i}", "same", 0.001) for i in range(250)]
+    changed = [cell("slow_model", "slower", 0.3), cell("fast_model", "faster", -0.3)]
+    console = Console(record=True, width=250)
+
+    console.print(to_table(Comparison(tuple(same + changed))))
+
+    text = console.export_text()
+    assert "slow_model" in text and "fast_model" in text and "steady_" not in text
+    assert "250 more cells the same, not listed (--format markdown or json" in text
+    assert "250 same" in text.splitlines()[0]  # the summary still counts every cell
+    assert to_markdown(Comparison(tuple(same + changed))).count("steady_") == 250
