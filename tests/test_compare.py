@@ -31,13 +31,13 @@ from farm.compare import (
     EXIT_REGRESSION,
     CellComparison,
     Comparison,
+    Verdict,
     compare_runs,
     from_json,
     load_result_set,
     to_json,
     to_markdown,
     to_table,
-    Verdict,
 )
 from farm.compare.stats import MIN_SAMPLES, block_length, bootstrap_medians
 from farm.errors import ConfigError

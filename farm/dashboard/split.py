@@ -84,9 +84,7 @@ def by_device(history: pd.DataFrame | None) -> dict[str, pd.DataFrame] | None:
     return {str(device): rows for device, rows in groups}
 
 
-def of_device(
-    data: RunData, device: str, histories: Mapping[str, pd.DataFrame] | None
-) -> RunData:
+def of_device(data: RunData, device: str, histories: Mapping[str, pd.DataFrame] | None) -> RunData:
     """One device's cells, history (its part of `by_device`'s split) and compared cells."""
     history = None
     if data.history is not None and histories is not None:

@@ -187,7 +187,8 @@ def device_figure(
     legend: set[str] = set()
     traces: list[dict[str, Any]] = []
     for row, model in enumerate(models, start=1):
-        model_cells, axes = by_model[model], {"xaxis": axis_ref("x", row), "yaxis": axis_ref("y", row)}
+        model_cells = by_model[model]
+        axes = {"xaxis": axis_ref("x", row), "yaxis": axis_ref("y", row)}
         by_column = dict(iter(model_cells.groupby("column", sort=False)))
         for column in [column for column in device_columns if column in by_column]:
             found = series_traces(by_column[column], runs, colors[column], column not in legend)
@@ -199,7 +200,8 @@ def device_figure(
     dated = not pd.api.types.is_integer_dtype(runs["x"])
     figure.update_xaxes(type="date" if dated else "linear", dtick=None if dated else 1)
     figure.update_xaxes(title_text="run start (UTC)" if dated else "run", row=len(models), col=1)
-    return {"data": traces, "layout": style_figure(figure, height_px=height).layout.to_plotly_json()}
+    layout = style_figure(figure, height_px=height).layout.to_plotly_json()
+    return {"data": traces, "layout": layout}
 
 
 def axis_ref(axis: str, row: int) -> str:
@@ -298,7 +300,10 @@ def mark_steps(
     colors = [FAILED_COLOR if change > 0 else OK_COLOR for change in steps["change"]]
     for x, color in zip(steps["x"], colors, strict=True):
         figure.add_vline(
-            x=x, row=row, col=1, line={"color": color, "dash": "dot", "width": 1.5},
+            x=x,
+            row=row,
+            col=1,
+            line={"color": color, "dash": "dot", "width": 1.5},
             exclude_empty_subplots=False,  # the panel's traces join the figure later
         )
     symbols = ["triangle-up" if change > 0 else "triangle-down" for change in steps["change"]]
