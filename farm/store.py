@@ -238,6 +238,7 @@ def _finished_runs(
 ) -> pd.DataFrame | None:
     """The results.parquet of these runs through one pyarrow dataset (a column a run written
     before it existed reads as null); None when a file cannot be read."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -249,8 +250,10 @@ def _finished_runs(
     except (OSError, pa.ArrowException):
         return None
     frame = table.drop(["__filename"]).to_pandas(types_mapper=_nullable_types)
-    files = table.column("__filename").to_pandas()
-    return frame.assign(run_started_at=files.map(started).to_numpy())
+    # Each row's file as a number (a year is 1 M rows of 365 names): the start time by lookup.
+    files = table.column("__filename").combine_chunks().dictionary_encode()
+    starts = np.array([started[name] for name in files.dictionary.to_pylist()], dtype=object)
+    return frame.assign(run_started_at=starts[files.indices.to_numpy()])
 
 
 def _one_run(run_dir: Path, up_to: str | None, columns: list[str]) -> pd.DataFrame:
@@ -269,7 +272,19 @@ def last_good_run(reports: str | Path, before: str | None = None) -> Path | None
             continue
         if not (run_dir / RESULTS).exists():
             continue
-        statuses = set(load_results(run_dir)["status"])
+        statuses = _statuses(run_dir)
         if "failed" not in statuses and "ok" in statuses:
             return run_dir
     return None
+
+
+def _statuses(run_dir: Path) -> set[str]:
+    """The statuses of a finished run's cells: its status column only (the samples are most
+    of the file, and a lab whose every run has a failed cell is searched back to its first)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return set(pq.read_table(run_dir / RESULTS, columns=["status"]).column(0).to_pylist())
+    except (OSError, pa.ArrowException):  # torn or empty: rebuilt from the journal
+        return set(load_results(run_dir)["status"])

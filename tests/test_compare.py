@@ -31,6 +31,7 @@ from farm.compare import (
     EXIT_REGRESSION,
     CellComparison,
     Comparison,
+    Verdict,
     compare_runs,
     from_json,
     load_result_set,
@@ -38,6 +39,7 @@ from farm.compare import (
     to_markdown,
     to_table,
 )
+from farm.compare.stats import MIN_SAMPLES, block_length, bootstrap_medians
 from farm.errors import ConfigError
 from farm.orchestrator import RunPlan, execute
 from farm.spec import CellResult
@@ -749,3 +751,53 @@ def test_the_rows_say_the_verdict_the_summary_counts(base: pd.DataFrame, new: pd
     text = to_markdown(comparison)
     assert "1 infra failure" in text.splitlines()[0]
     assert text.count("| infra failure |") == 1
+
+
+def one_by_one_medians(samples: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """The circular block bootstrap by its definition: per resample, the blocks of
+    `block_length` consecutive samples (wrapping round) from starts drawn as `stats` draws them,
+    joined and cut to n, and that resample's np.median."""
+    n, length = len(samples), block_length(samples)
+    starts = np.random.default_rng(seed).integers(0, n, size=(resamples, -(-n // length)))
+    medians = []
+    for row in starts:
+        picked = np.concatenate([samples[(start + np.arange(length)) % n] for start in row])
+        medians.append(np.median(picked[:n]))
+    return np.array(medians)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    n=st.integers(MIN_SAMPLES, 400),
+    phi=st.floats(0.0, 0.95),
+    decimals=st.integers(0, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_counted_bootstrap_medians_equal_the_one_by_one_definition(
+    n: int, phi: float, decimals: int, seed: int
+) -> None:
+    """`farm compare` counts each resample's median instead of sorting it; the medians, ties
+    (rounded samples) and odd or even n included, are exactly those of the definition."""
+    samples = latency_series(np.random.default_rng(seed), n, 0.2, phi, 0.02).round(decimals)
+
+    counted = bootstrap_medians(samples, 300, np.random.default_rng(seed))
+
+    np.testing.assert_array_equal(counted, one_by_one_medians(samples, 300, seed))
+
+
+def test_a_large_comparison_lists_the_cells_that_changed_and_counts_the_rest() -> None:
+    def cell(model: str, verdict: Verdict, change: float) -> CellComparison:
+        return CellComparison("dev", model, "cpu", 1, verdict, base_median_ms=10.0,
+                              new_median_ms=10 * (1 + change), change=change)  # fmt: skip
+
+    same = [cell(f"steady_{i}", "same", 0.001) for i in range(250)]
+    changed = [cell("slow_model", "slower", 0.3), cell("fast_model", "faster", -0.3)]
+    console = Console(record=True, width=250)
+
+    console.print(to_table(Comparison(tuple(same + changed))))
+
+    text = console.export_text()
+    assert "slow_model" in text and "fast_model" in text and "steady_" not in text
+    assert "250 more cells the same, not listed (--format markdown or json" in text
+    assert "250 same" in text.splitlines()[0]  # the summary still counts every cell
+    assert to_markdown(Comparison(tuple(same + changed))).count("steady_") == 250

@@ -16,7 +16,7 @@ from farm.store import load_history, load_results
 
 from .lab import require_tool
 from .perf.synthetic_lab import PREFLIGHT, Lab, run_id_of, write_history
-from .test_dashboard import chromium_dump_dom, section, table_rows
+from .test_dashboard import chromium_dump_dom, device_figures, section, table_rows
 
 TEMPLATE = {"runner": "python", "runtime": "ai_edge_litert", "model_sha256": "0" * 64}
 RUN = {"run_id": "scale-test", "host": "ci"}
@@ -130,3 +130,22 @@ def test_latest_html_of_a_large_run_links_the_device_pages_from_reports(tmp_path
     links = re.findall(r'<a href="([^"#]+)">', latest)
     assert len(links) == 6 and all((reports / link).is_file() for link in links)
     assert all(link.startswith("runs/") for link in links)
+
+
+def test_a_device_page_trends_every_cell_of_its_device_over_every_run(tmp_path: Path) -> None:
+    reports = synthetic(tmp_path, Lab(6, 14, 10), runs=3)  # 1,008 cells: a page per device
+    history = load_history(reports, columns=HISTORY_COLUMNS)
+    frame = latest_results(reports)
+    page = write_dashboard(frame, RUN, tmp_path / "out" / "dashboard.html", history=history)
+
+    split = (page.parent / "dashboard-devices" / "dev2.html").read_text(encoding="utf-8")
+    alone = render_dashboard(
+        frame[frame["device"].eq("dev2")], RUN, history=history[history["device"].eq("dev2")]
+    )
+    (traces, layout), (alone_traces, alone_layout) = (
+        device_figures(html, "trends")["dev2"] for html in (split, alone)
+    )
+    lines = [t for t in traces if t.get("mode") == "lines+markers"]
+    assert len(lines) == 14 * 12  # every cell of dev2: 14 models × 12 delegate/threads
+    assert all(len(line["y"]) == 3 and None not in line["y"] for line in lines)
+    assert (traces, layout) == (alone_traces, alone_layout)  # as a page of dev2 alone draws it

@@ -42,6 +42,7 @@ import numpy as np
 
 RESAMPLES = 2000
 MAX_SAMPLES = 1000
+COUNT = np.int16  # a resample holds each sample at most MAX_SAMPLES times
 MIN_SAMPLES = 20  # fewer than this per side: no interval, the summary fallback decides
 TWO_LEVEL = "two-level bootstrap of the median (processes, then blocks)"
 
@@ -100,7 +101,7 @@ def _resampled_medians(
 ) -> np.ndarray:
     """Bootstrap medians of one side: of its processes (``parts``) when it has several."""
     if not parts:
-        return _bootstrap_medians(thinned, resamples, rng)
+        return bootstrap_medians(thinned, resamples, rng)
     within = [_block_resamples(part, resamples, rng) for part in parts]
     picks = rng.integers(0, len(parts), size=(resamples, len(parts)))
     return np.array(
@@ -161,18 +162,65 @@ def _autocorrelation(samples: np.ndarray) -> np.ndarray | None:
     return np.fft.irfft(spectrum * np.conj(spectrum))[: len(samples)] / power
 
 
-def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """Medians of ``resamples`` circular-block resamples, all drawn at once."""
-    return np.median(_block_resamples(samples, resamples, rng), axis=1)
+def bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Medians of ``resamples`` circular-block resamples, all drawn at once.
+
+    The same resamples as ``np.median(_block_resamples(...), axis=1)`` (the same block starts
+    from the same draw) and the same medians, without building them: a resample is known by
+    how often it holds each sample (`_coverage`), so its median is the sample where the
+    running count in sorted order passes the middle. Sorting 2,000 rows of 50 took 3 ms a
+    cell side, 87 % of `farm compare` over 2,880 cells; counting takes a tenth of that."""
+    n, length = len(samples), block_length(samples)
+    starts = rng.integers(0, n, size=(resamples, -(-n // length)))
+    if not np.isfinite(samples).all():  # np.median's NaN semantics, the slow way
+        return np.median(_gathered(samples, starts, length), axis=1)
+    order = np.argsort(samples, kind="stable")
+    running = _running_sum(_coverage(starts, n, length)[order])  # (rank, resample)
+    ordered = samples[order]
+    # The k-th smallest (0-based) is at the first rank whose running count exceeds k.
+    low = ordered[np.count_nonzero(running <= (n - 1) // 2, axis=0)]
+    if n % 2:
+        return low
+    high = ordered[np.count_nonzero(running <= n // 2, axis=0)]
+    return (low + high) / 2  # as np.median: the mean of the two middle values
+
+
+def _coverage(starts: np.ndarray, n: int, length: int) -> np.ndarray:
+    """How many times each sample (row) is in each resample (column): blocks of ``length``
+    from each start, wrapping around the end, the last block cut so a resample holds n."""
+    resamples, blocks = starts.shape
+    ends = starts + length
+    ends[:, -1] = starts[:, -1] + n - (blocks - 1) * length
+    columns = np.arange(resamples)
+    size = (n + length) * resamples
+    # +1 where a block starts, -1 where it stops; a running sum down the rows counts cover.
+    steps = np.bincount((starts * resamples + columns[:, None]).ravel(), minlength=size)
+    steps -= np.bincount((ends * resamples + columns[:, None]).ravel(), minlength=size)
+    cover = _running_sum(steps.reshape(n + length, resamples).astype(COUNT))
+    cover[: length - 1] += cover[n : n + length - 1]  # the part of a block past the end wraps
+    return cover[:n]
+
+
+def _running_sum(rows: np.ndarray) -> np.ndarray:
+    """``np.cumsum(rows, axis=0)``, in place: row by row, which is 4x faster for these shapes
+    (50 rows of 2,000 resamples; numpy's cumsum walks down the columns one at a time)."""
+    for i in range(1, len(rows)):
+        np.add(rows[i], rows[i - 1], out=rows[i])
+    return rows
 
 
 def _block_resamples(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """``resamples`` circular-block resamples of ``samples``, one per row."""
     n, length = len(samples), block_length(samples)
-    blocks = -(-n // length)
+    starts = rng.integers(0, n, size=(resamples, -(-n // length)))
+    return _gathered(samples, starts, length)
+
+
+def _gathered(samples: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """The resamples themselves: the block at each start, one resample per row of ``starts``."""
+    n, (resamples, blocks) = len(samples), starts.shape
     wrapped = np.concatenate([samples, samples[: length - 1]])
     windows = np.lib.stride_tricks.sliding_window_view(wrapped, length)  # windows[i] = block at i
-    starts = rng.integers(0, n, size=(resamples, blocks))
     return windows[starts].reshape(resamples, blocks * length)[:, :n]
 
 

@@ -69,7 +69,8 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
     """One device's heatmap, models top to bottom, columns labelled above."""
     models, columns = ordered_models(cells), ordered_columns(cells)
     grid = cell_grid(cells, models, columns)
-    figure = go.Figure(heatmap_trace(cells, models, columns, grid))
+    # Not validated again: the trace is, and a big device's 560 parity marks took 0.3 s each.
+    figure = go.Figure(heatmap_trace(cells, models, columns, grid), _validate=False)
     figure.update_layout(plot_bgcolor=GAP_COLOR, xaxis_side="top", yaxis_autorange="reversed")
     figure.update_layout(annotations=parity_marks(grid))
     for i, j in parity_failed_positions(grid):

@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from farm.dashboard import (
@@ -27,7 +28,7 @@ from farm.dashboard import (
 from farm.dashboard.header import header, run_id
 from farm.dashboard.markup import Html, element, text
 from farm.dashboard.theme import CSS
-from farm.dashboard.view import Block, RunData, Section, View
+from farm.dashboard.view import Block, FigureDict, RunData, Section, View
 
 VIEWS: tuple[View, ...] = (
     answer.section,
@@ -46,6 +47,7 @@ VIEWS: tuple[View, ...] = (
 )
 NOTHING = Html("")
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+FIGURES = (go.Figure, dict)
 
 
 def render_page(
@@ -71,7 +73,7 @@ def plotly_script(src: str | None) -> str:
 
 
 def plotly_needed(sections: Sequence[Section]) -> bool:
-    return any(isinstance(block, go.Figure) for section in sections for block in section.blocks)
+    return any(isinstance(block, FIGURES) for section in sections for block in section.blocks)
 
 
 def render_section(section: Section, figure_ids: Iterator[str]) -> Html:
@@ -82,17 +84,18 @@ def render_section(section: Section, figure_ids: Iterator[str]) -> Html:
 
 
 def render_block(block: Block, figure_ids: Iterator[str]) -> Html:
-    if isinstance(block, go.Figure):
+    if isinstance(block, FIGURES):
         return render_figure(block, next(figure_ids))
     return block
 
 
-def render_figure(figure: go.Figure, div_id: str) -> Html:
+def render_figure(figure: go.Figure | FigureDict, div_id: str) -> Html:
     """A figure's div and its newPlot call; plotly escapes `<`, `>` and `/` in the JSON, so no
     string in the data can close the script element."""
-    return Html(figure.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG,
-        default_height=f"{figure.layout.height}px",
+    height = figure["layout"]["height"] if isinstance(figure, dict) else figure.layout.height
+    return Html(pio.to_html(
+        figure, full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG,
+        default_height=f"{height}px", validate=not isinstance(figure, dict),
     ))  # fmt: skip
 
 

@@ -5,6 +5,7 @@ per-run median, its p5–p95 band and the change points where it stepped to a ne
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -168,7 +169,11 @@ def step_row(step: Record) -> list[Html]:
 def device_figure(
     cells: pd.DataFrame, runs: pd.DataFrame, steps: pd.DataFrame, colors: dict[str, str]
 ) -> Block:
-    """A panel per model (shared time axis), a line and band per `delegate/tN`."""
+    """A panel per model (shared time axis), a line and band per `delegate/tN`.
+
+    The traces are plain dicts, drawn without Plotly's per-value validation (a `FigureDict`): a
+    year's device page draws 400 of them, and building each as a `go.Scatter`, then copying
+    it into a figure and out again, took 30 s of the 51 s report."""
     models = ordered_models(cells)
     height = 90 + PANEL_PX * len(models)
     figure = make_subplots(
@@ -176,21 +181,32 @@ def device_figure(
         subplot_titles=[plot_text(model) for model in models],
     )  # fmt: skip
     device_steps = steps[steps["device"].eq(str(cells["device"].iloc[0])).to_numpy(dtype=bool)]
+    cells = cells.assign(at=runs.reset_index().set_index("number")["index"][cells["number"]].array)
+    by_model = dict(iter(cells.groupby(cells["model"].astype(str), sort=False)))
+    device_columns = ordered_columns(cells)  # each panel's are these in this order, or fewer
     legend: set[str] = set()
+    traces: list[dict[str, Any]] = []
     for row, model in enumerate(models, start=1):
-        model_cells = cells[cells["model"].astype(str).eq(model).to_numpy(dtype=bool)]
-        for column in ordered_columns(model_cells):
-            series = model_cells[model_cells["column"].eq(column).to_numpy(dtype=bool)]
-            traces = series_traces(series, runs, colors[column], column not in legend)
-            figure.add_traces(traces, rows=row, cols=1)
+        model_cells = by_model[model]
+        axes = {"xaxis": axis_ref("x", row), "yaxis": axis_ref("y", row)}
+        by_column = dict(iter(model_cells.groupby("column", sort=False)))
+        for column in [column for column in device_columns if column in by_column]:
+            found = series_traces(by_column[column], runs, colors[column], column not in legend)
+            traces += [{**trace, **axes} for trace in found]
             legend.add(column)
         model_steps = device_steps[device_steps["model"].eq(model).to_numpy(dtype=bool)]
-        mark_steps(figure, model_steps, row, legend)
+        traces += [{**trace, **axes} for trace in mark_steps(figure, model_steps, row, legend)]
         figure.update_yaxes(latency_axis(spread_of(model_cells)), row=row, col=1)
     dated = not pd.api.types.is_integer_dtype(runs["x"])
     figure.update_xaxes(type="date" if dated else "linear", dtick=None if dated else 1)
     figure.update_xaxes(title_text="run start (UTC)" if dated else "run", row=len(models), col=1)
-    return style_figure(figure, height_px=height)
+    layout = style_figure(figure, height_px=height).layout.to_plotly_json()
+    return {"data": traces, "layout": layout}
+
+
+def axis_ref(axis: str, row: int) -> str:
+    """The axis of a subplot row as traces name it: `x`, then `x2`, `x3` …"""
+    return axis if row == 1 else f"{axis}{row}"
 
 
 def spread_of(cells: pd.DataFrame) -> list[float]:
@@ -216,38 +232,53 @@ def latency_axis(values_ms: list[float]) -> dict[str, object]:
 
 def series_traces(
     series: pd.DataFrame, runs: pd.DataFrame, color: str, show_legend: bool
-) -> list[go.Scatter]:
+) -> list[dict[str, Any]]:
     """The p5–p95 band (under) and the median line of one cell, a gap where a run has none."""
     column = plot_text(series["column"].iloc[0])
     cell = f"{plot_text(series['model'].iloc[0])} · {column}"
-    # One row per run, in run order (a reindex: a merge per line took 16 s of a year's report).
-    by_number = series.drop(columns=["run_id", "x", "label"]).set_index("number")
-    aligned = by_number.reindex(runs["number"]).reset_index().assign(label=runs["label"].array)
-    median = pd.to_numeric(aligned["latency_median_ms"])
-    hovers = np.array([hover_text(row, cell) for row in records(aligned)], dtype=object)
-    line = go.Scatter(
-        x=runs["x"].tolist(), y=[None if is_missing(m) else float(m) for m in median],
-        name=column, legendgroup=column, showlegend=show_legend, mode="lines+markers",
-        line={"color": color, "width": 1.8}, marker={"size": 5},
-        customdata=hovers,  # an array: plotly validates a list item by item
-        hovertemplate="%{customdata}<extra></extra>",
-    )  # fmt: skip
-    return [*band_trace(series, color), line]
+    # One value per run, in run order: the cell's rows land at their run's place (`at`).
+    at = series["at"].to_numpy(dtype=np.int64)
+    median, low, high = (
+        aligned(series[name], at, len(runs))
+        for name in ("latency_median_ms", "latency_p5_ms", "latency_p95_ms")
+    )
+    labels = runs["label"].tolist()
+    hovers = np.array([
+        hover_text({"label": label, "latency_median_ms": m, "latency_p5_ms": lo,
+                    "latency_p95_ms": hi}, cell)
+        for label, m, lo, hi in zip(labels, median, low, high, strict=True)
+    ], dtype=object)  # fmt: skip
+    x = runs["x"].tolist()
+    line = {
+        "type": "scatter", "x": x, "y": [None if math.isnan(m) else m for m in median],
+        "name": column, "legendgroup": column, "showlegend": show_legend,
+        "mode": "lines+markers", "line": {"color": color, "width": 1.8}, "marker": {"size": 5},
+        "customdata": hovers, "hovertemplate": "%{customdata}<extra></extra>",
+    }  # fmt: skip
+    return [*band_trace(x, low, high, color, column), line]
 
 
-def band_trace(series: pd.DataFrame, color: str) -> list[go.Scatter]:
-    low = pd.to_numeric(series["latency_p5_ms"], errors="coerce")
-    high = pd.to_numeric(series["latency_p95_ms"], errors="coerce")
-    known = (low.notna() & high.notna()).to_numpy(dtype=bool)
-    if not known.any():
+def aligned(values: pd.Series, at: np.ndarray, runs: int) -> list[float]:
+    """A cell's values at their runs' places, NaN for the runs without one."""
+    every = np.full(runs, np.nan)
+    every[at] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return every.tolist()
+
+
+def band_trace(
+    x: list[Any], low: list[float], high: list[float], color: str, column: str
+) -> list[dict[str, Any]]:
+    known = [i for i, (a, b) in enumerate(zip(low, high, strict=True)) if a == a and b == b]
+    if not known:
         return []
-    x = series["x"][known].tolist()
+    shown = [x[i] for i in known]
     red, green, blue = hex_to_rgb(color)
-    return [go.Scatter(
-        x=x + x[::-1], y=high[known].tolist() + low[known].tolist()[::-1], fill="toself",
-        fillcolor=f"rgba({red},{green},{blue},0.15)", line={"width": 0}, hoverinfo="skip",
-        legendgroup=plot_text(series["column"].iloc[0]), showlegend=False, mode="lines",
-    )]  # fmt: skip
+    return [{
+        "type": "scatter", "x": shown + shown[::-1],
+        "y": [high[i] for i in known] + [low[i] for i in known][::-1], "fill": "toself",
+        "fillcolor": f"rgba({red},{green},{blue},0.15)", "line": {"width": 0},
+        "hoverinfo": "skip", "legendgroup": column, "showlegend": False, "mode": "lines",
+    }]  # fmt: skip
 
 
 def hover_text(row: Record, cell: str) -> str:
@@ -259,22 +290,33 @@ def hover_text(row: Record, cell: str) -> str:
     return f"{row['label']}<br>{cell}<br>median {median}<br>p5–p95 {spread}"
 
 
-def mark_steps(figure: go.Figure, steps: pd.DataFrame, row: int, legend: set[str]) -> None:
-    """A dotted vertical line at each step and a triangle at its new level, with a hover."""
+def mark_steps(
+    figure: go.Figure, steps: pd.DataFrame, row: int, legend: set[str]
+) -> list[dict[str, Any]]:
+    """A dotted vertical line at each step (on `figure`) and a triangle at its new level, with a
+    hover (the trace returned)."""
     if steps.empty:
-        return
+        return []
     colors = [FAILED_COLOR if change > 0 else OK_COLOR for change in steps["change"]]
     for x, color in zip(steps["x"], colors, strict=True):
-        figure.add_vline(x=x, row=row, col=1, line={"color": color, "dash": "dot", "width": 1.5})
+        figure.add_vline(
+            x=x,
+            row=row,
+            col=1,
+            line={"color": color, "dash": "dot", "width": 1.5},
+            exclude_empty_subplots=False,  # the panel's traces join the figure later
+        )
     symbols = ["triangle-up" if change > 0 else "triangle-down" for change in steps["change"]]
     marker = {"symbol": symbols, "color": colors, "size": 13, "line": {"color": "#fff", "width": 1}}
-    figure.add_trace(go.Scatter(
-        x=steps["x"].tolist(), y=steps["after_ms"].tolist(), mode="markers", marker=marker,
-        name="change point", legendgroup="change point", showlegend="change point" not in legend,
-        customdata=[step_hover(step) for step in records(steps)],
-        hovertemplate="%{customdata}<extra></extra>",
-    ), row=row, col=1)  # fmt: skip
+    trace = {
+        "type": "scatter", "x": steps["x"].tolist(), "y": steps["after_ms"].tolist(),
+        "mode": "markers", "marker": marker, "name": "change point",
+        "legendgroup": "change point", "showlegend": "change point" not in legend,
+        "customdata": [step_hover(step) for step in records(steps)],
+        "hovertemplate": "%{customdata}<extra></extra>",
+    }  # fmt: skip
     legend.add("change point")
+    return [trace]
 
 
 def step_hover(step: Record) -> str:

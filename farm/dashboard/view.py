@@ -15,7 +15,10 @@ from farm.compare.comparison import Comparison
 from farm.dashboard.cells import ordered_devices
 from farm.dashboard.markup import Html, element, text
 
-Block = Union[Html, go.Figure]
+FigureDict = dict[str, Any]
+"""A figure as Plotly's JSON (`data`, `layout`), drawn without `go.Figure`'s validation: for
+figures of hundreds of traces built from values already checked (the trends)."""
+Block = Union[Html, go.Figure, FigureDict]
 
 
 @dataclass(frozen=True)
