@@ -162,6 +162,19 @@ def test_a_bad_devices_file_is_a_usage_error_not_a_traceback(
     no_runs.stderr.fnmatch_lines(["ERROR: farm: --farm-runs: must be at least 1, not 0"])
 
 
+def test_a_misspelt_delegate_or_zero_threads_names_the_plugins_option(
+    pytester: pytest.Pytester, plugin_lab: Path
+) -> None:
+    typo = run_farm(pytester, "--farm-delegates", "cpu,xnnpak")
+    assert typo.ret == pytest.ExitCode.USAGE_ERROR
+    typo.stderr.fnmatch_lines(
+        ["ERROR: farm: --farm-delegates: unknown delegate 'xnnpak' (did you mean 'xnnpack'?)"]
+    )
+    zero = run_farm(pytester, "--farm-threads", "0")
+    zero.stderr.fnmatch_lines(["ERROR: farm: --farm-threads: 0 threads cannot run a cell*"])
+    assert not (plugin_lab / "reports").exists()  # refused before a run folder was made
+
+
 def test_pytest_benchmark_compare_reads_the_exported_json(
     pytester: pytest.Pytester, plugin_lab: Path
 ) -> None:

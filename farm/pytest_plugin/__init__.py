@@ -34,17 +34,19 @@ LiteRT) is imported only once a run is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from farm.errors import ConfigError
 from farm.pytest_plugin.benchmark_item import BenchmarkCellItem
 from farm.pytest_plugin.budget import budget_for
 from farm.pytest_plugin.in_process import InterpreterFactory
 from farm.pytest_plugin.items import CellItem, DevicesCollector
 from farm.pytest_plugin.session import FarmLab, FarmResults, FarmSession
+from farm.run_options import check_delegates, check_threads
 from farm.spec import RunSettings
 
 __all__ = [
@@ -109,8 +111,8 @@ def pytest_configure(config: pytest.Config) -> None:
             Path(devices),
             Path(config.getoption("farm_models")),
             RunSettings(
-                delegates=_csv(config, "farm_delegates", str),
-                threads=_csv(config, "farm_threads", int),
+                delegates=_csv(config, "farm_delegates", str, check_delegates),
+                threads=_csv(config, "farm_threads", int, check_threads),
                 runs=_at_least_one(config, "farm_runs"),
                 warmup=_at_least_one(config, "farm_warmup"),
             ),
@@ -128,15 +130,27 @@ def _at_least_one(config: pytest.Config, name: str) -> int:
     return value
 
 
-def _csv(config: pytest.Config, name: str, kind: Callable[[str], T]) -> list[T] | None:
+def _csv(
+    config: pytest.Config,
+    name: str,
+    kind: Callable[[str], T],
+    check: Callable[[Sequence[T] | None], None],
+) -> list[T] | None:
+    """A comma-separated option, read and checked as `farm run` checks its own."""
     from farm.config import split_csv  # pydantic and yaml: only once a run is asked for
 
     value = config.getoption(name)
+    option = "--" + name.replace("_", "-")
     try:
-        return split_csv(value, kind)
+        values = split_csv(value, kind)
     except ValueError:
-        option = "--" + name.replace("_", "-")
         raise pytest.UsageError(f"farm: {option}: cannot read {value!r} (e.g. 1,2,4)") from None
+    try:
+        check(values)
+    except ConfigError as exc:  # farm run's check, in this plugin's option name
+        fix = f" ({exc.fix})" if exc.fix else ""
+        raise pytest.UsageError(f"farm: {option}: {exc.problem}{fix}") from None
+    return values
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so they apply to cells too
