@@ -797,6 +797,45 @@ def test_counted_bootstrap_medians_equal_the_one_by_one_definition(
     np.testing.assert_array_equal(counted, one_by_one_medians(samples, 300, seed))
 
 
+def lab_of(series: dict[str, np.ndarray], processes: dict[str, tuple[int, ...]]) -> pd.DataFrame:
+    result = CellResult("run", "dev", "m", "cpu", 1, "ok", "sha", runtime="r")
+    return results_frame(
+        [
+            dataclasses.replace(
+                result, model=model, samples_ms=tuple(samples),
+                process_samples=processes.get(model, ()),
+            )
+            for model, samples in series.items()
+        ]
+    )  # fmt: skip
+
+
+def test_each_cell_gets_the_interval_it_gets_alone_among_many_cells_of_mixed_lengths() -> None:
+    """`farm compare` bootstraps the cells of a lab together (by shape, in batches); each cell
+    still draws from its own stream (seed, cell key), so a cell compared among 80 others, of
+    other lengths, drifting, with a NaN, in two processes or with too few samples, gets the
+    very numbers and verdict it gets compared alone."""
+    rng = np.random.default_rng(23)
+    sizes = [MIN_SAMPLES, 21, 50, 50, 51, 300, 1500, 10]
+    base, new = {}, {}
+    for i in range(81):
+        n, phi = sizes[i % len(sizes)], (0.0, 0.5, 0.97)[i % 3]
+        base[f"m{i}"] = latency_series(rng, n, 0.1, phi, 0.01)
+        new[f"m{i}"] = latency_series(rng, n, 0.1, phi, 0.01) * (1.0, 1.1, 1.3)[i % 3]
+    base["m7"][3] = np.nan
+    processes = {"m6": (750, 750)}
+
+    together = compare_runs(lab_of(base, processes), lab_of(new, processes)).rows
+
+    for row in together:
+        model = row.model
+        alone = compare_runs(
+            lab_of({model: base[model]}, processes), lab_of({model: new[model]}, processes)
+        ).rows
+        assert alone == (row,)
+    assert {row.verdict for row in together} >= {"slower", "same"}
+
+
 def test_a_large_comparison_lists_the_cells_that_changed_and_counts_the_rest() -> None:
     def cell(model: str, verdict: Verdict, change: float) -> CellComparison:
         return CellComparison("dev", model, "cpu", 1, verdict, base_median_ms=10.0,

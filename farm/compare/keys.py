@@ -65,9 +65,13 @@ def rows_by_key(frame: pd.DataFrame) -> dict[CellKey, dict[str, Any]]:
     A key that appears twice (a frame built from several attempts) keeps its last row, as the
     journal does.
     """
+    # Column by column, not record by record: pandas' to_dict("records") and a _plain call per
+    # value took 2.5 s of a 2,880-cell comparison's 8.
+    columns = [str(name) for name in frame.columns]
+    values = [_plain_column(frame[name]) for name in frame.columns]
     rows: dict[CellKey, dict[str, Any]] = {}
-    for record in frame.to_dict("records"):
-        row = {str(name): _plain(value) for name, value in record.items()}
+    for row_values in zip(*values, strict=True):
+        row = dict(zip(columns, row_values, strict=True))
         rows[CellKey.of(row)] = row
     return rows
 
@@ -134,6 +138,19 @@ def _facts(fingerprint: str) -> dict[str, Any] | None:
 
 def _shown(value: object) -> str:
     return "(none)" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _plain_column(column: pd.Series) -> list[Any]:
+    """``_plain`` of every value of a column; Python's own scalars (what ``tolist`` gives for
+    the results schema's columns) only need their missing marks turned into None."""
+    missing = column.isna().tolist()
+    return [
+        None if gap else value if type(value) in _SCALARS else _plain(value)
+        for value, gap in zip(column.tolist(), missing, strict=True)
+    ]
 
 
 def _plain(value: Any) -> Any:
