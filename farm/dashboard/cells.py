@@ -108,8 +108,10 @@ def cell_ids(frame: pd.DataFrame) -> pd.Series:
 def in_model_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by model (natural order), then by column order (cpu first, threads up)."""
     rank = {column: i for i, column in enumerate(ordered_columns(frame))}
+    models = frame["model"].astype(str).tolist()
+    keys = {model: natural_key(model) for model in set(models)}  # once per model, not per row
     ranked = frame.assign(
-        model_key=frame["model"].astype(str).map(natural_key), column_rank=frame["column"].map(rank)
+        model_key=[keys[model] for model in models], column_rank=frame["column"].map(rank)
     )
     return ranked.sort_values(["model_key", "column_rank"]).drop(
         columns=["model_key", "column_rank"]
