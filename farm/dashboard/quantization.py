@@ -98,7 +98,9 @@ def with_front(points: pd.DataFrame) -> pd.DataFrame:
     on_front: dict[Hashable, bool] = {}
     beaten_by: dict[Hashable, str] = {}
     whole_front: dict[Hashable, bool] = {}
-    for _, group in points.groupby(GROUP, sort=False):
+    # Grouped over the columns it reads: a group of the whole frame copies its 90 columns.
+    narrow = points[[*GROUP, *AXES, "variant"]]
+    for _, group in narrow.groupby(GROUP, sort=False):
         judged = group[group[AXES].notna().all(axis=1).to_numpy(dtype=bool)]
         if len(judged) < 2:
             continue
