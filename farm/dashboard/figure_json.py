@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from _plotly_utils.utils import to_typed_array_spec  # what go.Figure.to_dict encodes with
+import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from farm.dashboard.theme import FONT_STACK, template
@@ -50,6 +51,12 @@ def template_json() -> Json:
     """The shared template as JSON, made once: every figure holds this one dict, read only."""
     found: Json = template().to_plotly_json()
     return found
+
+
+@functools.cache
+def colorscale(name: str) -> Any:
+    """A named colour scale as Plotly's validator writes it (its stops, to the last digit)."""
+    return go.Heatmap(colorscale=name).to_plotly_json()["colorscale"]
 
 
 def subplots_layout(rows: int, cols: int, **spec: Any) -> Json:
