@@ -97,7 +97,7 @@ def records(frame: pd.DataFrame) -> Sequence[Record]:
     row is a `Row` over its values, since a dict of all 90 columns per row cost a 27 k-cell
     report 4 s for the few columns a view reads."""
     columns = [name for name in frame.columns if name not in SAMPLE_COLUMNS]
-    at = {name: i for i, name in enumerate(columns)}
+    at: dict[Hashable, int] = {name: i for i, name in enumerate(columns)}
     values = [frame[name].tolist() for name in columns]
     return [Row(at, row) for row in zip(*values, strict=True)]
 
@@ -132,7 +132,8 @@ def in_model_order(frame: pd.DataFrame) -> pd.DataFrame:
     models = frame["model"].astype(str).tolist()
     keys = {model: natural_key(model) for model in set(models)}  # once per model, not per row
     ranked = frame.assign(
-        model_key=[keys[model] for model in models], column_rank=frame["column"].map(rank)
+        model_key=pd.Series([keys[m] for m in models], index=frame.index, dtype=object),
+        column_rank=frame["column"].map(rank),
     )
     return ranked.sort_values(["model_key", "column_rank"]).drop(
         columns=["model_key", "column_rank"]

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from _plotly_utils.utils import to_typed_array_spec  # what go.Figure.to_dict encodes with
 import plotly.graph_objects as go
+from _plotly_utils.utils import to_typed_array_spec  # what go.Figure.to_dict encodes with
 from plotly.subplots import make_subplots
 
 from farm.dashboard.theme import FONT_STACK, template

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from farm.dashboard.cells import Record, cell_ids, in_model_order, natural_key, records
-from farm.dashboard.markup import Html, element, hint, notice, plot_reason, plot_text, table, text
 from farm.dashboard.figure_json import styled, subplots_layout, typed
+from farm.dashboard.markup import Html, element, hint, notice, plot_reason, plot_text, table, text
 from farm.dashboard.theme import FAILED_COLOR, MUTED_INK, OK_COLOR, error_axis
 from farm.dashboard.units import (
     as_flag,
