@@ -19,6 +19,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
 from farm.dashboard import render_dashboard, write_dashboard
@@ -755,6 +757,21 @@ def test_pareto_front_keeps_every_point_no_other_point_beats() -> None:
     assert pareto_front([(1, 2, 0), (2, 1, 0), (2, 2, 0)]) == [True, True, False]
     assert pareto_front([(5, 5, 5)]) == [True] and pareto_front([]) == []
     assert dominated_by([(3, 1, 0.02), (7, 2, 0.0), (14, 3, 0.0)]) == [[], [], [1]]
+
+
+# Small integers: many ties on one, two or every axis, where a sweep goes wrong first.
+AXIS = st.integers(min_value=0, max_value=3).map(float)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda n: st.lists(st.tuples(*[AXIS] * n), max_size=40)))
+def test_pareto_sweep_finds_exactly_the_points_another_point_beats(points: list) -> None:
+    def beats(a: tuple, b: tuple) -> bool:
+        return all(x <= y for x, y in zip(a, b)) and a != b
+
+    expected = [[j for j, other in enumerate(points) if beats(other, p)] for p in points]
+    assert dominated_by(points) == expected
+    assert pareto_front(points) == [not found for found in expected]
 
 
 def tradeoff_tables(html: str) -> dict[tuple[str, str], list[list[str]]]:
