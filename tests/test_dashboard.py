@@ -767,7 +767,7 @@ AXIS = st.integers(min_value=0, max_value=3).map(float)
 @given(st.integers(1, 3).flatmap(lambda n: st.lists(st.tuples(*[AXIS] * n), max_size=40)))
 def test_pareto_sweep_finds_exactly_the_points_another_point_beats(points: list) -> None:
     def beats(a: tuple, b: tuple) -> bool:
-        return all(x <= y for x, y in zip(a, b)) and a != b
+        return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
 
     expected = [[j for j, other in enumerate(points) if beats(other, p)] for p in points]
     assert dominated_by(points) == expected
