@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from _plotly_utils.utils import to_typed_array_spec  # what go.Figure.to_dict encodes with
 from plotly.subplots import make_subplots
 
 from farm.dashboard.theme import FONT_STACK, template
@@ -24,8 +23,14 @@ Json = dict[str, Any]
 
 def typed(values: np.ndarray) -> Any:
     """A numeric array as Plotly's typed-array JSON (`{"dtype": "f8", "bdata": …}`), as
-    `go.Figure.to_dict` writes it (an empty array stays an empty array)."""
-    return to_typed_array_spec(np.array(values))
+    `go.Figure.to_dict` writes it (an empty array stays an empty array); plotly 5, which has
+    no typed arrays, writes a list."""
+    array = np.array(values)
+    try:
+        from _plotly_utils.utils import to_typed_array_spec  # go.Figure.to_dict's, plotly ≥ 6
+    except ImportError:
+        return array.tolist()
+    return to_typed_array_spec(array)
 
 
 def styled(data: list[Json], layout: Mapping[str, Any], height_px: int) -> FigureDict:
