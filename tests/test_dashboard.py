@@ -19,10 +19,13 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
 from farm.dashboard import render_dashboard, write_dashboard
 from farm.dashboard.pareto import dominated_by, pareto_front
+from farm.dashboard.units import format_ms, format_ms_all
 
 from .lab import require_tool
 
@@ -755,6 +758,31 @@ def test_pareto_front_keeps_every_point_no_other_point_beats() -> None:
     assert pareto_front([(1, 2, 0), (2, 1, 0), (2, 2, 0)]) == [True, True, False]
     assert pareto_front([(5, 5, 5)]) == [True] and pareto_front([]) == []
     assert dominated_by([(3, 1, 0.02), (7, 2, 0.0), (14, 3, 0.0)]) == [[], [], [1]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=30))
+def test_milliseconds_formatted_together_read_as_one_at_a_time(values: list[float]) -> None:
+    # Trend hovers format a column at once; a point must read as the rest of the page writes it.
+    assert format_ms_all(values) == [format_ms(value) for value in values]
+    assert format_ms_all([0.0, 9.995, 1000.0, float("nan")]) == [
+        "0 ms", "9.99 ms", "1000 ms", "—"
+    ]  # fmt: skip
+
+
+# Small integers: many ties on one, two or every axis, where a sweep goes wrong first.
+AXIS = st.integers(min_value=0, max_value=3).map(float)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda n: st.lists(st.tuples(*[AXIS] * n), max_size=40)))
+def test_pareto_sweep_finds_exactly_the_points_another_point_beats(points: list) -> None:
+    def beats(a: tuple, b: tuple) -> bool:
+        return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
+
+    expected = [[j for j, other in enumerate(points) if beats(other, p)] for p in points]
+    assert dominated_by(points) == expected
+    assert pareto_front(points) == [not found for found in expected]
 
 
 def tradeoff_tables(html: str) -> dict[tuple[str, str], list[list[str]]]:

@@ -7,15 +7,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from farm.dashboard.cells import BASELINE_DELEGATE, Record, in_model_order, records
+from farm.dashboard.figure_json import styled
 from farm.dashboard.markup import hint, notice, plot_text
-from farm.dashboard.theme import CPU_NODES_COLOR, DELEGATED_COLOR, MUTED_INK, style_figure
+from farm.dashboard.theme import CPU_NODES_COLOR, DELEGATED_COLOR, MUTED_INK
 from farm.dashboard.units import format_share, is_missing
-from farm.dashboard.view import RunData, Section, per_device
+from farm.dashboard.view import FigureDict, RunData, Section, per_device
 
 ANCHOR, TITLE = "coverage", "Delegation coverage"
 HINT = (
@@ -81,7 +82,7 @@ def fallback_ops(value: object) -> dict[str, int] | None:
     return dict(sorted(ops.items(), key=lambda op: (-op[1], op[0])))
 
 
-def coverage_figure(cells: pd.DataFrame) -> go.Figure:
+def coverage_figure(cells: pd.DataFrame) -> FigureDict:
     """Stacked bars (delegated, on CPU) in % of the graph, each row's label written over its
     bar: the bar always spans the plot, so the label fits however narrow the page is."""
     rows = records(in_model_order(cells))
@@ -90,36 +91,41 @@ def coverage_figure(cells: pd.DataFrame) -> go.Figure:
     hovers = [hover_text(row, coverage) for row, coverage in zip(rows, found, strict=True)]
     delegated = [None if c is None else c.delegated / c.total for c in found]
     on_cpu = [None if c is None else c.on_cpu / c.total for c in found]
-    figure = go.Figure([
+    traces = [
         share_bar("delegated", delegated, y, hovers, DELEGATED_COLOR),
         share_bar("on CPU", on_cpu, y, hovers, CPU_NODES_COLOR),
         labels(found, y),
-    ])  # fmt: skip
-    figure.update_layout(
-        barmode="stack", bargap=0.25, yaxis_autorange="reversed", legend_traceorder="normal"
-    )
-    figure.update_xaxes(range=[0, 1], tickformat=".0%", title="graph nodes")
-    return style_figure(figure, height_px=110 + 28 * len(rows)).update_layout(margin_r=30)
+    ]
+    layout = {
+        "barmode": "stack", "bargap": 0.25, "yaxis": {"autorange": "reversed"},
+        "legend": {"traceorder": "normal"},
+        "xaxis": {"range": [0, 1], "tickformat": ".0%", "title": {"text": "graph nodes"}},
+    }  # fmt: skip
+    figure = styled(traces, layout, height_px=110 + 28 * len(rows))
+    figure["layout"]["margin"]["r"] = 30
+    return figure
 
 
 def share_bar(
     name: str, shares: list[float | None], y: list[list[str]], hovers: list[str], color: str
-) -> go.Bar:
-    return go.Bar(
-        x=shares, y=y, name=name, orientation="h", marker_color=color, customdata=hovers,
-        hovertemplate="%{customdata}<extra></extra>",
-    )  # fmt: skip
+) -> dict[str, Any]:
+    return {
+        "type": "bar", "x": shares, "y": y, "name": name, "orientation": "h",
+        "marker": {"color": color}, "customdata": hovers,
+        "hovertemplate": "%{customdata}<extra></extra>",
+    }  # fmt: skip
 
 
-def labels(found: list[Coverage | None], y: list[list[str]]) -> go.Scatter:
+def labels(found: list[Coverage | None], y: list[list[str]]) -> dict[str, Any]:
     """`64 / 65 nodes · 1 partition · on CPU: SOFTMAX ×1` in white over each bar; a cell that
     did not report its coverage says so in its empty row."""
-    return go.Scatter(
-        x=[0.005] * len(found), y=y, mode="text", textposition="middle right",
-        text=[NOT_REPORTED if c is None else label(c) for c in found],
-        textfont_color=[MUTED_INK if c is None else "#ffffff" for c in found],
-        cliponaxis=False, showlegend=False, hoverinfo="skip",
-    )  # fmt: skip
+    return {
+        "type": "scatter", "x": [0.005] * len(found), "y": y, "mode": "text",
+        "textposition": "middle right",
+        "text": [NOT_REPORTED if c is None else label(c) for c in found],
+        "textfont": {"color": [MUTED_INK if c is None else "#ffffff" for c in found]},
+        "cliponaxis": False, "showlegend": False, "hoverinfo": "skip",
+    }  # fmt: skip
 
 
 def label(coverage: Coverage) -> str:

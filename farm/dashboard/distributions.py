@@ -7,13 +7,15 @@ draws, and at that density the dots beyond the whiskers cannot be told apart any
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from farm.dashboard.cells import Record, ok_cells, ordered_columns, ordered_models, records
+from farm.dashboard.figure_json import styled, typed
 from farm.dashboard.markup import hint, notice, plot_text
-from farm.dashboard.theme import log_axis, series_colors, style_figure
+from farm.dashboard.theme import log_axis, series_colors
 from farm.dashboard.units import samples_of, thin_samples
 from farm.dashboard.view import Block, RunData, Section, per_device
 
@@ -46,21 +48,26 @@ def section_hint(cells: pd.DataFrame) -> str:
 
 def distribution_figure(cells: pd.DataFrame, colors: dict[str, str]) -> Block:
     boxes_of = column_boxes if len(cells) <= SAMPLE_BOX_CELLS else quantile_boxes
-    boxes = [
-        box
-        for column in ordered_columns(cells)
-        for box in boxes_of(cells[cells["column"].eq(column)], colors[column])
-    ]
-    shown = np.concatenate([box.y if box.y is not None else box.lowerfence for box in boxes])
-    spread = [*shown, *(v for box in boxes if box.upperfence is not None for v in box.upperfence)]
-    figure = go.Figure(boxes)
-    figure.update_layout(boxmode="group", yaxis=log_axis("latency (ms)", spread))
+    boxes, spread = [], []
+    by_column = dict(iter(cells.groupby("column", sort=False)))  # one pass, not one a column
+    for column in ordered_columns(cells):
+        for box, values in boxes_of(by_column[column], colors[column]):
+            boxes.append(box)
+            spread.append(values)
     models = [plot_text(m) for m in ordered_models(cells)]
-    figure.update_xaxes(type="category", categoryorder="array", categoryarray=models)
-    return style_figure(figure, height_px=440)
+    layout = {
+        "boxmode": "group",
+        "yaxis": log_axis("latency (ms)", np.concatenate(spread).tolist() if spread else []),
+        "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": models},
+    }
+    return styled(boxes, layout, height_px=440)
 
 
-def column_boxes(cells: pd.DataFrame, color: str) -> list[go.Box]:
+Box = tuple[dict[str, Any], np.ndarray]
+"""A box trace as Plotly JSON, and the values it spans (for the latency axis)."""
+
+
+def column_boxes(cells: pd.DataFrame, color: str) -> list[Box]:
     """The cells of one `delegate/tN`: one legend entry, one offset within each model group."""
     samples = cells["samples_ms"].tolist()
     return [
@@ -69,15 +76,18 @@ def column_boxes(cells: pd.DataFrame, color: str) -> list[go.Box]:
     ]
 
 
-def quantile_boxes(cells: pd.DataFrame, color: str) -> list[go.Box]:
+def quantile_boxes(cells: pd.DataFrame, color: str) -> list[Box]:
     """The cells of one `delegate/tN` as one trace of boxes drawn from each cell's quantiles."""
     q1, median, q3, low, high = box_stats([samples_of(s) for s in cells["samples_ms"]])
     label = plot_text(cells["column"].iloc[0])
-    return [go.Box(
-        x=[plot_text(model) for model in cells["model"]], q1=q1, median=median, q3=q3,
-        lowerfence=low, upperfence=high, name=label, legendgroup=label, offsetgroup=label,
-        marker_color=color, line_width=1.2, boxpoints=False,
-    )]  # fmt: skip
+    box = {
+        "type": "box", "x": [plot_text(model) for model in cells["model"]],
+        "q1": typed(q1), "median": typed(median), "q3": typed(q3),
+        "lowerfence": typed(low), "upperfence": typed(high),
+        "name": label, "legendgroup": label, "offsetgroup": label,
+        "marker": {"color": color}, "line": {"width": 1.2}, "boxpoints": False,
+    }  # fmt: skip
+    return [(box, np.concatenate([low, high]))]
 
 
 def box_stats(samples: list[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -104,12 +114,14 @@ def tukey(samples: np.ndarray) -> np.ndarray:
     return np.stack([q1, median, q3, low, high])
 
 
-def cell_box(record: Record, color: str, show_legend: bool) -> go.Box:
+def cell_box(record: Record, color: str, show_legend: bool) -> Box:
     """One cell's samples as float32 at x0 = its model (no per-sample x: the page stays light)."""
     samples = thin_samples(samples_of(record["samples_ms"]), MAX_SAMPLES_PER_CELL)
     label = plot_text(record["column"])
-    return go.Box(
-        y=samples.astype(np.float32), x0=plot_text(record["model"]), name=label,
-        legendgroup=label, offsetgroup=label, showlegend=show_legend, marker_color=color,
-        boxpoints="outliers", marker_size=3, line_width=1.2,
-    )  # fmt: skip
+    y = samples.astype(np.float32)
+    box = {
+        "type": "box", "y": typed(y), "x0": plot_text(record["model"]), "name": label,
+        "legendgroup": label, "offsetgroup": label, "showlegend": show_legend,
+        "marker": {"color": color, "size": 3}, "boxpoints": "outliers", "line": {"width": 1.2},
+    }  # fmt: skip
+    return box, y

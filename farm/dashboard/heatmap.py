@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from farm.dashboard.cells import (
     BASELINE_DELEGATE,
@@ -20,8 +19,9 @@ from farm.dashboard.cells import (
     records,
     timed_cells,
 )
+from farm.dashboard.figure_json import colorscale, styled
 from farm.dashboard.markup import hint, notice, plot_reason, plot_text
-from farm.dashboard.theme import FAILED_COLOR, GAP_COLOR, OK_COLOR, style_figure
+from farm.dashboard.theme import FAILED_COLOR, GAP_COLOR, OK_COLOR
 from farm.dashboard.units import (
     format_ms,
     format_speedup,
@@ -29,7 +29,7 @@ from farm.dashboard.units import (
     is_missing,
     log_ticks,
 )
-from farm.dashboard.view import Block, RunData, Section, per_device
+from farm.dashboard.view import Block, FigureDict, RunData, Section, per_device
 
 ANCHOR, TITLE = "latency", "Latency by model × delegate/threads"
 T = TypeVar("T")
@@ -65,43 +65,49 @@ def device_block(cells: pd.DataFrame) -> Block:
     return heatmap_figure(cells)
 
 
-def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
+def heatmap_figure(cells: pd.DataFrame) -> FigureDict:
     """One device's heatmap, models top to bottom, columns labelled above."""
     models, columns = ordered_models(cells), ordered_columns(cells)
     grid = cell_grid(cells, models, columns)
-    # Not validated again: the trace is, and a big device's 560 parity marks took 0.3 s each.
-    figure = go.Figure(heatmap_trace(cells, models, columns, grid), _validate=False)
-    figure.update_layout(plot_bgcolor=GAP_COLOR, xaxis_side="top", yaxis_autorange="reversed")
-    figure.update_layout(annotations=parity_marks(grid))
-    for i, j in parity_failed_positions(grid):
-        figure.add_shape(
-            type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
-            line={"color": FAILED_COLOR, "width": 3}, name="parity failed",
-        )  # fmt: skip
-    figure.update_xaxes(showgrid=False, title_text=f"delegate/threads · median · {SPEEDUP_LABEL}")
-    figure.update_yaxes(showgrid=False)
-    return style_figure(figure, height_px=90 + 44 * len(models))
+    outlines = [
+        {
+            "type": "rect", "x0": j - 0.5, "x1": j + 0.5, "y0": i - 0.5, "y1": i + 0.5,
+            "xref": "x", "yref": "y", "line": {"color": FAILED_COLOR, "width": 3},
+            "name": "parity failed",
+        }
+        for i, j in parity_failed_positions(grid)
+    ]  # fmt: skip
+    title = {"text": f"delegate/threads · median · {SPEEDUP_LABEL}"}
+    layout = {
+        "plot_bgcolor": GAP_COLOR, "annotations": parity_marks(grid),
+        "xaxis": {"side": "top", "showgrid": False, "title": title},
+        "yaxis": {"autorange": "reversed", "showgrid": False},
+        **({"shapes": outlines} if outlines else {}),
+    }  # fmt: skip
+    trace = heatmap_trace(cells, models, columns, grid)
+    return styled([trace], layout, height_px=90 + 44 * len(models))
 
 
 def heatmap_trace(
     cells: pd.DataFrame, models: list[str], columns: list[str], grid: list[list[Record | None]]
-) -> go.Heatmap:
+) -> dict[str, Any]:
     """Colour log10(median); text `ms · ×`; hover p5/p95/std/n, or a gap's status and reason."""
-    return go.Heatmap(
-        x=[plot_text(c) for c in columns],
-        y=[plot_text(m) for m in models],
-        z=grid_map(grid, log_median),
-        text=grid_map(grid, cell_text, absent=""),
-        customdata=grid_map(grid, hover_text, absent=NOT_IN_MATRIX),
-        texttemplate="%{text}",
-        hovertemplate="%{customdata}<extra></extra>",
-        hoverongaps=True,
-        colorscale="Viridis",
-        reversescale=True,
-        colorbar=colorbar(cells),
-        xgap=2,
-        ygap=2,
-    )
+    return {
+        "type": "heatmap",
+        "x": [plot_text(c) for c in columns],
+        "y": [plot_text(m) for m in models],
+        "z": grid_map(grid, log_median),
+        "text": grid_map(grid, cell_text, absent=""),
+        "customdata": grid_map(grid, hover_text, absent=NOT_IN_MATRIX),
+        "texttemplate": "%{text}",
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "hoverongaps": True,
+        "colorscale": colorscale("Viridis"),
+        "reversescale": True,
+        "colorbar": colorbar(cells),
+        "xgap": 2,
+        "ygap": 2,
+    }
 
 
 def cell_grid(

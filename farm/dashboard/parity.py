@@ -6,14 +6,16 @@ red, with the reason in the hover, and listed in a table under the charts with t
 
 from __future__ import annotations
 
+from itertools import compress
+from typing import Any
+
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from farm.dashboard.cells import Record, cell_ids, in_model_order, natural_key, records
+from farm.dashboard.figure_json import styled, subplots_layout, typed
 from farm.dashboard.markup import Html, element, hint, notice, plot_reason, plot_text, table, text
-from farm.dashboard.theme import FAILED_COLOR, MUTED_INK, OK_COLOR, error_axis, style_figure
+from farm.dashboard.theme import FAILED_COLOR, MUTED_INK, OK_COLOR, error_axis
 from farm.dashboard.units import (
     as_flag,
     cosine_gap,
@@ -24,7 +26,7 @@ from farm.dashboard.units import (
     is_missing,
     zero_floor,
 )
-from farm.dashboard.view import Block, RunData, Section, per_device
+from farm.dashboard.view import Block, FigureDict, RunData, Section, per_device
 from farm.parity import TOP_K
 
 ANCHOR, TITLE = "parity", "Output parity against the CPU reference"
@@ -66,31 +68,42 @@ def compared_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return compared.assign(cosine_gap=cosine_gap(compared["parity_cosine"]))
 
 
-def parity_figure(cells: pd.DataFrame) -> go.Figure:
+def parity_figure(cells: pd.DataFrame) -> FigureDict:
     """Both error measures side by side on a shared (model, delegate/tN) axis."""
     ordered = in_model_order(cells)
-    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04)
+    layout = subplots_layout(1, 2, shared_yaxes=True, horizontal_spacing=0.04)
+    y = [[plot_text(m) for m in ordered["model"]], [plot_text(c) for c in ordered["column"]]]
+    hovers = np.array([hover_text(record) for record in records(ordered)], dtype=object)
+    traces = []
     for col, (column, title) in enumerate(PANELS.items(), start=1):
         errors = pd.to_numeric(ordered[column], errors="coerce").to_numpy(dtype=float)
         floor = zero_floor(errors)
-        figure.add_traces(panel_traces(ordered, errors, floor, col == 1), rows=1, cols=col)
-        figure.update_xaxes(error_axis(title, floor, errors), row=1, col=col)
-    figure.update_yaxes(autorange="reversed")
-    figure.update_yaxes(showdividers=False, row=1, col=2)  # the shared axis draws them once
-    return style_figure(figure, height_px=110 + 24 * len(ordered))
+        axes = {"xaxis": "x" if col == 1 else f"x{col}", "yaxis": "y" if col == 1 else f"y{col}"}
+        found = panel_traces(ordered["parity_ok"], y, hovers, errors, floor, col == 1)
+        traces += [{**trace, **axes} for trace in found]
+        xaxis = "xaxis" if col == 1 else f"xaxis{col}"
+        layout[xaxis] = {**layout[xaxis], **error_axis(title, floor, errors)}
+    for yaxis in ("yaxis", "yaxis2"):
+        layout[yaxis] = {**layout[yaxis], "autorange": "reversed"}
+    layout["yaxis2"]["showdividers"] = False  # the shared axis draws them once
+    return styled(traces, layout, height_px=110 + 24 * len(ordered))
 
 
-def panel_traces(cells: pd.DataFrame, errors: np.ndarray, floor: float, legend: bool) -> list:
+def panel_traces(
+    parity_ok: pd.Series, y: list[list[str]], hovers: np.ndarray, errors: np.ndarray,
+    floor: float, legend: bool,
+) -> list[dict[str, Any]]:  # fmt: skip
     """One marker trace per verdict; a zero error sits at `floor`, a non-finite one is a gap."""
     shown = np.where(np.isfinite(errors), np.maximum(errors, floor), np.nan)
-    verdicts = np.array([verdict(value) for value in cells["parity_ok"]], dtype=object)
+    verdicts = np.array([verdict(value) for value in parity_ok], dtype=object)
     traces = []
     for name, (color, symbol, size) in OUTCOMES.items():
         picked = verdicts == name
         if picked.any():
-            trace = outcome_trace(name, cells[picked], shown[picked])
+            trace = outcome_trace(name, [list(compress(axis, picked)) for axis in y])
+            trace |= {"x": typed(shown[picked]), "customdata": hovers[picked].tolist()}
             marker = {"color": color, "symbol": symbol, "size": size}
-            traces.append(trace.update(marker=marker, showlegend=legend))
+            traces.append(trace | {"marker": marker, "showlegend": legend})
     return traces
 
 
@@ -99,13 +112,11 @@ def verdict(parity_ok: object) -> str:
     return "not judged" if flag is None else "within tolerance" if flag else "over tolerance"
 
 
-def outcome_trace(name: str, cells: pd.DataFrame, errors: np.ndarray) -> go.Scatter:
-    y = [[plot_text(m) for m in cells["model"]], [plot_text(c) for c in cells["column"]]]
-    return go.Scatter(
-        x=errors, y=y, name=name, legendgroup=name, mode="markers",
-        customdata=[hover_text(record) for record in records(cells)],
-        hovertemplate="%{customdata}<extra></extra>",
-    )  # fmt: skip
+def outcome_trace(name: str, y: list[list[str]]) -> dict[str, Any]:
+    return {
+        "type": "scatter", "y": y, "name": name, "legendgroup": name, "mode": "markers",
+        "hovertemplate": "%{customdata}<extra></extra>",
+    }  # fmt: skip
 
 
 def hover_text(row: Record) -> str:

@@ -69,7 +69,7 @@ table.tradeoffs .front {{ font-weight: 600; }}
 
 
 @functools.cache
-def _template() -> go.layout.Template:
+def template() -> go.layout.Template:
     """plotly_white's layout only: its per-trace defaults (colour scales for every trace type)
     are three fifths of it, unused here, and copied and validated into every figure."""
     return go.layout.Template(layout=pio.templates["plotly_white"].layout)
@@ -78,7 +78,7 @@ def _template() -> go.layout.Template:
 def style_figure(figure: go.Figure, height_px: int) -> go.Figure:
     """Apply the shared look: white template, system fonts, compact margins, legend on top."""
     figure.update_layout(
-        template=_template(),
+        template=template(),
         height=height_px,
         font={"family": FONT_STACK, "size": 13},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},

@@ -27,7 +27,13 @@ from farm.dashboard.cells import (
 from farm.dashboard.changepoints import MIN_SIZE, MIN_STEP, change_points
 from farm.dashboard.markup import Html, hint, notice, plot_text, table, text
 from farm.dashboard.theme import FAILED_COLOR, OK_COLOR, log_axis, series_colors, style_figure
-from farm.dashboard.units import even_ticks, format_change, format_ms, is_missing, log_ticks
+from farm.dashboard.units import (
+    even_ticks,
+    format_change,
+    format_ms,
+    format_ms_all,
+    log_ticks,
+)
 from farm.dashboard.view import Block, RunData, Section, per_device
 
 ANCHOR, TITLE = "trends", "Trends across runs"
@@ -242,12 +248,7 @@ def series_traces(
         aligned(series[name], at, len(runs))
         for name in ("latency_median_ms", "latency_p5_ms", "latency_p95_ms")
     )
-    labels = runs["label"].tolist()
-    hovers = np.array([
-        hover_text({"label": label, "latency_median_ms": m, "latency_p5_ms": lo,
-                    "latency_p95_ms": hi}, cell)
-        for label, m, lo, hi in zip(labels, median, low, high, strict=True)
-    ], dtype=object)  # fmt: skip
+    hovers = hover_texts(runs["label"].tolist(), cell, median, low, high)
     x = runs["x"].tolist()
     line = {
         "type": "scatter", "x": x, "y": [None if math.isnan(m) else m for m in median],
@@ -281,13 +282,18 @@ def band_trace(
     }]  # fmt: skip
 
 
-def hover_text(row: Record, cell: str) -> str:
-    """A point's hover: its run, the cell, the median and the p5–p95 spread."""
-    if is_missing(row["latency_median_ms"]):
-        return f"{row['label']}<br>{cell}<br>not timed in this run"
-    spread = f"{format_ms(row['latency_p5_ms'])} – {format_ms(row['latency_p95_ms'])}"
-    median = format_ms(row["latency_median_ms"])
-    return f"{row['label']}<br>{cell}<br>median {median}<br>p5–p95 {spread}"
+def hover_texts(
+    labels: list[str], cell: str, median: list[float], low: list[float], high: list[float]
+) -> list[str]:
+    """Each point's hover: its run, the cell, the median and the p5–p95 spread. Formatted a
+    column at a time (`format_ms_all`): one call per point was 11 % of a year's report."""
+    medians, lows, highs = format_ms_all(median), format_ms_all(low), format_ms_all(high)
+    return [
+        f"{label}<br>{cell}<br>not timed in this run"
+        if m != m
+        else f"{label}<br>{cell}<br>median {m_text}<br>p5–p95 {lo} – {hi}"
+        for label, m, m_text, lo, hi in zip(labels, median, medians, lows, highs, strict=True)
+    ]
 
 
 def mark_steps(

@@ -38,6 +38,23 @@ def format_ms(value: float) -> str:
     return f"{_significant(value, 3)} ms"
 
 
+def format_ms_all(values: Iterable[float]) -> list[str]:
+    """`format_ms` of many values at once (a year of trend points is 255 k of them): the number
+    of decimals worked out with numpy, then one format per value; the same strings."""
+    array = np.asarray(list(values), dtype=float)
+    shown = np.full(array.shape, "—", dtype=object)
+    plain = np.isfinite(array) & (array != 0)
+    decimals = np.zeros(array.shape, dtype=np.int64)
+    magnitude = np.floor(np.log10(np.abs(array[plain]))).astype(np.int64)
+    decimals[plain] = np.maximum(0, 2 - magnitude)
+    for places in np.unique(decimals[plain]).tolist():
+        picked = plain & (decimals == places)
+        shown[picked] = [f"{value:.{places}f} ms" for value in array[picked].tolist()]
+    special = ~np.isnan(array) & ~plain  # 0 and ±inf, as `_significant` writes them
+    shown[special] = [f"{value:g} ms" for value in array[special].tolist()]
+    return list(shown.tolist())
+
+
 @dash_when_missing
 def format_speedup(value: float) -> str:
     """`3.2×` faster than the cpu cell; a slowdown keeps two digits (`0.45×`), except that

@@ -66,8 +66,10 @@ def recorded_facts(run: Mapping[str, Any], device: str) -> Mapping[str, Any]:
 
 
 def cells_of(cells: pd.DataFrame, device: str) -> pd.DataFrame:
-    """One device's rows."""
-    return cells[cells["device"].astype(str).eq(device).to_numpy(dtype=bool)]
+    """One device's rows (the frame itself when it holds no other device: a device page's
+    views ask for it again and again, and a copy of 500 rows of 90 columns is not free)."""
+    mine = cells["device"].astype(str).eq(device).to_numpy(dtype=bool)
+    return cells if mine.all() else cells[mine]
 
 
 def as_list(found: Block | list[Block]) -> list[Block]:
