@@ -212,6 +212,7 @@ class Resolvable(NamedTuple):
 
     slower: float
     faster: float
+    threshold: float  # the smallest change an A/A pair of this host may be held to
 
 
 @pytest.fixture
@@ -225,12 +226,12 @@ def resolvable(base: pd.DataFrame, new: pd.DataFrame) -> Resolvable:
     the statistics themselves are tested on synthetic runs below."""
     width = max(interval_width(row) for row in compare_runs(base, new, THRESHOLD).rows)
     if width <= DECISIVE_WIDTH:
-        return Resolvable(1.10, 0.90)
+        return Resolvable(1.10, 0.90, THRESHOLD)
     change = THRESHOLD + 2 * width  # the interval of a scaled copy is about as wide
     warnings.warn(
         f"this host cannot resolve a 10 % change (A/A {width:.0%}): {change:.0%}", stacklevel=1
     )
-    return Resolvable(1 + change, 1 / (1 + change))
+    return Resolvable(1 + change, 1 / (1 + change), max(THRESHOLD, width))
 
 
 def in_key_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -268,8 +269,12 @@ def cell(comparison: Comparison, frame: pd.DataFrame, row: int) -> CellCompariso
 # --- real A/A runs ---------------------------------------------------------------------------
 
 
-def test_aa_runs_are_not_flagged(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    comparison = compare_runs(base, new, THRESHOLD)
+def test_aa_runs_are_not_flagged(
+    base: pd.DataFrame, new: pd.DataFrame, resolvable: Resolvable
+) -> None:
+    """At 5 % on a quiet host; on a noisy one, at the A/A interval's own width (two runs of
+    the same code there differ by chance by more than 5 %: 27 % was seen)."""
+    comparison = compare_runs(base, new, resolvable.threshold)
 
     assert comparison.exit_code == EXIT_OK, shown(comparison)
     assert [row.verdict for row in comparison.rows] == ["same"] * 4, shown(comparison)
