@@ -22,11 +22,8 @@ import pytest
 import yaml
 
 from farm.hashing import file_sha256
-from farm.job import run_plan
-from farm.orchestrator import RunRequest, plan_run
 from farm.sim.adb_server import AdbServer
 from farm.sim.device import VirtualDevice
-from farm.store import read_journal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -236,6 +233,8 @@ def plan_lab(devices: Path, models: Path, **settings: Any) -> RunPlan:
     """The plan of a `farm run` of ``devices`` (a devices.yaml) × ``models`` (a folder) with
     ``settings`` (the run's options: runs, warmup, seed, run_dir ...): the one place tests
     build a run."""
+    from farm.orchestrator import RunRequest, plan_run  # pandas: not in the legacy tox env
+
     return plan_run(RunRequest(devices, models, **settings))
 
 
@@ -251,6 +250,9 @@ def run_lab(
     ``settings``: the run's options (runs 5, warmup 1, seed 1 and run_dir tmp_path/run unless
     given), and run_plan's ``on_result`` / ``stop``."""
     import pandas as pd
+
+    from farm.job import run_plan
+    from farm.store import read_journal
 
     if not isinstance(devices, Path):
         devices = write_devices(tmp_path / "devices.yaml", devices)
