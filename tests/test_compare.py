@@ -380,14 +380,17 @@ def test_what_produced_the_numbers_must_match(
 
 
 def test_device_fingerprint_compares_stable_fields_only(
-    base: pd.DataFrame, new: pd.DataFrame
+    base: pd.DataFrame, new: pd.DataFrame, resolvable: Resolvable
 ) -> None:
+    noise = resolvable.threshold
     facts = json.loads(new.iloc[0]["device_fingerprint"])
     volatile = json.dumps({**facts, "serial": "127.0.0.1:40123", "edgetpu_device": "18d1:9302"})
     other_cpu = json.dumps({**facts, "model": "Cortex-A76"})
 
-    reconnected = cell(compare_runs(base, edited(new, 0, device_fingerprint=volatile)), new, 0)
-    replaced = cell(compare_runs(base, edited(new, 0, device_fingerprint=other_cpu)), new, 0)
+    reconnected = cell(
+        compare_runs(base, edited(new, 0, device_fingerprint=volatile), noise), new, 0
+    )
+    replaced = cell(compare_runs(base, edited(new, 0, device_fingerprint=other_cpu), noise), new, 0)
 
     assert reconnected.verdict == "same"
     assert replaced.verdict == "not comparable"
@@ -410,15 +413,20 @@ def test_a_new_os_build_is_not_comparable(base: pd.DataFrame, new: pd.DataFrame)
     assert row.reason is not None and "fingerprint differs: build_fingerprint" in row.reason
 
 
-def test_an_unknown_fingerprint_is_said_not_assumed(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    row = cell(compare_runs(edited(base, 0, device_fingerprint=None), new), new, 0)
+def test_an_unknown_fingerprint_is_said_not_assumed(
+    base: pd.DataFrame, new: pd.DataFrame, resolvable: Resolvable
+) -> None:
+    noise = resolvable.threshold
+    row = cell(compare_runs(edited(base, 0, device_fingerprint=None), new, noise), new, 0)
 
     assert row.verdict == "same"
     assert row.reason == "no device fingerprint in BASE: not checked"
 
 
-def test_cells_missing_on_one_side(base: pd.DataFrame, new: pd.DataFrame) -> None:
-    comparison = compare_runs(base, new.iloc[1:])
+def test_cells_missing_on_one_side(
+    base: pd.DataFrame, new: pd.DataFrame, resolvable: Resolvable
+) -> None:
+    comparison = compare_runs(base, new.iloc[1:], resolvable.threshold)
 
     gone = cell(comparison, new, 0)
     assert (gone.verdict, gone.reason) == ("not comparable", "missing in NEW")
@@ -468,8 +476,9 @@ def test_a_new_failure_is_not_compared_and_sets_the_exit_code(
     flag: str,
     reason: str | None,
     exit_code: int,
+    resolvable: Resolvable,
 ) -> None:
-    comparison = compare_runs(base, edit(new))
+    comparison = compare_runs(base, edit(new), resolvable.threshold)
 
     row = cell(comparison, new, index)
     assert getattr(row, flag)
@@ -479,9 +488,10 @@ def test_a_new_failure_is_not_compared_and_sets_the_exit_code(
 
 
 def test_parity_broken_in_both_runs_is_not_newly_broken(
-    base: pd.DataFrame, new: pd.DataFrame
+    base: pd.DataFrame, new: pd.DataFrame, resolvable: Resolvable
 ) -> None:
-    comparison = compare_runs(failed(base, 1, "parity", "x"), failed(new, 1, "parity", "x"))
+    noise = resolvable.threshold
+    comparison = compare_runs(failed(base, 1, "parity", "x"), failed(new, 1, "parity", "x"), noise)
 
     assert comparison.exit_code == EXIT_OK
 
