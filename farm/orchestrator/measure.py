@@ -51,7 +51,7 @@ from farm.runners.python import (
 from farm.spec import Cell, Device, RunSettings
 from farm.targets import CommandResult, Target
 from farm.targets.lock import DeviceLock
-from farm.targets.staging import StagedFiles, push_if_changed
+from farm.targets.staging import StagedFiles
 
 if TYPE_CHECKING:
     from farm.orchestrator.facts import DeviceFacts  # which imports the probe, which imports this
@@ -76,7 +76,8 @@ class CellMeasurer:
         self.facts = facts  # its description picks benchmark_model, found once per run there
         self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
         self.files = StagedFiles(target)
-        self._staged: dict[str, str] = {}  # the run's output folder, once made
+        self._made: set[str] = set()  # the run's output folder, once made
+        self._npu_folders: dict[Path, str] = {}  # host folder -> its staged copy
         self._models: dict[str, ModelInfo | None] = {}
         self.lock: DeviceLock | None = None  # the device's lock, which records each runner
 
@@ -119,9 +120,9 @@ class CellMeasurer:
     def _out(self, cell: Cell, index: int) -> str:
         """The device path (no suffix) of this cell's result files, in the run's folder."""
         out_dir = f"{self.target.workdir}/out/{self.run_id}"
-        if out_dir not in self._staged:
+        if out_dir not in self._made:
             self.target.run(["mkdir", "-p", out_dir], timeout_s=60)
-            self._staged[out_dir] = out_dir
+            self._made.add(out_dir)
         return f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
 
     def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
@@ -277,17 +278,16 @@ class CellMeasurer:
         folder is named by the set's content, so a changed library is never mixed in."""
         if cell.delegate != "npu":
             return None
-        folder = Path(cell.device.options.npu_libraries or "")
-        if not folder.is_dir():
+        configured = cell.device.options.npu_libraries
+        folder = Path(configured) if configured else None
+        if folder is None or not folder.is_dir():
             key = f"devices.{cell.device.name}.npu_libraries"
-            raise RunnerError(f"npu_libraries {folder} is not a folder on this host ({key})")
-        files = library_files(folder)
-        remote = f"{self.target.workdir}/npu/{library_set_digest(files)[:20]}"
-        if remote not in self._staged:
-            for path, sha256 in files:
-                push_if_changed(self.target, str(path), f"{remote}/{path.name}", sha256)
-            self._staged[remote] = remote
-        return remote
+            raise RunnerError(f"npu_libraries {configured} is not a folder on this host ({key})")
+        if folder not in self._npu_folders:  # hashed once a run: vendor libraries are large
+            files = library_files(folder)
+            remote = self.files.stage_by_name(files, f"npu/{library_set_digest(files)[:20]}")
+            self._npu_folders[folder] = remote
+        return self._npu_folders[folder]
 
     def _raw(self, cell: Cell, suffix: str) -> Path:
         """Where the runner's raw output for this cell is kept, next to the results."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from pathlib import Path
 
 from farm.hashing import file_sha256
 from farm.targets.base import Target
@@ -42,3 +43,13 @@ class StagedFiles:
             push_if_changed(self.target, local, remote, sha256)
             self._remote[sha256] = remote
         return self._remote[sha256]
+
+    def stage_by_name(self, files: list[tuple[Path, str]], folder: str) -> str:
+        """Put each (path, sha256) in the workdir's ``folder`` under its own name (libraries
+        that load each other by name), pushing only what changed; the folder's path on the
+        device. Name the folder by the set's content, so a changed file is never mixed into an
+        older set."""
+        remote = f"{self.target.workdir}/{folder}"
+        for path, sha256 in files:
+            push_if_changed(self.target, str(path), f"{remote}/{path.name}", sha256)
+        return remote

@@ -25,6 +25,8 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from farm.hashing import file_sha256
+
 # Where the loader and the DSP look; the user's own value (devices.yaml env) is kept after ours.
 LIBRARY_PATH_VARIABLES = ("LD_LIBRARY_PATH", "ADSP_LIBRARY_PATH")
 
@@ -54,7 +56,7 @@ def npu_env(library_dir: str, env: Mapping[str, str]) -> dict[str, str]:
 def library_files(folder: Path) -> list[tuple[Path, str]]:
     """Each file of the host folder with its sha256, by name (the loader finds them so)."""
     files = sorted(p for p in folder.iterdir() if p.is_file())
-    return [(path, hashlib.sha256(path.read_bytes()).hexdigest()) for path in files]
+    return [(path, file_sha256(path)) for path in files]
 
 
 def library_set_digest(files: list[tuple[Path, str]]) -> str:
