@@ -98,14 +98,16 @@ def run_plan(
     stop: threading.Event | None = None,
     *,
     report: bool = True,
+    report_workers: int = 1,
 ) -> JobOutcome:
-    """Run every cell, then write results.parquet, run.json and (``report``) the dashboard. A
-    full disk under the run folder stops the run (RunDirFull): the journal keeps what finished."""
+    """Run every cell, then write results.parquet, run.json and (``report``) the dashboard, a
+    large one by ``report_workers`` processes (``write_report``). A full disk under the run
+    folder stops the run (RunDirFull): the journal keeps what finished."""
     start = time.perf_counter()
     with stops_on_a_full_disk(plan):
         outcome = _run_and_write(plan, on_result, stop)
         if report:
-            outcome.dashboard = write_report(plan.run_dir)
+            outcome.dashboard = write_report(plan.run_dir, workers=report_workers)
         outcome.report_s = time.perf_counter() - start - outcome.execute_s
         return outcome
 
@@ -157,15 +159,19 @@ def _execute(
 
 
 def write_report(
-    run_dir: Path, out: Path | None = None, progress: PageProgress | None = None
+    run_dir: Path,
+    out: Path | None = None,
+    progress: PageProgress | None = None,
+    workers: int = 1,
 ) -> Path:
     """The run's dashboard. A run under reports/runs/ also gets the history of the runs up to
     and including it (trends) and its comparison with the last good run before it (the
-    compare.json a nightly wrote, else compared here), and updates reports/latest.html."""
+    compare.json a nightly wrote, else compared here), and updates reports/latest.html. The
+    device pages of a large run are written by ``workers`` processes (``farm.workers``)."""
     results, run = load_results(run_dir), load_run_info(run_dir)
     path = out or run_dir / "dashboard.html"
     if run_dir.resolve().parent.name != "runs":
-        return write_dashboard(results, run, path, progress=progress)
+        return write_dashboard(results, run, path, progress=progress, workers=workers)
     reports = run_dir.resolve().parent.parent
     this_run = str(run.get("run_id", run_dir.name))  # run ids sort by start time
     history = load_history(reports, up_to=this_run, columns=HISTORY_COLUMNS)
@@ -178,7 +184,7 @@ def write_report(
     name = baseline.name if baseline is not None else None
     path = write_dashboard(
         results, run, path, history=history, comparison=comparison, baseline=name,
-        progress=progress,
+        progress=progress, workers=workers,
     )  # fmt: skip
     if out is None:
         copy_dashboard(path, reports / "latest.html")
@@ -205,7 +211,10 @@ class NightlyOutcome:
 
 
 def run_nightly(
-    plan: RunPlan, threshold: float, on_result: ResultCallback | None = None
+    plan: RunPlan,
+    threshold: float,
+    on_result: ResultCallback | None = None,
+    report_workers: int = 1,
 ) -> NightlyOutcome:
     """Run, then compare with the last good run under the same reports folder; the
     comparison is written next to the results (compare.json, compare.md)."""
@@ -218,5 +227,6 @@ def run_nightly(
             comparison = compare_runs(load_results(baseline), load_results(plan.run_dir), threshold)
             (plan.run_dir / "compare.json").write_text(to_json(comparison))
             (plan.run_dir / "compare.md").write_text(to_markdown(comparison))
-        outcome.dashboard = write_report(plan.run_dir)  # once, showing this comparison
+        # once, showing this comparison
+        outcome.dashboard = write_report(plan.run_dir, workers=report_workers)
     return NightlyOutcome(outcome, baseline, comparison)

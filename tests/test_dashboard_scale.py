@@ -6,6 +6,8 @@ synthetic lab of the scale benchmarks (tests/perf/synthetic_lab.py), at a size C
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -91,6 +93,23 @@ def test_a_large_run_is_a_summary_page_linking_a_page_per_device(tmp_path: Path)
     assert '<script src="plotly.min.js"></script>' in device_page
     assert 'id="latency"' in device_page and "dev0" in device_page and "dev3" not in device_page
     assert (page.parent / "dashboard-devices" / "plotly.min.js").stat().st_size > 1_000_000
+
+
+def test_pages_written_by_several_processes_are_those_one_process_writes(tmp_path: Path) -> None:
+    """`farm report --jobs 3` (the installed command: its workers are spawned from it) writes
+    the very bytes that one process writes."""
+    run_dir = sorted((synthetic(tmp_path, Lab(6, 14, 10), runs=2) / "runs").iterdir())[-1]
+    farm = Path(sys.executable).with_name("farm")
+    folders = {jobs: tmp_path / f"jobs-{jobs}" for jobs in (1, 3)}
+    for jobs, folder in folders.items():
+        argv = [farm, "report", run_dir, "--out", folder / "dashboard.html", "--jobs", str(jobs)]
+        subprocess.run(argv, check=True, capture_output=True, timeout=600)
+    files = {jobs: sorted(p.relative_to(f) for p in f.rglob("*")) for jobs, f in folders.items()}
+    assert len(files[1]) == 9  # the summary, its folder: 6 device pages and plotly.min.js
+    assert files[1] == files[3]
+    for name in files[1]:
+        one, three = (folders[jobs] / name for jobs in (1, 3))
+        assert one.is_dir() or one.read_bytes() == three.read_bytes(), name
 
 
 @pytest.mark.lab

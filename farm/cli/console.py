@@ -30,6 +30,7 @@ from farm.job import run_nightly, run_plan, write_report
 from farm.orchestrator import ResultCallback, RunPlan
 from farm.orchestrator.probe import DeviceProbe
 from farm.spec import CellResult, Device
+from farm.workers import usable_cores
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,7 +65,7 @@ def run_with_progress(plan: RunPlan, console: Console | None = None) -> int:
     """Run the plan under a progress bar, print the summary and where the files are."""
     console = console or _stderr_console()
     with _progress(plan, "run", console) as advance:
-        outcome = run_plan(plan, on_result=advance)
+        outcome = run_plan(plan, on_result=advance, report_workers=usable_cores())
     console.print(summary_table(outcome.results))
     print_reasons(outcome.results, console)
     console.print(f"results: {plan.run_dir}  dashboard: {outcome.dashboard}")
@@ -93,9 +94,9 @@ def print_resume_line(plan: RunPlan, results: list[CellResult], console: Console
     )
 
 
-def write_report_with_progress(run_dir: Path, out: Path | None) -> Path:
+def write_report_with_progress(run_dir: Path, out: Path | None, workers: int) -> Path:
     """`farm report`: the dashboard, with a spinner while the results and history are read
-    and a bar over the device pages of a large run (a 27 k-cell run takes tens of seconds)."""
+    and a bar over the device pages of a large run (written by `workers` processes)."""
     columns = (SpinnerColumn(), *_COLUMNS[:-1])  # no `last` cell line
     with Progress(*columns, console=_stderr_console(), transient=True) as progress:
         task = progress.add_task(f"report {escape(run_dir.name)}: reading results", total=None)
@@ -104,7 +105,7 @@ def write_report_with_progress(run_dir: Path, out: Path | None) -> Path:
             what = f"report: page of {escape(device)}"
             progress.update(task, description=what, completed=done, total=total)
 
-        return write_report(run_dir, out, page_written)
+        return write_report(run_dir, out, page_written, workers)
 
 
 def _stderr_console() -> Console:
@@ -312,7 +313,7 @@ def run_nightly_with_progress(plan: RunPlan, threshold: float) -> int:
     """`farm nightly`: the run under a progress bar, then its comparison with the baseline."""
     console = _stderr_console()
     with _progress(plan, "nightly", console) as advance:
-        nightly = run_nightly(plan, threshold, advance)
+        nightly = run_nightly(plan, threshold, advance, report_workers=usable_cores())
     console.print(summary_table(nightly.run.results))
     print_reasons(nightly.run.results, console)
     if not nightly.run.interrupted and not nightly.run.measured:

@@ -126,10 +126,17 @@ def run(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (holds journal.jsonl).")],
     out: Annotated[Path | None, typer.Option(help="Default: RUN_DIR/dashboard.html.")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes that write a large run's device pages [default: one per core]."
+        ),
+    ] = None,
 ) -> None:
     """Write the dashboard of a run (also of an unfinished one, from its journal)."""
     from farm.cli.console import write_report_with_progress
+    from farm.workers import usable_cores
 
     if not (run_dir / "journal.jsonl").exists() and not (run_dir / "results.parquet").exists():
         raise ConfigError(str(run_dir), "", "not a run directory", "pass reports/runs/<run id>")
-    typer.echo(write_report_with_progress(run_dir, out))
+    typer.echo(write_report_with_progress(run_dir, out, jobs or usable_cores()))

@@ -65,11 +65,13 @@ def write_dashboard(
     comparison: Comparison | None = None,
     baseline: str | None = None,
     progress: PageProgress | None = None,
+    workers: int = 1,
 ) -> pathlib.Path:
     """Write the dashboard to `path` (parent folders are created) and return the path.
 
     A run of more than `split.SPLIT_CELLS` cells gets a summary page at `path` and a page per
-    device beside it (`<stem>-devices/`); `progress(device, done, total)` hears of each."""
+    device beside it (`<stem>-devices/`), written by `workers` processes (None: one per core);
+    `progress(device, done, total)` hears of each."""
     from farm.dashboard.cells import prepare
     from farm.dashboard.page import render_page
     from farm.dashboard.split import SPLIT_CELLS, write_pages
@@ -79,7 +81,7 @@ def write_dashboard(
     target.parent.mkdir(parents=True, exist_ok=True)
     data = RunData(prepare(results), run, history, comparison, baseline)
     if len(data.cells) > SPLIT_CELLS:
-        return write_pages(data, target, progress)
+        return write_pages(data, target, progress, workers)
     target.write_text(render_page(data), encoding="utf-8")
     return target
 

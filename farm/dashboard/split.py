@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -23,38 +24,71 @@ from farm.dashboard import PageProgress, answer, reasons
 from farm.dashboard.cells import ordered_devices
 from farm.dashboard.header import STATUSES
 from farm.dashboard.markup import Html, element, hint, table, text
-from farm.dashboard.page import render_page
-from farm.dashboard.view import RunData, Section, cells_of
+from farm.dashboard.page import NOTHING, VIEWS, render_page
+from farm.dashboard.view import RunData, Section, View, cells_of
+from farm.workers import share_work
 
 SPLIT_CELLS = 1000
 PLOTLY_JS = "plotly.min.js"
 INDEX_HEADERS = ("Device", "Cells", *STATUSES)
 
 
-def write_pages(data: RunData, path: Path, progress: PageProgress | None = None) -> Path:
-    """The summary page at `path` and a page per device in `<stem>-devices/`."""
+def write_pages(
+    data: RunData, path: Path, progress: PageProgress | None = None, workers: int = 1
+) -> Path:
+    """The summary page at `path` and a page per device in `<stem>-devices/`, written by
+    `workers` processes (None: one per core; see `farm.workers`)."""
     folder = devices_folder(path)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     devices = ordered_devices(data.cells)
+    links = page_names(devices)
     histories = by_device(data.history)
-    links: dict[str, str] = {}
     back = element("p", Html(f'<a href="../{text(path.name)}">← all devices</a>'), cls="back")
-    for done, device in enumerate(devices, start=1):
-        page = folder / page_name(device, set(links.values()))
-        html = render_page(of_device(data, device, histories), plotly_src=PLOTLY_JS, above=back)
-        page.write_text(html, encoding="utf-8")
-        links[device] = page.name
-        if progress:
-            progress(device, done, len(devices))
-    views = (answer.section, reasons.section, lambda d: index(d, folder.name, links))
-    path.write_text(render_page(data, views), encoding="utf-8")
+    pages = [
+        Page(of_device(data, device, histories), folder / links[device], PLOTLY_JS, back)
+        for device in devices
+    ]
+    # The summary reads the cells alone; last in the list, so this process writes it first.
+    views = (answer.section, reasons.section, partial(index, folder=folder.name, links=links))
+    pages.append(Page(RunData(data.cells, data.run), path, views=views))
+    written = iter(range(1, len(devices) + 1))
+
+    def page_done(at: int) -> None:
+        if progress and at < len(devices):
+            progress(devices[at], next(written), len(devices))
+
+    share_work(write_page, pages, workers=workers, done=page_done)
     return path
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One page to write: its data and views, where plotly.js comes from, what goes on top."""
+
+    data: RunData
+    path: Path
+    plotly_src: str | None = None
+    above: Html = NOTHING
+    views: Sequence[View] = VIEWS
+
+
+def write_page(page: Page) -> None:
+    html = render_page(page.data, page.views, plotly_src=page.plotly_src, above=page.above)
+    page.path.write_text(html, encoding="utf-8")
 
 
 def devices_folder(page: Path) -> Path:
     """Where a summary page's device pages are: `<stem>-devices/` beside it."""
     return page.parent / f"{page.stem}-devices"
+
+
+def page_names(devices: Sequence[str]) -> dict[str, str]:
+    """Each device's page file: its name with markup and slashes replaced, unique here."""
+    names: dict[str, str] = {}
+    for device in devices:
+        names[device] = page_name(device, set(names.values()))
+    return names
 
 
 def page_name(device: str, taken: set[str]) -> str:
