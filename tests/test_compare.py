@@ -41,7 +41,8 @@ from farm.compare import (
     to_markdown,
     to_table,
 )
-from farm.compare.stats import MIN_SAMPLES, block_length, bootstrap_medians
+from farm.compare.blocks import block_length, block_starts, bootstrap_medians
+from farm.compare.stats import MIN_SAMPLES
 from farm.errors import ConfigError
 from farm.orchestrator import RunPlan, execute
 from farm.spec import CellResult
@@ -785,7 +786,7 @@ def one_by_one_medians(samples: np.ndarray, resamples: int, seed: int) -> np.nda
     `block_length` consecutive samples (wrapping round) from starts drawn as `stats` draws them,
     joined and cut to n, and that resample's np.median."""
     n, length = len(samples), block_length(samples)
-    starts = np.random.default_rng(seed).integers(0, n, size=(resamples, -(-n // length)))
+    starts = block_starts(np.random.default_rng(seed), n, resamples, length)
     medians = []
     for row in starts:
         picked = np.concatenate([samples[(start + np.arange(length)) % n] for start in row])
