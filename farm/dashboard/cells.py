@@ -92,32 +92,49 @@ def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
 
 def records(frame: pd.DataFrame) -> Sequence[Record]:
     """The rows as mappings, for code that reads one cell at a time; without the per-iteration
-    lists (a view that draws samples reads the column). Built from each column's `tolist`:
-    pandas' `to_dict("records")` took 49 ms for 200 rows of this frame here, this 10 ms; each
-    row is a `Row` over its values, since a dict of all 90 columns per row cost a 27 k-cell
-    report 4 s for the few columns a view reads."""
-    columns = [name for name in frame.columns if name not in SAMPLE_COLUMNS]
-    at: dict[Hashable, int] = {name: i for i, name in enumerate(columns)}
-    values = [frame[name].tolist() for name in columns]
-    return [Row(at, row) for row in zip(*values, strict=True)]
+    lists (a view that draws samples reads the column). pandas' `to_dict("records")` took
+    49 ms for 200 rows of this frame; a dict of all 90 columns per row cost a 27 k-cell report
+    4 s for the few columns a view reads; so a row reads its value from its column's `tolist`,
+    made the first time any row asks for that column."""
+    columns = _Columns(frame)
+    return [Row(columns, i) for i in range(len(frame))]
+
+
+class _Columns:
+    """A frame's columns as lists, each made when first read (by any of its rows)."""
+
+    __slots__ = ("_frame", "_lists", "names")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._lists: dict[Hashable, list[Any]] = {}
+        self.names = [name for name in frame.columns if name not in SAMPLE_COLUMNS]
+
+    def value(self, column: Hashable, row: int) -> Any:
+        found = self._lists.get(column)
+        if found is None:
+            if column in SAMPLE_COLUMNS or column not in self._frame.columns:
+                raise KeyError(column)
+            found = self._lists[column] = self._frame[column].tolist()
+        return found[row]
 
 
 class Row(Mapping[Hashable, Any]):
-    """One row: its values, and where each column is in them (shared by every row)."""
+    """One row of a frame's `_Columns`."""
 
-    __slots__ = ("_at", "_values")
+    __slots__ = ("_columns", "_row")
 
-    def __init__(self, at: Mapping[Hashable, int], values: Sequence[Any]) -> None:
-        self._at, self._values = at, values
+    def __init__(self, columns: _Columns, row: int) -> None:
+        self._columns, self._row = columns, row
 
     def __getitem__(self, column: Hashable) -> Any:
-        return self._values[self._at[column]]
+        return self._columns.value(column, self._row)
 
     def __iter__(self) -> Iterator[Hashable]:
-        return iter(self._at)
+        return iter(self._columns.names)
 
     def __len__(self) -> int:
-        return len(self._at)
+        return len(self._columns.names)
 
 
 def cell_ids(frame: pd.DataFrame) -> pd.Series:
@@ -127,17 +144,15 @@ def cell_ids(frame: pd.DataFrame) -> pd.Series:
 
 
 def in_model_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted by model (natural order), then by column order (cpu first, threads up)."""
-    rank = {column: i for i, column in enumerate(ordered_columns(frame))}
+    """Rows sorted by model (natural order), then by column order (cpu first, threads up);
+    rows of the same model and column keep their order."""
     models = frame["model"].astype(str).tolist()
     keys = {model: natural_key(model) for model in set(models)}  # once per model, not per row
-    ranked = frame.assign(
-        model_key=pd.Series([keys[m] for m in models], index=frame.index, dtype=object),
-        column_rank=frame["column"].map(rank),
-    )
-    return ranked.sort_values(["model_key", "column_rank"]).drop(
-        columns=["model_key", "column_rank"]
-    )
+    key_rank = {key: i for i, key in enumerate(sorted(set(keys.values())))}
+    column_rank = {column: i for i, column in enumerate(ordered_columns(frame))}
+    by_model = [key_rank[keys[model]] for model in models]
+    by_column = [column_rank[column] for column in frame["column"].tolist()]
+    return frame.iloc[np.lexsort((by_column, by_model))]  # the last key sorts first
 
 
 def ordered_devices(frame: pd.DataFrame) -> list[str]:
@@ -155,10 +170,24 @@ def natural_key(name: str) -> tuple[str | int, ...]:
 
 
 def ordered_columns(frame: pd.DataFrame) -> list[str]:
-    """Column labels: cpu first, then the other delegates in spec order, threads ascending."""
-    pairs = frame[["delegate", "threads", "column"]].drop_duplicates("column")
-    ranked = pairs.assign(rank=pairs["delegate"].map(_delegate_rank))
-    return ranked.sort_values(["rank", "delegate", "threads"])["column"].tolist()
+    """Column labels: cpu first, then the other delegates in spec order (others by name),
+    threads ascending (unknown last)."""
+    columns, delegates, threads = (
+        frame[name].tolist() for name in ("column", "delegate", "threads")
+    )
+    first: dict[str, tuple[Any, Any]] = {}
+    for column, pair in zip(columns, zip(delegates, threads, strict=True), strict=True):
+        first.setdefault(column, pair)
+    return sorted(first, key=lambda column: _column_key(*first[column]))
+
+
+def _column_key(delegate: Any, threads: Any) -> tuple[int, bool, str, bool, int]:
+    """Rank, then delegate and threads with a missing one last (as pandas sorts NaN)."""
+    no_delegate, no_threads = pd.isna(delegate), pd.isna(threads)
+    return (
+        _delegate_rank(delegate), bool(no_delegate), "" if no_delegate else str(delegate),
+        bool(no_threads), 0 if no_threads else int(threads),
+    )  # fmt: skip
 
 
 def _delegate_rank(delegate: object) -> int:
