@@ -279,11 +279,15 @@ def last_good_run(reports: str | Path, before: str | None = None) -> Path | None
 
 
 def _statuses(run_dir: Path) -> set[str]:
-    """The statuses of a finished run's cells: its status column only (the samples are most
-    of the file, and a lab whose every run has a failed cell is searched back to its first)."""
+    """The statuses of a finished run's cells: as run.json counted them (`statuses`), else
+    from results.parquet's status column only (the samples are most of the file; a lab whose
+    every run has a failed cell is searched back to its first: 364 files took 0.9 s)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    counted = load_run_info(run_dir).get("statuses")
+    if isinstance(counted, dict):
+        return {status for status, n in counted.items() if n}
     try:
         return set(pq.read_table(run_dir / RESULTS, columns=["status"]).column(0).to_pylist())
     except (OSError, pa.ArrowException):  # torn or empty: rebuilt from the journal

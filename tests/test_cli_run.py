@@ -39,6 +39,7 @@ def test_a_run_on_the_shipped_manifest_measures_every_cell(host_lab: Path, tmp_p
     assert run_info["seed"] == 3 and "host" in run_info["devices"]
     assert run_info["executor"] == {"kind": "local", "host": platform.node()}
     assert run_info["runtimes"] == [f"ai_edge_litert {frame.runtime_version.iloc[0]}"]
+    assert run_info["statuses"] == {"ok": len(frame)}  # what finding the last good run reads
     assert len(read_journal(run_dir / "journal.jsonl")) == len(frame)
     assert frame.parity_ok.all() and frame.parity_cosine.notna().all()
     assert frame.nodes_total.gt(0).all() and frame.partitions.notna().all()

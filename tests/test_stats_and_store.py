@@ -14,7 +14,15 @@ import pytest
 from farm.orchestrator import new_run_id
 from farm.spec import RESULT_COLUMNS, CellResult
 from farm.stats import summarize_latency
-from farm.store import Journal, load_results, read_journal, results_frame, write_results
+from farm.store import (
+    Journal,
+    last_good_run,
+    load_results,
+    read_journal,
+    results_frame,
+    write_results,
+    write_run_info,
+)
 
 
 def test_statistics_match_numpy_on_the_samples() -> None:
@@ -120,3 +128,24 @@ def test_a_non_finite_metric_is_null_in_the_journal_and_in_the_parquet_alike(
     table = pq.read_table(tmp_path / "results.parquet", columns=["parity_max_abs"])
     assert table.column("parity_max_abs").null_count == 1  # null, not a NaN value
     assert pd.isna(stored.parity_cosine)
+
+
+def test_the_last_good_run_is_found_from_run_json_counts_or_from_the_results(
+    tmp_path: Path,
+) -> None:
+    """run.json's `statuses` say whether a run was good without opening its results; a run
+    written before run.json counted them is read from its status column."""
+    runs = tmp_path / "reports" / "runs"
+    older, good, counted_bad, uncounted_bad = (runs / f"2026010{n}T000000Z" for n in range(4))
+    for run_dir, statuses in [
+        (older, ["ok"]), (good, ["ok", "skipped"]), (counted_bad, ["ok", "failed"]),
+        (uncounted_bad, ["failed", "ok"]),
+    ]:  # fmt: skip
+        run_dir.mkdir(parents=True)
+        write_results(run_dir, [result(f"d{i}", status) for i, status in enumerate(statuses)])
+    write_run_info(counted_bad, {"statuses": {"failed": 1, "ok": 1}})
+    write_run_info(good, {"statuses": {"ok": 1, "skipped": 1}})
+
+    assert last_good_run(tmp_path / "reports") == good
+    write_run_info(good, {"statuses": {"failed": 1, "ok": 1}})  # the counts are what is read
+    assert last_good_run(tmp_path / "reports") == older

@@ -4,6 +4,7 @@ its provenance."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import json
@@ -197,6 +198,8 @@ def provenance(
         "executor": executor,
         "runtimes": runtimes,
         "cells": len(plan.cells) + len(plan.skips),
+        # every row's status, retried attempts included (what `store.last_good_run` reads)
+        "statuses": dict(sorted(collections.Counter(r.status for r in results).items())),
     }
 
 

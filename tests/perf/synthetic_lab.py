@@ -14,6 +14,7 @@ check on every run and one device's gpu cells fail parity, as a real lab's do.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -95,11 +96,14 @@ def write_run(
         field.name: columns.get(field.name, pa.array([template.get(field.name)] * n, field.type))
         for field in arrow_schema()
     }
-    pq.write_table(pa.table(arrays, schema=arrow_schema()), run_dir / RESULTS)
+    table = pa.table(arrays, schema=arrow_schema())
+    pq.write_table(table, run_dir / RESULTS)
+    statuses = collections.Counter(table.column("status").to_pylist())
     info = {
         "run_id": run_id, "started_at": started.isoformat(), "host": "synthetic",
         "finished_at": (started + dt.timedelta(hours=3)).isoformat(), "seed": number,
         "cells": n, "devices": {f"dev{d}": {"model": f"Board {d}"} for d in range(lab.devices)},
+        "statuses": dict(sorted(statuses.items())),
     }  # fmt: skip
     (run_dir / RUN_INFO).write_text(json.dumps(info))
     return run_dir
