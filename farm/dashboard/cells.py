@@ -47,7 +47,7 @@ def latest_attempts(frame: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame
 
 def column_labels(frame: pd.DataFrame) -> list[str]:
     """Each row's heatmap column (`column_label`), one label per distinct pair."""
-    pairs = list(zip(frame["delegate"], frame["threads"], strict=True))
+    pairs = list(zip(frame["delegate"].tolist(), frame["threads"].tolist(), strict=True))
     labels = {pair: column_label(*pair) for pair in set(pairs)}
     return [labels[pair] for pair in pairs]
 
