@@ -4,12 +4,14 @@ per-run median, its p5–p95 band and the change points where it stepped to a ne
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
@@ -177,37 +179,61 @@ def device_figure(
 ) -> Block:
     """A panel per model (shared time axis), a line and band per `delegate/tN`.
 
-    The traces are plain dicts, drawn without Plotly's per-value validation (a `FigureDict`): a
-    year's device page draws 400 of them, and building each as a `go.Scatter`, then copying
-    it into a figure and out again, took 30 s of the 51 s report."""
+    The figure is Plotly's JSON built as plain dicts, without Plotly's per-value validation (a
+    `FigureDict`): a year's device page draws 400 traces, and building each as a `go.Scatter`,
+    then copying it into a figure and out again, took 30 s of the 51 s report. The device's
+    values are read once (not a frame per line), and the panels' layout is made once for
+    each list of models (`panels`)."""
     models = ordered_models(cells)
-    height = 90 + PANEL_PX * len(models)
-    figure = make_subplots(
-        rows=len(models), cols=1, shared_xaxes=True, vertical_spacing=GAP_PX / height,
-        subplot_titles=[plot_text(model) for model in models],
-    )  # fmt: skip
+    layout = copy.deepcopy(panels(tuple(plot_text(model) for model in models)))
     device_steps = steps[steps["device"].eq(str(cells["device"].iloc[0])).to_numpy(dtype=bool)]
-    cells = cells.assign(at=runs.reset_index().set_index("number")["index"][cells["number"]].array)
-    by_model = dict(iter(cells.groupby(cells["model"].astype(str), sort=False)))
+    at = runs.reset_index().set_index("number")["index"][cells["number"]].to_numpy(dtype=np.int64)
+    numbers = cells[list(QUANTILES)].apply(pd.to_numeric, errors="coerce")
+    values = numbers.to_numpy(dtype=float, na_value=np.nan)
+    lines = cells.groupby([cells["model"].astype(str), "column"], sort=False).indices
     device_columns = ordered_columns(cells)  # each panel's are these in this order, or fewer
+    x, labels = runs["x"].tolist(), runs["label"].tolist()
     legend: set[str] = set()
     traces: list[dict[str, Any]] = []
     for row, model in enumerate(models, start=1):
-        model_cells = by_model[model]
         axes = {"xaxis": axis_ref("x", row), "yaxis": axis_ref("y", row)}
-        by_column = dict(iter(model_cells.groupby("column", sort=False)))
-        for column in [column for column in device_columns if column in by_column]:
-            found = series_traces(by_column[column], runs, colors[column], column not in legend)
+        columns = [column for column in device_columns if (model, column) in lines]
+        for column in columns:
+            rows = lines[(model, column)]
+            series = Series(plot_text(model), plot_text(column), at[rows], values[rows])
+            found = series_traces(series, x, labels, colors[column], column not in legend)
             traces += [{**trace, **axes} for trace in found]
             legend.add(column)
         model_steps = device_steps[device_steps["model"].eq(model).to_numpy(dtype=bool)]
-        traces += [{**trace, **axes} for trace in mark_steps(figure, model_steps, row, legend)]
-        figure.update_yaxes(latency_axis(spread_of(model_cells)), row=row, col=1)
+        found, shapes = mark_steps(model_steps, row, legend)
+        traces += [{**trace, **axes} for trace in found]
+        if shapes:
+            layout.setdefault("shapes", []).extend(shapes)
+        drawn = np.concatenate([values[lines[(model, column)]] for column in columns])
+        layout[axis_key("y", row)].update(latency_axis(drawn.ravel().tolist()))
     dated = not pd.api.types.is_integer_dtype(runs["x"])
-    figure.update_xaxes(type="date" if dated else "linear", dtick=None if dated else 1)
-    figure.update_xaxes(title_text="run start (UTC)" if dated else "run", row=len(models), col=1)
-    layout = style_figure(figure, height_px=height).layout.to_plotly_json()
+    for key in [key for key in layout if key.startswith("xaxis")]:
+        layout[key].update({"type": "date"} if dated else {"type": "linear", "dtick": 1})
+    bottom = layout[axis_key("x", len(models))]
+    bottom["title"] = {"text": "run start (UTC)" if dated else "run"}
     return {"data": traces, "layout": layout}
+
+
+QUANTILES = ("latency_p5_ms", "latency_median_ms", "latency_p95_ms")
+
+
+@functools.lru_cache(maxsize=64)
+def panels(titles: tuple[str, ...]) -> dict[str, Any]:
+    """The layout of a panel per model (these titles), one above the other on a shared time
+    axis, in the farm's look: Plotly's make_subplots and the theme took a tenth of a year's
+    device page, and devices that ran the same models share it (the caller copies it)."""
+    height = 90 + PANEL_PX * len(titles)
+    figure = make_subplots(
+        rows=len(titles), cols=1, shared_xaxes=True, vertical_spacing=GAP_PX / height,
+        subplot_titles=list(titles),
+    )  # fmt: skip
+    layout: dict[str, Any] = style_figure(figure, height_px=height).layout.to_plotly_json()
+    return layout
 
 
 def axis_ref(axis: str, row: int) -> str:
@@ -215,11 +241,9 @@ def axis_ref(axis: str, row: int) -> str:
     return axis if row == 1 else f"{axis}{row}"
 
 
-def spread_of(cells: pd.DataFrame) -> list[float]:
-    """Every latency the panel draws, for its axis range."""
-    columns = ["latency_p5_ms", "latency_median_ms", "latency_p95_ms"]
-    numbers = cells[columns].apply(pd.to_numeric, errors="coerce")
-    return numbers.to_numpy(dtype=float).ravel().tolist()  # log_axis skips the gaps (NaN)
+def axis_key(axis: str, row: int) -> str:
+    """The axis of a subplot row as the layout names it: `xaxis`, then `xaxis2` …"""
+    return f"{axis}axis" if row == 1 else f"{axis}axis{row}"
 
 
 def latency_axis(values_ms: list[float]) -> dict[str, object]:
@@ -236,33 +260,37 @@ def latency_axis(values_ms: list[float]) -> dict[str, object]:
     return axis
 
 
+@dataclass(frozen=True)
+class Series:
+    """One cell's line: its model and column (as plot text), the runs it has a value in (their
+    places in the run table) and its p5, median and p95 there (a row per run)."""
+
+    model: str
+    column: str
+    at: np.ndarray
+    values: np.ndarray
+
+
 def series_traces(
-    series: pd.DataFrame, runs: pd.DataFrame, color: str, show_legend: bool
+    series: Series, x: list[Any], labels: list[str], color: str, show_legend: bool
 ) -> list[dict[str, Any]]:
     """The p5–p95 band (under) and the median line of one cell, a gap where a run has none."""
-    column = plot_text(series["column"].iloc[0])
-    cell = f"{plot_text(series['model'].iloc[0])} · {column}"
-    # One value per run, in run order: the cell's rows land at their run's place (`at`).
-    at = series["at"].to_numpy(dtype=np.int64)
-    median, low, high = (
-        aligned(series[name], at, len(runs))
-        for name in ("latency_median_ms", "latency_p5_ms", "latency_p95_ms")
-    )
-    hovers = hover_texts(runs["label"].tolist(), cell, median, low, high)
-    x = runs["x"].tolist()
+    # One value per run, in run order: the cell's values land at their run's place (`at`).
+    low, median, high = (aligned(series.values[:, i], series.at, len(x)) for i in range(3))
+    hovers = hover_texts(labels, f"{series.model} · {series.column}", median, low, high)
     line = {
         "type": "scatter", "x": x, "y": [None if math.isnan(m) else m for m in median],
-        "name": column, "legendgroup": column, "showlegend": show_legend,
+        "name": series.column, "legendgroup": series.column, "showlegend": show_legend,
         "mode": "lines+markers", "line": {"color": color, "width": 1.8}, "marker": {"size": 5},
         "customdata": hovers, "hovertemplate": "%{customdata}<extra></extra>",
     }  # fmt: skip
-    return [*band_trace(x, low, high, color, column), line]
+    return [*band_trace(x, low, high, color, series.column), line]
 
 
-def aligned(values: pd.Series, at: np.ndarray, runs: int) -> list[float]:
+def aligned(values: np.ndarray, at: np.ndarray, runs: int) -> list[float]:
     """A cell's values at their runs' places, NaN for the runs without one."""
     every = np.full(runs, np.nan)
-    every[at] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    every[at] = values
     return every.tolist()
 
 
@@ -297,21 +325,21 @@ def hover_texts(
 
 
 def mark_steps(
-    figure: go.Figure, steps: pd.DataFrame, row: int, legend: set[str]
-) -> list[dict[str, Any]]:
-    """A dotted vertical line at each step (on `figure`) and a triangle at its new level, with a
-    hover (the trace returned)."""
+    steps: pd.DataFrame, row: int, legend: set[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A triangle at each step's new level, with a hover (the trace), and a dotted vertical
+    line at each step (the layout's shapes), in panel `row`."""
     if steps.empty:
-        return []
+        return [], []
     colors = [FAILED_COLOR if change > 0 else OK_COLOR for change in steps["change"]]
-    for x, color in zip(steps["x"], colors, strict=True):
-        figure.add_vline(
-            x=x,
-            row=row,
-            col=1,
-            line={"color": color, "dash": "dot", "width": 1.5},
-            exclude_empty_subplots=False,  # the panel's traces join the figure later
-        )
+    shapes = [
+        {
+            "line": {"color": color, "dash": "dot", "width": 1.5}, "type": "line", "x0": x,
+            "x1": x, "xref": axis_ref("x", row), "y0": 0, "y1": 1,
+            "yref": f"{axis_ref('y', row)} domain",
+        }
+        for x, color in zip(steps["x"].tolist(), colors, strict=True)
+    ]  # fmt: skip
     symbols = ["triangle-up" if change > 0 else "triangle-down" for change in steps["change"]]
     marker = {"symbol": symbols, "color": colors, "size": 13, "line": {"color": "#fff", "width": 1}}
     trace = {
@@ -322,7 +350,7 @@ def mark_steps(
         "hovertemplate": "%{customdata}<extra></extra>",
     }  # fmt: skip
     legend.add("change point")
-    return [trace]
+    return [trace], shapes
 
 
 def step_hover(step: Record) -> str:
