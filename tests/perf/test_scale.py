@@ -1,8 +1,9 @@
 """The farm at lab scale (`tox -e perf -k scale`): a year of nightlies of a 2,880-cell lab
 (1.05 M history rows, 50 samples a cell) and one 26,508-cell run, built by the synthetic lab
 generator from a results.parquet a real `farm run` wrote here; then `farm report`, `farm
-history` and `farm compare` as a user runs them (each its own process: wall time and peak
-RSS of that process), the HTML they wrote, and headless Chromium over the pages.
+history` and `farm compare` as a user runs them (each its own process, three times: the
+median wall time and its spread, and the peak RSS of the process and its workers together),
+the HTML they wrote, and headless Chromium over the pages.
 
 Prints the target table of issue 23. The targets are for a 2-core machine; a loaded one
 misses them without the code being wrong, so the table says which were met rather than
@@ -13,6 +14,7 @@ the page sizes are asserted.
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -31,24 +33,60 @@ BIG_LAB = Lab(47, 47, 100)  # 26,508 cells
 MB = 1e6
 
 
+ROUNDS = 3  # each command this often: the table says the median and the spread
+
+
 @dataclass(frozen=True)
 class Measured:
     wall_s: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # of the process and its workers together
 
 
-def farm(*args: object) -> Measured:
-    """`farm ARGS` in its own process: its wall time and its own peak RSS (wait4's rusage)."""
+@dataclass(frozen=True)
+class Rounds:
+    """A command's rounds: the median wall time with the fastest and slowest, peak memory."""
+
+    rounds: tuple[Measured, ...]
+
+    def wall(self) -> str:
+        walls = sorted(m.wall_s for m in self.rounds)
+        return f"{statistics.median(walls):.1f} s ({walls[0]:.1f}–{walls[-1]:.1f})"
+
+    def peak_gb(self) -> str:
+        return f"{max(m.peak_rss_mb for m in self.rounds) / 1000:.2f} GB"
+
+
+def farm(*args: object) -> Rounds:
+    return Rounds(tuple(farm_once(*args) for _ in range(ROUNDS)))
+
+
+def farm_once(*args: object) -> Measured:
+    """`farm ARGS` in its own process: its wall time and the peak of the summed RSS of it and
+    its worker processes (sampled every 20 ms from /proc: wait4's maxrss is the largest one
+    process reached, not what they held together)."""
     argv = [sys.executable, "-c", "from farm.cli import main; main()", *map(str, args)]
     start = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_kb = 0
+    while process.poll() is None:
+        peak_kb = max(peak_kb, tree_rss_kb(process.pid))
+        time.sleep(0.02)
     wall_s = time.perf_counter() - start
     # Any verdict is fine (the synthetic lab has failed cells: compare exits 5); 2 or a crash
     # is not.
-    code = os.waitstatus_to_exitcode(status)
-    assert code in (0, 1, 3, 4, 5, 6), process.stderr.read()  # type: ignore[union-attr]
-    return Measured(wall_s, usage.ru_maxrss / 1024)
+    assert process.returncode in (0, 1, 3, 4, 5, 6), process.stderr.read()  # type: ignore[union-attr]
+    return Measured(wall_s, peak_kb / 1024)
+
+
+def tree_rss_kb(pid: int) -> int:
+    """The resident memory of a process and all its descendants (kB); 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
+    return sum(map(int, rss)) + sum(tree_rss_kb(int(child)) for child in children)
 
 
 def real_template(tmp_path: Path) -> Path:
@@ -102,14 +140,14 @@ def test_scale_report_history_and_compare(tmp_path: Path, benchmark: pytest.Fixt
     big = farm("report", big_run, "--out", big_out)
     rows = [
         ("generate 365 runs + the 27 k-cell run", f"{generated_s:.1f} s", "—"),
-        ("1 M rows: farm report, latest run", f"{report.wall_s:.1f} s", "≤ 15 s"),
+        ("1 M rows: farm report, latest run", report.wall(), "≤ 15 s"),
         ("1 M rows: largest page / all files", sizes(year_out), "≤ 8 MB"),
-        ("1 M rows: farm report peak RSS", f"{report.peak_rss_mb / 1000:.2f} GB", "≤ 2 GB"),
-        ("1 M rows: farm history", f"{history.wall_s:.1f} s", "≤ 5 s"),
-        ("1 M rows: farm compare (two runs)", f"{compare.wall_s:.1f} s", "≤ 5 s"),
-        ("27 k cells: farm report", f"{big.wall_s:.1f} s", "≤ 10 s"),
+        ("1 M rows: farm report peak RSS (with workers)", report.peak_gb(), "≤ 2 GB"),
+        ("1 M rows: farm history", history.wall(), "≤ 5 s"),
+        ("1 M rows: farm compare (two runs)", compare.wall(), "≤ 5 s"),
+        ("27 k cells: farm report", big.wall(), "≤ 10 s"),
         ("27 k cells: largest page / all files", sizes(big_out), "≤ 8 MB"),
-        ("27 k cells: farm report peak RSS", f"{big.peak_rss_mb / 1000:.2f} GB", "—"),
+        ("27 k cells: farm report peak RSS (with workers)", big.peak_gb(), "—"),
     ]  # fmt: skip
     print("\n" + "\n".join(f"| {work} | {got} | {target} |" for work, got, target in rows))
     benchmark.extra_info.update({work: got for work, got, _ in rows})
