@@ -10,7 +10,8 @@ for none unless told (`workers=1`), the CLI asks for one per core.
 This process works too: the pool takes tasks from the front of the list, this process from the
 back, each task once (whoever claims it first in a shared table runs it). Every task is a pure
 function of its argument, so who ran it never changes the result, and results come back in task
-order. Workers ignore Ctrl-C: this process hears it, and leaving the pool ends them.
+order. Workers ignore Ctrl-C: this process hears it and drops the tasks not yet started; a
+worker that dies (killed for memory) fails the whole with BrokenProcessPool, never a wait.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Sequence
-from multiprocessing.pool import AsyncResult
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
 Task = TypeVar("Task")
@@ -52,11 +53,15 @@ def share_work(
         return [_run(function, task, index, done) for index, task in enumerate(tasks)]
     spawn = multiprocessing.get_context("spawn")
     claims = spawn.Array("b", len(tasks))
-    with spawn.Pool(processes - 1, initializer=_start_worker, initargs=(claims,)) as pool:
-        pending = [
-            pool.apply_async(_claimed, (function, index, task)) for index, task in enumerate(tasks)
-        ]
-        return _Shared(function, tasks, claims, pending, done).gather()
+    with ProcessPoolExecutor(
+        processes - 1, mp_context=spawn, initializer=_start_worker, initargs=(claims,)
+    ) as pool:
+        pending = [pool.submit(_claimed, function, index, task) for index, task in enumerate(tasks)]
+        try:
+            return _Shared(function, tasks, claims, pending, done).gather()
+        except BaseException:  # a task failed, or Ctrl-C: wait only for the running ones
+            pool.shutdown(wait=True, cancel_futures=True)  # while `claims` is still here
+            raise
 
 
 class _Shared(Generic[Task, Result]):
@@ -67,7 +72,7 @@ class _Shared(Generic[Task, Result]):
         function: Callable[[Task], Result],
         tasks: Sequence[Task],
         claims: Any,
-        pending: list[AsyncResult[tuple[bool, Result | None]]],
+        pending: list[Future[tuple[bool, Any]]],
         done: Done | None,
     ) -> None:
         self.function, self.tasks, self.claims, self.done = function, tasks, claims, done
@@ -85,12 +90,12 @@ class _Shared(Generic[Task, Result]):
     def hear(self, wait: bool) -> None:
         """Collect the pool's finished tasks (all of them when `wait`)."""
         for index, result in list(self.pending.items()):
-            if not (wait or result.ready()):
+            if not (wait or result.done()):
                 continue
-            ran, value = result.get()  # a task's exception is raised here
+            ran, value = result.result()  # a task's exception is raised here
             del self.pending[index]
             if ran:
-                self.results[index] = value  # type: ignore[assignment]
+                self.results[index] = value
                 if self.done:
                     self.done(index)
 

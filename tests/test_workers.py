@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,17 @@ def waits_for_the_pool(task: tuple[int, Path, int]) -> int:
 LAST = 9
 
 
+def dies_in_a_worker(task: tuple[int, Path, int]) -> int:
+    """A worker running this leaves a mark and dies at once (as if killed for memory); this
+    process, at its first task, waits for the mark."""
+    index, marker, parent = task
+    if os.getpid() != parent:
+        marker.touch()
+        os._exit(9)
+    waits_for_the_pool(task)
+    return index
+
+
 def fails_on_seven(n: int) -> int:
     if n == 7:
         raise ValueError(f"task {n} failed")
@@ -58,6 +70,12 @@ def test_the_pool_takes_part(tmp_path: Path) -> None:
     processes = share_work(waits_for_the_pool, tasks, workers=2)
 
     assert len(set(processes)) == 2 and processes[LAST] == os.getpid()
+
+
+def test_a_worker_that_dies_fails_the_whole_rather_than_waiting(tmp_path: Path) -> None:
+    tasks = [(index, tmp_path / "a worker died", os.getpid()) for index in range(LAST + 1)]
+    with pytest.raises(BrokenProcessPool):
+        share_work(dies_in_a_worker, tasks, workers=2)
 
 
 def test_one_task_or_one_worker_spawns_nothing() -> None:
