@@ -70,7 +70,7 @@ def write_dashboard(
     """Write the dashboard to `path` (parent folders are created) and return the path.
 
     A run of more than `split.SPLIT_CELLS` cells gets a summary page at `path` and a page per
-    device beside it (`<stem>-devices/`), written by `workers` processes (None: one per core);
+    device beside it (`<stem>-devices/`), written by `workers` processes (1: this one alone);
     `progress(device, done, total)` hears of each."""
     from farm.dashboard.cells import prepare
     from farm.dashboard.page import render_page

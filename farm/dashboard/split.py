@@ -37,7 +37,7 @@ def write_pages(
     data: RunData, path: Path, progress: PageProgress | None = None, workers: int = 1
 ) -> Path:
     """The summary page at `path` and a page per device in `<stem>-devices/`, written by
-    `workers` processes (None: one per core; see `farm.workers`)."""
+    `workers` processes (`farm.workers`; 1: this one alone)."""
     folder = devices_folder(path)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
