@@ -129,7 +129,7 @@ def report(
     jobs: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Processes that write a large run's device pages [default: one per core]."
+            min=1, help="Processes that write a large run's device pages (default: one per core)."
         ),
     ] = None,
 ) -> None:
