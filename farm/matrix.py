@@ -51,13 +51,13 @@ def skip_reason(cell: Cell) -> str | None:
         return f"{device.name} does not list delegate {delegate} in devices.yaml"
     if model.is_edgetpu and delegate != "edgetpu":
         return f"{model.name} is compiled for the Edge TPU and runs only on the edgetpu delegate"
-    if delegate == "npu" and device.runner == "benchmark_model":
-        if not device.options.npu_libraries:
-            return (
-                f"npu on benchmark_model needs LiteRT's benchmark_model and the SoC's libraries:"
-                f" set devices.{device.name}.npu_libraries to their folder"
-            )
-    elif delegate in PYTHON_RUNNER_ONLY and device.runner == "benchmark_model":
+    native = device.runner == "benchmark_model"
+    if delegate == "npu" and native and not device.options.npu_libraries:
+        return (
+            f"npu on benchmark_model needs LiteRT's benchmark_model and the SoC's libraries:"
+            f" set devices.{device.name}.npu_libraries to their folder"
+        )
+    if delegate in PYTHON_RUNNER_ONLY and native:
         return f"benchmark_model has no {delegate} flag: give {device.name} runner: python"
     if delegate == "edgetpu" and not model.is_edgetpu:
         return f"the edgetpu delegate runs only Edge TPU-compiled models, not {model.name}"

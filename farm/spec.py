@@ -43,10 +43,10 @@ Delegate = Literal[
     "litert_cpu", "gpu_fp32", "npu",
 ]  # fmt: skip
 DELEGATES: tuple[str, ...] = get_args(Delegate)
-# Accelerators TFLite's benchmark_model has no flag for: the Python runner reaches them through
-# CompiledModel; `npu` also runs on LiteRT's own benchmark_model given the SoC's libraries
-# (devices.yaml npu_libraries, farm.runners.benchmark_model.npu).
-PYTHON_RUNNER_ONLY = ("litert_cpu", "npu")
+# Accelerators no benchmark_model has a flag for: the Python runner reaches them through
+# CompiledModel. (`npu` runs on LiteRT's own benchmark_model too, given the SoC's libraries:
+# devices.yaml npu_libraries, farm.runners.benchmark_model.npu.)
+PYTHON_RUNNER_ONLY = ("litert_cpu",)
 
 
 @dataclass(frozen=True)

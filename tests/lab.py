@@ -234,8 +234,13 @@ def plan_lab(devices: Path, models: Path, **settings: Any) -> RunPlan:
     ``settings`` (the run's options: runs, warmup, seed, run_dir ...): the one place tests
     build a run."""
     from farm.orchestrator import RunRequest, plan_run  # pandas: not in the legacy tox env
+    from farm.spec import RunSettings
 
-    return plan_run(RunRequest(devices, models, **settings))
+    where = {name: settings.pop(name) for name in WHERE if name in settings}
+    return plan_run(RunRequest(devices, models, RunSettings(**settings), **where))
+
+
+WHERE = ("run_dir", "resume", "executor", "address")  # RunRequest's own, beside the settings
 
 
 def run_lab(

@@ -102,14 +102,13 @@ def run(
         models,
         settings,
         run_dir=run_dir,
-        dry_run=dry_run,
         resume=resume,
         executor=executor,  # type: ignore[arg-type]
         address=address,
     )
     check_executor(request)
     plan = plan_run(request)
-    if request.dry_run:
+    if dry_run:
         from farm.cli.console import print_plan
 
         print_plan(plan)

@@ -3,10 +3,8 @@
 from farm.orchestrator.execute import Connect, Recorder, ResultCallback, execute
 from farm.orchestrator.plan import (
     PLAN_FILE,
-    Executor,
     RunPlan,
     RunRequest,
-    inspect_models,
     new_run_id,
     plan_run,
     provenance,
@@ -16,13 +14,11 @@ from farm.orchestrator.plan import (
 __all__ = [
     "PLAN_FILE",
     "Connect",
-    "Executor",
     "Recorder",
     "ResultCallback",
     "RunPlan",
     "RunRequest",
     "execute",
-    "inspect_models",
     "new_run_id",
     "plan_run",
     "provenance",

@@ -108,14 +108,10 @@ class CellMeasurer:
         return (pooled(outcomes) if repeats > 1 else outcomes[0]), wall_s
 
     def _measure_once(self, cell: Cell, index: int) -> tuple[RunnerOutcome, float]:
-        model = self.stage(cell.model.path, "models", cell.model.sha256, ".tflite")
+        model = self.files.stage(cell.model.path, "models", cell.model.sha256, ".tflite")
         if cell.device.runner == "benchmark_model":
             return self._run_native(cell, model, index)
         return self._python(cell, model, index)
-
-    def stage(self, local: str, folder: str, sha256: str | None = None, suffix: str = "") -> str:
-        """Put ``local`` in the device workdir under a name from its hash, once per worker."""
-        return self.files.stage(local, folder, sha256, suffix)
 
     def _out(self, cell: Cell, index: int) -> str:
         """The device path (no suffix) of this cell's result files, in the run's folder."""
@@ -126,10 +122,12 @@ class CellMeasurer:
         return f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
 
     def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
-        runner = self.stage(str(runner_archive()), "runner", suffix=".pyz")
+        runner = self.files.stage(str(runner_archive()), "runner", suffix=".pyz")
         out = self._out(cell, index)
         local_inputs = self.inputs.get(cell.model.sha256)
-        inputs = self.stage(str(local_inputs), "inputs", suffix=".npz") if local_inputs else None
+        inputs = None
+        if local_inputs:
+            inputs = self.files.stage(str(local_inputs), "inputs", suffix=".npz")
         library = self._delegate_library(cell)
         argv = python_runner_argv(
             cell,
@@ -151,7 +149,7 @@ class CellMeasurer:
 
     def _run_native(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
         binary_path, sha256 = self.native_binary(cell.device)
-        binary = self.stage(binary_path, "bin", sha256)
+        binary = self.files.stage(binary_path, "bin", sha256)
         self.target.run(["chmod", "755", binary], timeout_s=60)
         info = self._model_info(cell)
         inputs = self._native_inputs(cell, info)
@@ -193,7 +191,7 @@ class CellMeasurer:
         if local is None or info is None or not info.inputs:
             return []
         return [
-            input_file(tensor, self.stage(str(path), "inputs", suffix=".bin"))
+            input_file(tensor, self.files.stage(str(path), "inputs", suffix=".bin"))
             for tensor, path in raw_inputs(local, info)
         ]
 
@@ -239,7 +237,7 @@ class CellMeasurer:
                 f"external delegate {library.path} does not exist on this host "
                 f"(devices.{cell.device.name}.external_delegate.path)"
             )
-        path = self.stage(library.path, "delegates", suffix=".so")
+        path = self.files.stage(library.path, "delegates", suffix=".so")
         return DelegateLibrary(path, dict(library.options))
 
     def _native_argv(

@@ -31,38 +31,18 @@ REPORTS = Path("reports")
 PLAN_FILE = "plan.json"
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class RunRequest:
     """What the user asked `farm run` for: where (the lab, the models, the run folder, the
-    executor) and the run's settings. Settings may also be given by name, over ``settings``:
-    ``RunRequest(devices, models, runs=5, seed=1)``."""
+    executor) and the run's settings."""
 
     devices: Path
     models: Path
-    settings: RunSettings
-    run_dir: Path | None
-    dry_run: bool  # read by the CLI, which then prints the plan instead of running it
-    resume: Path | None  # a run directory: redo only its cells without a row
-    executor: Executor
-    address: str | None  # the Ray head (HOST:PORT) for executor "ray"
-
-    def __init__(
-        self,
-        devices: Path,
-        models: Path,
-        settings: RunSettings | None = None,
-        *,
-        run_dir: Path | None = None,
-        dry_run: bool = False,
-        resume: Path | None = None,
-        executor: Executor = "local",
-        address: str | None = None,
-        **by_name: Any,
-    ) -> None:
-        asked = dataclasses.replace(settings or RunSettings(), **by_name)
-        values = (devices, models, asked, run_dir, dry_run, resume, executor, address)
-        for spec, value in zip(dataclasses.fields(self), values, strict=True):
-            object.__setattr__(self, spec.name, value)  # frozen: the one way in
+    settings: RunSettings = dataclasses.field(default_factory=RunSettings)
+    run_dir: Path | None = None
+    resume: Path | None = None  # a run directory: redo only its cells without a row
+    executor: Executor = "local"
+    address: str | None = None  # the Ray head (HOST:PORT) for executor "ray"
 
 
 @dataclass(frozen=True)

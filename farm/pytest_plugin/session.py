@@ -94,7 +94,8 @@ class FarmSession:
 
     def lab(self) -> FarmLab:
         plan = self.plan
-        cells = sorted([*plan.cells, *(skip.cell for skip in plan.skips)], key=_listing_order)
+        listed = [*plan.cells, *(skip.cell for skip in plan.skips)]
+        cells = sorted(listed, key=lambda cell: cell.key)
         return FarmLab(
             devices=tuple(dict.fromkeys(cell.device for cell in cells)),
             models=tuple(dict.fromkeys(cell.model for cell in cells)),
@@ -143,7 +144,3 @@ def _narrowed(plan: RunPlan, selected: Collection[str], in_process: Collection[s
         cells=tuple(c for c in plan.cells if runs(c)),
         skips=tuple(s for s in plan.skips if runs(s.cell)),
     )
-
-
-def _listing_order(cell: Cell) -> CellKey:
-    return cell.key

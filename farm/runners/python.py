@@ -50,9 +50,12 @@ def runner_archive() -> Path:
     data = _zipapp_bytes()
     name = f"tflite-farm-runner-{hashlib.sha256(data).hexdigest()[:16]}.pyz"
     path = Path(tempfile.gettempdir()) / name
-    if not path.exists():  # written whole, then renamed: a parallel farm never reads half
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(data)
+    if not path.exists():  # written whole under its own name, then renamed: two devices'
+        # threads (functools.cache lets both in on the first call) or farms never read half
+        handle, partial = tempfile.mkstemp(prefix=f".{name}.", dir=path.parent)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(partial, 0o644)  # as write_bytes made it (mkstemp's is 0600)
         os.replace(partial, path)
     return path
 

@@ -27,18 +27,18 @@ from pathlib import Path
 
 from farm.hashing import file_sha256
 
-# Where the loader and the DSP look; the user's own value (devices.yaml env) is kept after ours.
-LIBRARY_PATH_VARIABLES = ("LD_LIBRARY_PATH", "ADSP_LIBRARY_PATH")
+# Where the loader and the DSP look, each with its separator; the user's own value
+# (devices.yaml env) is kept after ours.
+LIBRARY_PATHS = {"LD_LIBRARY_PATH": ":", "ADSP_LIBRARY_PATH": ";"}
 
 
-def npu_flags(library_dir: str, cache_dir: str | None = None) -> list[str]:
+def npu_flags(library_dir: str) -> list[str]:
     """LiteRT benchmark_model's NPU flags, the dispatch library and plugin in ``library_dir``."""
-    flags = [
+    return [
         "--use_npu=true",
         f"--dispatch_library_path={library_dir}",
         f"--compiler_plugin_library_path={library_dir}",
     ]
-    return flags + ([f"--compiler_cache_path={cache_dir}"] if cache_dir else [])
 
 
 def npu_env(library_dir: str, env: Mapping[str, str]) -> dict[str, str]:
@@ -47,8 +47,7 @@ def npu_env(library_dir: str, env: Mapping[str, str]) -> dict[str, str]:
     folder with ';' (litert/vendors/qualcomm/qnn_manager.cc), TFLite's Hexagon delegate sets
     "<dir>;/system/lib/rfsa/adsp;/system/vendor/lib/rfsa/adsp;/dsp" (hexagon_delegate.cc)."""
     found = dict(env)
-    for name in LIBRARY_PATH_VARIABLES:
-        sep = ";" if name == "ADSP_LIBRARY_PATH" else ":"
+    for name, sep in LIBRARY_PATHS.items():
         found[name] = f"{library_dir}{sep}{env[name]}" if env.get(name) else library_dir
     return found
 

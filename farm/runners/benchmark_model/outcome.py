@@ -36,19 +36,17 @@ def benchmark_outcome(
         return RunnerOutcome("failed", kind, parse.error or output_tail)
     if parse.status != "ok":
         return RunnerOutcome("failed", "infra", f"no timing summary in the output: {output_tail}")
-    if delegate == "npu" and not (_coverage_of(parse.delegates, "npu") or _NO_NPU).nodes_delegated:
+    npu = _coverage_of(parse.delegates, "npu") if delegate == "npu" else None
+    if delegate == "npu" and not (npu and npu.nodes_delegated):
         # The CPU is the fallback of every LiteRT NPU run: a run whose log shows no op compiled
         # for the NPU measured the CPU (a TFLite benchmark_model ignores --use_npu altogether).
         reason = (
             "silent CPU fallback: npu took no op (no NPU partition compiled in LiteRT's log; "
             "TFLite's benchmark_model ignores --use_npu, LiteRT's runs it)"
         )
-        return RunnerOutcome("failed", "fallback", f"{reason}: {output_tail}"[:2000])
+        return RunnerOutcome("failed", "fallback", f"{reason}: {output_tail}")
     metrics = _metrics(parse, delegate, graph_nodes)
     return RunnerOutcome("ok", None, None, (), metrics, _latency(parse))
-
-
-_NO_NPU = DelegateCoverage("NPU", 0)
 
 
 def _metrics(parse: BenchmarkParse, delegate: str, graph_nodes: int | None) -> dict[str, Any]:
