@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from farm.dashboard.theme import FONT_STACK, template
+from farm.dashboard.theme import LOOK, template
 from farm.dashboard.view import FigureDict
 
 Json = dict[str, Any]
@@ -35,15 +35,9 @@ def typed(values: np.ndarray) -> Any:
 
 def styled(data: list[Json], layout: Mapping[str, Any], height_px: int) -> FigureDict:
     """The figure with `theme.style_figure`'s look over `layout` (its keys are merged one level
-    down, as `update_layout` merges them; the template replaces any other)."""
-    look: Json = {
-        "template": template_json(),
-        "height": height_px,
-        "font": {"family": FONT_STACK, "size": 13},
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        "hoverlabel": {"align": "left"},
-    }
+    down, as `update_layout` merges them; the template replaces any other). The look is the
+    figure's own copy: a view may change its margin."""
+    look: Json = {"template": template_json(), "height": height_px, **copy.deepcopy(LOOK)}
     merged = dict(layout)
     for key, value in look.items():
         below = merged.get(key)
@@ -73,3 +67,19 @@ def subplots_layout(rows: int, cols: int, **spec: Any) -> Json:
 def _subplots_layout(rows: int, cols: int, spec: tuple[tuple[str, Any], ...]) -> Json:
     layout: Json = make_subplots(rows=rows, cols=cols, **dict(spec)).layout.to_plotly_json()
     return layout
+
+
+def axis_ref(axis: str, n: int) -> str:
+    """The axis of subplot `n` (a row or column, from 1) as traces name it: `x`, `x2` …"""
+    return axis if n == 1 else f"{axis}{n}"
+
+
+def axis_key(axis: str, n: int) -> str:
+    """The axis of subplot `n` as the layout names it: `xaxis`, `xaxis2` …"""
+    return f"{axis}axis" if n == 1 else f"{axis}axis{n}"
+
+
+def on_axes(traces: list[Json], n: int) -> list[Json]:
+    """The traces drawn in subplot `n` (on its x and y axes)."""
+    axes = {"xaxis": axis_ref("x", n), "yaxis": axis_ref("y", n)}
+    return [{**trace, **axes} for trace in traces]

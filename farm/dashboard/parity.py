@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from farm.dashboard.cells import Record, cell_ids, in_model_order, natural_key, records
-from farm.dashboard.figure_json import styled, subplots_layout, typed
+from farm.dashboard.figure_json import axis_key, on_axes, styled, subplots_layout, typed
 from farm.dashboard.markup import Html, element, hint, notice, plot_reason, plot_text, table, text
 from farm.dashboard.theme import FAILED_COLOR, MUTED_INK, OK_COLOR, error_axis
 from farm.dashboard.units import (
@@ -78,10 +78,9 @@ def parity_figure(cells: pd.DataFrame) -> FigureDict:
     for col, (column, title) in enumerate(PANELS.items(), start=1):
         errors = pd.to_numeric(ordered[column], errors="coerce").to_numpy(dtype=float)
         floor = zero_floor(errors)
-        axes = {"xaxis": "x" if col == 1 else f"x{col}", "yaxis": "y" if col == 1 else f"y{col}"}
         found = panel_traces(ordered["parity_ok"], y, hovers, errors, floor, col == 1)
-        traces += [{**trace, **axes} for trace in found]
-        xaxis = "xaxis" if col == 1 else f"xaxis{col}"
+        traces += on_axes(found, col)
+        xaxis = axis_key("x", col)
         layout[xaxis] = {**layout[xaxis], **error_axis(title, floor, errors)}
     for yaxis in ("yaxis", "yaxis2"):
         layout[yaxis] = {**layout[yaxis], "autorange": "reversed"}

@@ -75,16 +75,18 @@ def template() -> go.layout.Template:
     return go.layout.Template(layout=pio.templates["plotly_white"].layout)
 
 
+# The shared look beside the template and the height (`figure_json.styled` writes it as JSON).
+LOOK: dict[str, object] = {
+    "font": {"family": FONT_STACK, "size": 13},
+    "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    "hoverlabel": {"align": "left"},
+}
+
+
 def style_figure(figure: go.Figure, height_px: int) -> go.Figure:
     """Apply the shared look: white template, system fonts, compact margins, legend on top."""
-    figure.update_layout(
-        template=template(),
-        height=height_px,
-        font={"family": FONT_STACK, "size": 13},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        hoverlabel={"align": "left"},
-    )
+    figure.update_layout(template=template(), height=height_px, **LOOK)
     return figure
 
 

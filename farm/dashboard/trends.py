@@ -4,8 +4,6 @@ per-run median, its p5–p95 band and the change points where it stepped to a ne
 
 from __future__ import annotations
 
-import copy
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from plotly.colors import hex_to_rgb
-from plotly.subplots import make_subplots
 
 from farm.dashboard import HISTORY_COLUMNS
 from farm.dashboard.cells import (
@@ -27,8 +24,9 @@ from farm.dashboard.cells import (
     timed_mask,
 )
 from farm.dashboard.changepoints import MIN_SIZE, MIN_STEP, change_points
+from farm.dashboard.figure_json import axis_key, axis_ref, on_axes, styled, subplots_layout
 from farm.dashboard.markup import Html, hint, notice, plot_text, table, text
-from farm.dashboard.theme import FAILED_COLOR, OK_COLOR, log_axis, series_colors, style_figure
+from farm.dashboard.theme import FAILED_COLOR, OK_COLOR, log_axis, series_colors
 from farm.dashboard.units import (
     even_ticks,
     format_change,
@@ -182,10 +180,14 @@ def device_figure(
     The figure is Plotly's JSON built as plain dicts, without Plotly's per-value validation (a
     `FigureDict`): a year's device page draws 400 traces, and building each as a `go.Scatter`,
     then copying it into a figure and out again, took 30 s of the 51 s report. The device's
-    values are read once (not a frame per line), and the panels' layout is made once for
-    each list of models (`panels`)."""
+    values are read once (not a frame per line), and the panels' layout (`make_subplots`'s)
+    is made once for each list of models (`figure_json.subplots_layout`)."""
     models = ordered_models(cells)
-    layout = copy.deepcopy(panels(tuple(plot_text(model) for model in models)))
+    height = 90 + PANEL_PX * len(models)
+    layout = subplots_layout(
+        len(models), 1, shared_xaxes=True, vertical_spacing=GAP_PX / height,
+        subplot_titles=tuple(plot_text(model) for model in models),
+    )  # fmt: skip
     device_steps = steps[steps["device"].eq(str(cells["device"].iloc[0])).to_numpy(dtype=bool)]
     at = runs.reset_index().set_index("number")["index"][cells["number"]].to_numpy(dtype=np.int64)
     numbers = cells[list(QUANTILES)].apply(pd.to_numeric, errors="coerce")
@@ -196,17 +198,16 @@ def device_figure(
     legend: set[str] = set()
     traces: list[dict[str, Any]] = []
     for row, model in enumerate(models, start=1):
-        axes = {"xaxis": axis_ref("x", row), "yaxis": axis_ref("y", row)}
         columns = [column for column in device_columns if (model, column) in lines]
         for column in columns:
             rows = lines[(model, column)]
             series = Series(plot_text(model), plot_text(column), at[rows], values[rows])
             found = series_traces(series, x, labels, colors[column], column not in legend)
-            traces += [{**trace, **axes} for trace in found]
+            traces += on_axes(found, row)
             legend.add(column)
         model_steps = device_steps[device_steps["model"].eq(model).to_numpy(dtype=bool)]
         found, shapes = mark_steps(model_steps, row, legend)
-        traces += [{**trace, **axes} for trace in found]
+        traces += on_axes(found, row)
         if shapes:
             layout.setdefault("shapes", []).extend(shapes)
         drawn = np.concatenate([values[lines[(model, column)]] for column in columns])
@@ -216,34 +217,10 @@ def device_figure(
         layout[key].update({"type": "date"} if dated else {"type": "linear", "dtick": 1})
     bottom = layout[axis_key("x", len(models))]
     bottom["title"] = {"text": "run start (UTC)" if dated else "run"}
-    return {"data": traces, "layout": layout}
+    return styled(traces, layout, height)
 
 
 QUANTILES = ("latency_p5_ms", "latency_median_ms", "latency_p95_ms")
-
-
-@functools.lru_cache(maxsize=64)
-def panels(titles: tuple[str, ...]) -> dict[str, Any]:
-    """The layout of a panel per model (these titles), one above the other on a shared time
-    axis, in the farm's look: Plotly's make_subplots and the theme took a tenth of a year's
-    device page, and devices that ran the same models share it (the caller copies it)."""
-    height = 90 + PANEL_PX * len(titles)
-    figure = make_subplots(
-        rows=len(titles), cols=1, shared_xaxes=True, vertical_spacing=GAP_PX / height,
-        subplot_titles=list(titles),
-    )  # fmt: skip
-    layout: dict[str, Any] = style_figure(figure, height_px=height).layout.to_plotly_json()
-    return layout
-
-
-def axis_ref(axis: str, row: int) -> str:
-    """The axis of a subplot row as traces name it: `x`, then `x2`, `x3` …"""
-    return axis if row == 1 else f"{axis}{row}"
-
-
-def axis_key(axis: str, row: int) -> str:
-    """The axis of a subplot row as the layout names it: `xaxis`, then `xaxis2` …"""
-    return f"{axis}axis" if row == 1 else f"{axis}axis{row}"
 
 
 def latency_axis(values_ms: list[float]) -> dict[str, object]:
