@@ -10,6 +10,7 @@ import pytest
 
 from farm.config import devices_json_schema, load_devices, load_models
 from farm.errors import ConfigError
+from farm.spec import AdbOptions, CooldownSpec, DeviceOptions, SshOptions
 
 
 def write(path: Path, text: str) -> Path:
@@ -144,6 +145,15 @@ devices:
     assert phone.adb_port == default("AdbDevice", "adb_port")
     assert board.port == default("SshDevice", "port")
     assert board.check_host_key == default("SshDevice", "check_host_key")
+    # A device built in code (spec's records: fakes, tests) takes the very same defaults.
+    in_code = (
+        DeviceOptions(), CooldownSpec(60), AdbOptions(serial="s"), SshOptions(host="h"),
+    )  # fmt: skip
+    assert (host.threads, host.python, host.cooldown.timeout_s) == (
+        in_code[0].threads, in_code[0].python, in_code[1].timeout_s,
+    )  # fmt: skip
+    assert (phone.adb_host, phone.adb_port) == (in_code[2].adb_host, in_code[2].adb_port)
+    assert (board.port, board.check_host_key) == (in_code[3].port, in_code[3].check_host_key)
 
 
 def _model_dir(tmp_path: Path, sha: str | None = None, file: str = "a.tflite") -> Path:

@@ -765,6 +765,9 @@ def test_pareto_front_keeps_every_point_no_other_point_beats() -> None:
 def test_milliseconds_formatted_together_read_as_one_at_a_time(values: list[float]) -> None:
     # Trend hovers format a column at once; a point must read as the rest of the page writes it.
     assert format_ms_all(values) == [format_ms(value) for value in values]
+
+
+def test_milliseconds_formatted_together_read_as_the_page_writes_them() -> None:
     assert format_ms_all([0.0, 9.995, 1000.0, float("nan")]) == [
         "0 ms", "9.99 ms", "1000 ms", "—"
     ]  # fmt: skip

@@ -127,7 +127,9 @@ def counted_medians(draws: Sequence[Draw]) -> list[np.ndarray]:
             starts = np.stack([draws[i].starts for i in chunk])
             for index, row in zip(chunk, _medians_by_count(samples, starts, length), strict=True):
                 medians[index] = row
-    return [row for row in medians if row is not None]
+    counted = [row for row in medians if row is not None]
+    assert len(counted) == len(draws), "a draw was left uncounted"  # else cells would shift
+    return counted
 
 
 def _medians_by_count(samples: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

@@ -81,14 +81,18 @@ def _intervals(
 
 
 def _bootstraps(base: Row, new: Row) -> bool:
-    """Whether the cell's change is a block bootstrap of one process a side (``_change``)."""
-    base_samples, new_samples = base.get("samples_ms") or [], new.get("samples_ms") or []
+    """Whether ``compare_cell`` will take this cell's change from a block bootstrap of one
+    process a side: comparable, with an interval (``_has_interval``), no side in processes."""
     single = all(len(row.get("process_samples") or ()) < 2 for row in (base, new))
-    return (
-        single
-        and min(len(base_samples), len(new_samples)) >= MIN_SAMPLES
-        and (np.median(base_samples) > 0)
-    )
+    return single and _not_comparable(base, new) is None and _has_interval(base, new)
+
+
+def _has_interval(base: Row, new: Row) -> bool:
+    """Whether the change gets a bootstrap interval: enough samples on both sides and a base
+    median above 0 (else the summary statistics decide, ``_change``)."""
+    base_samples, new_samples = base.get("samples_ms") or [], new.get("samples_ms") or []
+    fewest = min(len(base_samples), len(new_samples))
+    return fewest >= MIN_SAMPLES and bool(np.median(base_samples) > 0)
 
 
 def compare_cell(
@@ -181,10 +185,10 @@ def _change(
 ) -> tuple[Change | None, list[str]]:
     """The change and the notes it comes with; None (and why) when there is nothing to compare.
     ``fewest``: the samples of the side that kept fewer."""
-    if interval is not None:  # computed for this cell because it passes the test below
+    if interval is not None:  # computed together for the cells that pass the same test
         return interval, []
     base_samples, new_samples = base.get("samples_ms") or [], new.get("samples_ms") or []
-    if fewest >= MIN_SAMPLES and np.median(base_samples) > 0:
+    if _has_interval(base, new):
         processes = (base.get("process_samples") or (), new.get("process_samples") or ())
         change = median_change(base_samples, new_samples, confidence, rng(), processes=processes)
         return change, []
