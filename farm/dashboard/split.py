@@ -11,6 +11,7 @@ self-contained file.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -25,7 +26,7 @@ from farm.dashboard.cells import ordered_devices
 from farm.dashboard.header import STATUSES
 from farm.dashboard.markup import Html, element, hint, table, text
 from farm.dashboard.page import NOTHING, VIEWS, render_page
-from farm.dashboard.view import RunData, Section, View, cells_of
+from farm.dashboard.view import RunData, Section, View
 from farm.workers import share_work
 
 SPLIT_CELLS = 1000
@@ -43,16 +44,17 @@ def write_pages(
     (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     devices = ordered_devices(data.cells)
     links = page_names(devices)
-    histories = by_device(data.history)
+    cells = by_device(data.cells)
+    histories = by_device(data.history) if data.history is not None else {}
     back = element("p", Html(f'<a href="../{text(path.name)}">← all devices</a>'), cls="back")
     pages = [
-        Page(of_device(data, device, histories), folder / links[device], PLOTLY_JS, back)
+        Page(of_device(data, device, cells, histories), folder / links[device], PLOTLY_JS, back)
         for device in devices
     ]
     # The summary reads the cells alone; last in the list, so this process writes it first.
     views = (answer.section, reasons.section, partial(index, folder=folder.name, links=links))
     pages.append(Page(RunData(data.cells, data.run), path, views=views))
-    written = iter(range(1, len(devices) + 1))
+    written = itertools.count(1)
 
     def page_done(at: int) -> None:
         if progress and at < len(devices):
@@ -100,24 +102,24 @@ def page_name(device: str, taken: set[str]) -> str:
     return name
 
 
-def by_device(history: pd.DataFrame | None) -> dict[str, pd.DataFrame] | None:
-    """The history's rows of each device, split in one pass (a year of a 15-device lab is
-    1 M rows: selecting each device's rows on its own took 15 passes over them)."""
-    if history is None:
-        return None
-    groups = history.groupby(history["device"].astype(str), sort=False, observed=True)
+def by_device(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A frame's rows of each device, split in one pass (a year of a 15-device lab is 1 M
+    history rows: selecting each device's rows on its own took 15 passes over them)."""
+    groups = frame.groupby(frame["device"].astype(str), sort=False, observed=True)
     return {str(device): rows for device, rows in groups}
 
 
-def of_device(data: RunData, device: str, histories: Mapping[str, pd.DataFrame] | None) -> RunData:
-    """One device's cells, history (its part of `by_device`'s split) and compared cells."""
-    history = None
-    if data.history is not None and histories is not None:
-        history = histories.get(device, data.history.iloc[0:0])
+def of_device(
+    data: RunData,
+    device: str,
+    cells: Mapping[str, pd.DataFrame],
+    histories: Mapping[str, pd.DataFrame],
+) -> RunData:
+    """One device's cells and history (its parts of `by_device`'s splits) and compared cells."""
+    history = None if data.history is None else histories.get(device, data.history.iloc[0:0])
     return RunData(
-        cells_of(data.cells, device), data.run, history, narrowed(data.comparison, device),
-        data.baseline,
-    )  # fmt: skip
+        cells[device], data.run, history, narrowed(data.comparison, device), data.baseline
+    )
 
 
 def narrowed(comparison: Comparison | None, device: str) -> Comparison | None:
