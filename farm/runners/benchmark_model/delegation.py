@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from farm.runners.benchmark_model.lines import Line, integer
 from farm.runners.benchmark_model.records import DelegateCoverage
+from farm.runners.litert_runner.accelerator_log import npu_split
 
 # The tool's verdict per explicitly applied delegate (TF >= 2.3, vendor forks alike):
 # "Explicitly applied GPU delegate, and the model graph will be completely executed by the
@@ -90,27 +91,13 @@ def _total(values: list[int | None]) -> int | None:
     return None if None in values else sum(value or 0 for value in values)
 
 
-# LiteRT's CompiledModel (its benchmark_model on a phone, the Python wheel here: the same
-# runtime) says what the NPU took in two lines: the compiler plugin's partitioning, per
-# subgraph, "Partitioned subgraph<0>, selected 12 ops, from a total of 12 ops. resulted in 1
-# partitions." (litert/compiler/plugin/compiler_plugin.cc; Google's own apply_plugin.py reads
-# it with the same pattern), then "1 compiler plugins were applied successfully: ..."
-# (litert/runtime/compiled_model.cc). Partitioned is not compiled: with "0 compiler plugins
-# were applied" every op ran on the CPU, while the runtime still calls it fully accelerated.
-_NPU_PARTITIONED = re.compile(
-    r"Partitioned subgraph<[0-9]+>, selected ([0-9]+) ops, from a total of ([0-9]+) ops\. "
-    r"resulted in ([0-9]+) partitions"
-)
-_PLUGINS_APPLIED = re.compile(r"([0-9]+) compiler plugins were applied successfully")
-
-
 def parse_npu_placement(lines: Sequence[Line]) -> tuple[DelegateCoverage, ...]:
-    """The NPU's share of the graph from LiteRT's log (none when it says nothing of one)."""
-    found = [m for line in lines if (m := _NPU_PARTITIONED.search(line.text))]
-    if not found:
+    """The NPU's share of the graph from LiteRT's log (none when it says nothing of one): the
+    runner's own reading (``accelerator_log.npu_split``), partitioned is not compiled."""
+    split = npu_split("\n".join(line.text for line in lines))
+    if split is None:
         return ()
-    applied = sum(int(m[1]) for line in lines if (m := _PLUGINS_APPLIED.search(line.text)))
-    selected, total, partitions = (sum(int(m[i]) for m in found) for i in (1, 2, 3))
+    (selected, total, partitions), applied = split
     if not applied:
         return (DelegateCoverage("NPU", 0, total, 0, None, False),)
     return (DelegateCoverage("NPU", selected, total, partitions, None, selected == total),)

@@ -24,8 +24,16 @@ GPU_KERNEL = re.compile(r"Initializ\w+ (\w+)-based API")
 # "Selected adapter: SwiftShader Device (Subzero), arch=swiftshader, vendor=google,
 # backend=Vulkan, adapterType=CPU / Software" (Dawn, through LiteRT's WebGPU accelerator).
 GPU_ADAPTER = re.compile(r"Selected adapter: ([^,\n]+)(?:.*adapterType=([^\n]+))?")
+# LiteRT's CompiledModel (its benchmark_model on a phone, the Python wheel here: the same
+# runtime) says what the NPU took in two lines: the compiler plugin's partitioning, per
+# subgraph, "Partitioned subgraph<0>, selected 12 ops, from a total of 12 ops. resulted in 1
+# partitions." (litert/compiler/plugin/compiler_plugin.cc; Google's own apply_plugin.py reads
+# it with the same pattern), then "1 compiler plugins were applied successfully: ..."
+# (litert/runtime/compiled_model.cc). Partitioned is not compiled: with "0 compiler plugins
+# were applied" every op ran on the CPU, while the runtime still calls it fully accelerated.
 NPU_SPLIT = re.compile(
-    r"selected (\d+) ops, from a total of (\d+) ops\. resulted in (\d+) partitions"
+    r"Partitioned subgraph<\d+>, selected (\d+) ops, from a total of (\d+) ops\. "
+    r"resulted in (\d+) partitions"
 )
 NPU_DEVICE = re.compile(r"Using Intel OpenVINO device: (\S+)")
 NPU_APPLIED = re.compile(r"(\d+) compiler plugins were applied successfully")
@@ -88,13 +96,21 @@ def unsupported_ops(log: str) -> list:
             if line]  # fmt: skip
 
 
+def npu_split(log: str) -> tuple[tuple[int, int, int], bool] | None:
+    """The NPU's (selected, total, partitions) ops summed over LiteRT's subgraphs, and whether
+    a compiler plugin was applied; None when the log tells of no partitioning."""
+    found = NPU_SPLIT.findall(log)
+    if not found:
+        return None
+    applied = sum(int(n) for n in NPU_APPLIED.findall(log))
+    selected, total, partitions = (sum(int(f[i]) for f in found) for i in range(3))
+    return (selected, total, partitions), applied > 0
+
+
 def _split(delegate: str, log: str, nodes: int) -> tuple:
     if delegate == "npu":  # partitioned is not compiled: a plugin that failed took nothing
-        found = NPU_SPLIT.findall(log)
-        applied = sum(int(n) for n in NPU_APPLIED.findall(log))
-        if not (found and applied):
-            return 0, nodes, 0
-        return tuple(sum(int(f[i]) for f in found) for i in range(3))
+        split = npu_split(log)
+        return split[0] if split and split[1] else (0, nodes, 0)
     if GPU_NONE.search(log):
         return 0, nodes, 0
     kernels = len(GPU_KERNEL.findall(log))
