@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from farm.errors import TargetError
@@ -31,6 +32,11 @@ class DeviceFacts:
     telemetry: Telemetry
     probes: dict[bool, DeviceProbe | None] = field(default_factory=dict)
     native: tuple[str, str] | None = None
+    # What the run put on the device: kept with its facts, so that a Ray run's one-cell
+    # workers too push and hash each file once (sha256 -> its path there; an npu_libraries
+    # host folder -> its copy there).
+    staged: dict[str, str] = field(default_factory=dict)
+    npu_folders: dict[Path, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, target: Target) -> DeviceFacts:

@@ -75,9 +75,8 @@ class CellMeasurer:
         self.target, self.run_id, self.run_dir, self.settings = target, run_id, run_dir, settings
         self.facts = facts  # its description picks benchmark_model, found once per run there
         self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
-        self.files = StagedFiles(target)
+        self.files = StagedFiles(target, facts.staged)
         self._made: set[str] = set()  # the run's output folder, once made
-        self._npu_folders: dict[Path, str] = {}  # host folder -> its staged copy
         self._models: dict[str, ModelInfo | None] = {}
         self.lock: DeviceLock | None = None  # the device's lock, which records each runner
 
@@ -281,11 +280,11 @@ class CellMeasurer:
         if folder is None or not folder.is_dir():
             key = f"devices.{cell.device.name}.npu_libraries"
             raise RunnerError(f"npu_libraries {configured} is not a folder on this host ({key})")
-        if folder not in self._npu_folders:  # hashed once a run: vendor libraries are large
+        known = self.facts.npu_folders
+        if folder not in known:  # hashed once a run: vendor libraries are large
             files = library_files(folder)
-            remote = self.files.stage_by_name(files, f"npu/{library_set_digest(files)[:20]}")
-            self._npu_folders[folder] = remote
-        return self._npu_folders[folder]
+            known[folder] = self.files.stage_by_name(files, f"npu/{library_set_digest(files)[:20]}")
+        return known[folder]
 
     def _raw(self, cell: Cell, suffix: str) -> Path:
         """Where the runner's raw output for this cell is kept, next to the results."""

@@ -31,9 +31,10 @@ class StagedFiles:
     """The files put in one device's workdir, each under a name from its hash (never a
     user-chosen name) and pushed, or found there already, once."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, remote: dict[str, str] | None = None) -> None:
         self.target = target
-        self._remote: dict[str, str] = {}  # sha256 -> its path on the device
+        # sha256 -> its path on the device; the caller's own dict when it keeps it longer
+        self._remote = {} if remote is None else remote
 
     def stage(self, local: str, folder: str, sha256: str | None = None, suffix: str = "") -> str:
         """Put ``local`` in the workdir's ``folder``; its path on the device."""
