@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from farm.compare import EXIT_OK, EXIT_REGRESSION
+
 from .lab import farm, model_folder_with
 
 
@@ -19,11 +21,17 @@ def test_the_first_nightly_is_a_baseline_and_the_next_is_compared_with_it(
     first_code, first = farm(*args)
     second_code, second = farm(*args)
     assert first_code == 0 and "this run is the first baseline" in first
-    assert second_code == 0, second
     runs = sorted((tmp_path / "reports" / "runs").iterdir())
     assert len(runs) == 2 and "compared with" in second and runs[0].name in second
     comparison = json.loads((runs[1] / "compare.json").read_text())
-    assert comparison["exit_code"] == 0 and len(comparison["rows"]) == 2
+    # Both cells compared on their timing, and the nightly exits as its comparison says. Not
+    # asserted: that this A/A pair is "same" at 5 %. Two whole runs one after the other on a
+    # shared CI machine differ by more (a slow spell of the host moved a cell 55 %);
+    # test_compare holds A/A runs to their verdict, measured process by process in turn.
+    verdicts = [row["verdict"] for row in comparison["rows"]]
+    assert len(verdicts) == 2 and set(verdicts) <= {"same", "faster", "slower"}, verdicts
+    regression = EXIT_REGRESSION if "slower" in verdicts else EXIT_OK
+    assert second_code == comparison["exit_code"] == regression, second
     assert "| " in (runs[1] / "compare.md").read_text()
     assert (tmp_path / "reports" / "latest.html").exists()
 
