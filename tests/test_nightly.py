@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from farm.compare import EXIT_OK, EXIT_REGRESSION
+from farm.compare.stats import TWO_LEVEL
 
 from .lab import farm, model_folder_with
 
@@ -32,6 +34,13 @@ def test_the_first_nightly_is_a_baseline_and_the_next_is_compared_with_it(
     assert len(verdicts) == 2 and set(verdicts) <= {"same", "faster", "slower"}, verdicts
     regression = EXIT_REGRESSION if "slower" in verdicts else EXIT_OK
     assert second_code == comparison["exit_code"] == regression, second
+    # A nightly measures each cell in two runner processes (--repeats 2), pooled: each
+    # process's count kept, the statistics of every sample, compared on both levels.
+    for row in pd.read_parquet(runs[1] / "results.parquet").itertuples():
+        sizes, samples = list(row.process_samples), list(row.samples_ms)
+        assert len(sizes) == 2 and min(sizes) >= 300 and sum(sizes) == len(samples)
+        assert row.latency_count == len(samples) and row.latency_max_ms == max(samples)
+    assert {row["method"] for row in comparison["rows"]} == {TWO_LEVEL}
     assert "| " in (runs[1] / "compare.md").read_text()
     assert (tmp_path / "reports" / "latest.html").exists()
 
