@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -100,6 +101,10 @@ class Draw:
     def shape(self) -> tuple[int, ...]:
         return (len(self.samples), self.length, *self.starts.shape)
 
+    def resampled(self) -> np.ndarray:
+        """The resamples themselves, one per row (``gathered``)."""
+        return gathered(self.samples, self.starts, self.length)
+
 
 def draw(
     samples: np.ndarray, resamples: int, rng: np.random.Generator, length: int | None = None
@@ -117,8 +122,7 @@ def counted_medians(draws: Sequence[Draw]) -> list[np.ndarray]:
         if np.isfinite(one.samples).all():
             shapes.setdefault(one.shape, []).append(index)
         else:  # np.median's NaN semantics, the slow way
-            resampled = gathered(one.samples, one.starts, one.length)
-            medians[index] = np.median(resampled, axis=1)
+            medians[index] = np.median(one.resampled(), axis=1)
     for (n, length, resamples, _), indices in shapes.items():
         step = max(1, CHUNK_COUNTS // ((n + length) * resamples))
         for first in range(0, len(indices), step):
@@ -127,9 +131,8 @@ def counted_medians(draws: Sequence[Draw]) -> list[np.ndarray]:
             starts = np.stack([draws[i].starts for i in chunk])
             for index, row in zip(chunk, _medians_by_count(samples, starts, length), strict=True):
                 medians[index] = row
-    counted = [row for row in medians if row is not None]
-    assert len(counted) == len(draws), "a draw was left uncounted"  # else cells would shift
-    return counted
+    assert all(row is not None for row in medians), "a draw was left uncounted"
+    return cast(list[np.ndarray], medians)
 
 
 def _medians_by_count(samples: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

@@ -41,14 +41,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from farm.compare.blocks import (
-    block_length,
     block_lengths,
-    block_starts,
     bootstrap_medians,
     by_size,
     counted_medians,
     draw,
-    gathered,
 )
 
 RESAMPLES = 2000
@@ -203,9 +200,7 @@ def summary_change(
 
 def _block_resamples(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """``resamples`` circular-block resamples of ``samples``, one per row."""
-    n, length = len(samples), block_length(samples)
-    starts = block_starts(rng, n, resamples, length)
-    return gathered(samples, starts, length)
+    return draw(samples, resamples, rng).resampled()
 
 
 def _thinned(samples_ms: Sequence[float] | np.ndarray, most: int = MAX_SAMPLES) -> np.ndarray:

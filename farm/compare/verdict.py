@@ -49,10 +49,11 @@ def compare_runs(
         )
     base_rows, new_rows = rows_by_key(base), rows_by_key(new)
     keys = sorted(base_rows.keys() | new_rows.keys())
-    intervals = _intervals(keys, base_rows, new_rows, confidence, seed)
+    why = {key: _not_comparable(base_rows.get(key), new_rows.get(key)) for key in keys}
+    intervals = _intervals(keys, base_rows, new_rows, why, confidence, seed)
     rows = tuple(
         compare_cell(
-            key, base_rows.get(key), new_rows.get(key), threshold, confidence, seed,
+            key, base_rows.get(key), new_rows.get(key), why[key], threshold, confidence, seed,
             intervals.get(key),
         )
         for key in keys
@@ -64,16 +65,18 @@ def _intervals(
     keys: Sequence[CellKey],
     base_rows: dict[CellKey, dict[str, Any]],
     new_rows: dict[CellKey, dict[str, Any]],
+    why: dict[CellKey, str | None],
     confidence: float,
     seed: int,
 ) -> dict[CellKey, Change]:
     """The bootstrap interval of every cell that may need one, computed together (what
     ``compare_cell`` would compute for each, from the same per-cell stream): counting the
-    resampled medians one cell at a time was most of the time of comparing 2,880 cells."""
+    resampled medians one cell at a time was most of the time of comparing 2,880 cells.
+    ``why``: each cell's reason not to compare it (``_not_comparable``), None for none."""
     wanted = [
         (key, base_rows[key], new_rows[key])
         for key in keys
-        if key in base_rows and key in new_rows and _bootstraps(base_rows[key], new_rows[key])
+        if why[key] is None and _bootstraps(base_rows[key], new_rows[key])
     ]
     cells = [(base["samples_ms"], new["samples_ms"], _rng(seed, key)) for key, base, new in wanted]
     changes = median_changes(cells, confidence)
@@ -81,10 +84,10 @@ def _intervals(
 
 
 def _bootstraps(base: Row, new: Row) -> bool:
-    """Whether ``compare_cell`` will take this cell's change from a block bootstrap of one
-    process a side: comparable, with an interval (``_has_interval``), no side in processes."""
+    """Whether ``compare_cell`` will take a comparable cell's change from a block bootstrap of
+    one process a side: with an interval (``_has_interval``), no side in processes."""
     single = all(len(row.get("process_samples") or ()) < 2 for row in (base, new))
-    return single and _not_comparable(base, new) is None and _has_interval(base, new)
+    return single and _has_interval(base, new)
 
 
 def _has_interval(base: Row, new: Row) -> bool:
@@ -99,13 +102,15 @@ def compare_cell(
     key: CellKey,
     base: Row | None,
     new: Row | None,
+    why: str | None,
     threshold: float,
     confidence: float,
     seed: int,
     interval: Change | None = None,
 ) -> CellComparison:
     """One cell's verdict; ``base`` or ``new`` is None when the cell is missing from that side.
-    ``interval``: its bootstrap change when already computed (``_intervals``)."""
+    ``why``: its reason not to be compared (``_not_comparable``); ``interval``: its bootstrap
+    change when already computed (``_intervals``)."""
     known: dict[str, Any] = key._asdict()
     known.update(
         base_median_ms=_get(base, "latency_median_ms"),
@@ -116,7 +121,6 @@ def compare_cell(
         parity_class=_get(new, "parity_class"),
         infra_failure=_get(new, "failure_kind") in INFRA_KINDS,
     )
-    why = _not_comparable(base, new)
     if why or base is None or new is None:
         return CellComparison(verdict="not comparable", reason=why, **known)
     fewest = min(known["n_base"], known["n_new"])
