@@ -45,6 +45,17 @@ def dies_in_a_worker(task: tuple[int, Path, int]) -> int:
     return index
 
 
+class NotForWorkers:
+    """A task that cannot be pickled, so it cannot reach a worker."""
+
+    def __reduce__(self) -> str:
+        raise TypeError("sent to a worker")
+
+
+def kind_of(task: object) -> str:
+    return type(task).__name__
+
+
 def fails_on_seven(n: int) -> int:
     if n == 7:
         raise ValueError(f"task {n} failed")
@@ -89,5 +100,21 @@ def test_an_error_in_a_task_is_raised_here(workers: int) -> None:
         share_work(fails_on_seven, range(20), workers=workers)
 
 
+def test_the_last_task_runs_here_and_is_never_sent() -> None:
+    tasks: list[object] = [*range(8), NotForWorkers()]
+
+    kinds = share_work(kind_of, tasks, workers=2)
+
+    assert kinds == ["int"] * 8 + ["NotForWorkers"]
+
+
 def test_usable_cores_counts_the_cores_this_process_may_use() -> None:
     assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    every = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(every)})
+        assert usable_cores() == 1
+    finally:
+        os.sched_setaffinity(0, every)
