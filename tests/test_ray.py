@@ -400,7 +400,8 @@ def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:
 
 def test_a_devices_facts_are_learned_once_per_run_not_once_per_cell(lab: RayLab) -> None:
     """Its description (getprop) and pre-flight probe (df) are asked for once, by the worker
-    process that ran its first cell, and kept for its other cells."""
+    process that ran its first cell, and kept for its other cells; so is what was staged on
+    it (each file's sha256 there asked for once, though each cell is its own task)."""
     phone = lab.phones[0]
     devices = lab.devices("facts", lab.phone("phone0", phone, lab.stand_in("benchmark_model")))
     asked_before = len(phone.shell_log)
@@ -410,4 +411,6 @@ def test_a_devices_facts_are_learned_once_per_run_not_once_per_cell(lab: RayLab)
     assert len(frame) == 4 and set(frame.status) == {"ok"}, frame.reason.tolist()
     assert sum("getprop ro.product.model" in command for command in asked) == 1
     assert sum("df -Pk" in command for command in asked) == 1
+    hashed = [command for command in asked if "sha256sum" in command]
+    assert hashed and len(hashed) == len(set(hashed)), hashed
     assert frame.device_fingerprint.nunique() == 1 and frame.device_fingerprint.notna().all()

@@ -76,7 +76,8 @@ class CellMeasurer:
         self.facts = facts  # its description picks benchmark_model, found once per run there
         self.inputs = inputs or {}  # model sha256 -> the run's input file for that model
         self.files = StagedFiles(target, facts.staged)
-        self._made: set[str] = set()  # the run's output folder, once made
+        self._out_dir = f"{target.workdir}/out/{run_id}"  # the run's folder on the device
+        self._out_dir_made = False
         self._models: dict[str, ModelInfo | None] = {}
         self.lock: DeviceLock | None = None  # the device's lock, which records each runner
 
@@ -114,11 +115,10 @@ class CellMeasurer:
 
     def _out(self, cell: Cell, index: int) -> str:
         """The device path (no suffix) of this cell's result files, in the run's folder."""
-        out_dir = f"{self.target.workdir}/out/{self.run_id}"
-        if out_dir not in self._made:
-            self.target.run(["mkdir", "-p", out_dir], timeout_s=60)
-            self._made.add(out_dir)
-        return f"{out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
+        if not self._out_dir_made:
+            self.target.run(["mkdir", "-p", self._out_dir], timeout_s=60)
+            self._out_dir_made = True
+        return f"{self._out_dir}/{index:04d}-{cell.delegate}-t{cell.threads}"
 
     def _python(self, cell: Cell, model: str, index: int) -> tuple[RunnerOutcome, float]:
         runner = self.files.stage(str(runner_archive()), "runner", suffix=".pyz")

@@ -178,7 +178,7 @@ def provenance(
         "executor": executor,
         "runtimes": runtimes,
         "cells": len(plan.cells) + len(plan.skips),
-        # every row's status, retried attempts included (what `store.last_good_run` reads)
+        # each cell's last status, as results.parquet holds it (what `store.last_good_run` reads)
         "statuses": dict(sorted(collections.Counter(r.status for r in results).items())),
     }
 

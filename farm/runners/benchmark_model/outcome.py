@@ -36,7 +36,7 @@ def benchmark_outcome(
         return RunnerOutcome("failed", kind, parse.error or output_tail)
     if parse.status != "ok":
         return RunnerOutcome("failed", "infra", f"no timing summary in the output: {output_tail}")
-    npu = _coverage_of(parse.delegates, "npu") if delegate == "npu" else None
+    npu = _coverage_of(parse.delegates, "npu")
     if delegate == "npu" and not (npu and npu.nodes_delegated):
         # The CPU is the fallback of every LiteRT NPU run: a run whose log shows no op compiled
         # for the NPU measured the CPU (a TFLite benchmark_model ignores --use_npu altogether).
