@@ -7,6 +7,7 @@ cell finishes), ``results.parquet`` (written at the end, or rebuilt from the jou
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -276,6 +277,11 @@ def last_good_run(reports: str | Path, before: str | None = None) -> Path | None
         if "failed" not in statuses and "ok" in statuses:
             return run_dir
     return None
+
+
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """run.json's `statuses`: how many cells ended with each status, by status name."""
+    return dict(sorted(collections.Counter(statuses).items()))
 
 
 def _statuses(run_dir: Path) -> set[str]:

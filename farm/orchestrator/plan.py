@@ -4,7 +4,6 @@ its provenance."""
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime as dt
 import json
@@ -24,7 +23,7 @@ from farm.matrix import expand, order_cells
 from farm.modelinfo import inspect_model
 from farm.run_options import check_run_options
 from farm.spec import Cell, CellResult, InputSpec, Model, RunSettings, Skip
-from farm.store import JOURNAL, read_journal
+from farm.store import JOURNAL, read_journal, status_counts
 
 Executor = Literal["local", "ray"]
 REPORTS = Path("reports")
@@ -179,7 +178,7 @@ def provenance(
         "runtimes": runtimes,
         "cells": len(plan.cells) + len(plan.skips),
         # each cell's last status, as results.parquet holds it (what `store.last_good_run` reads)
-        "statuses": dict(sorted(collections.Counter(r.status for r in results).items())),
+        "statuses": status_counts(result.status for result in results),
     }
 
 

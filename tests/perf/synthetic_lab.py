@@ -14,7 +14,6 @@ check on every run and one device's gpu cells fail parity, as a real lab's do.
 from __future__ import annotations
 
 import argparse
-import collections
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from farm.store import RESULTS, RUN_INFO, arrow_schema
+from farm.store import RESULTS, RUN_INFO, arrow_schema, status_counts
 
 # 12 delegate/thread pairs, as a lab with CPU, XNNPACK, LiteRT's CPU, a GPU and an NPU runs them.
 PAIRS = (
@@ -98,12 +97,11 @@ def write_run(
     }
     table = pa.table(arrays, schema=arrow_schema())
     pq.write_table(table, run_dir / RESULTS)
-    statuses = collections.Counter(table.column("status").to_pylist())
     info = {
         "run_id": run_id, "started_at": started.isoformat(), "host": "synthetic",
         "finished_at": (started + dt.timedelta(hours=3)).isoformat(), "seed": number,
         "cells": n, "devices": {f"dev{d}": {"model": f"Board {d}"} for d in range(lab.devices)},
-        "statuses": dict(sorted(statuses.items())),
+        "statuses": status_counts(table.column("status").to_pylist()),
     }  # fmt: skip
     (run_dir / RUN_INFO).write_text(json.dumps(info))
     return run_dir
