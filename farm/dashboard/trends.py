@@ -198,10 +198,11 @@ def device_figure(
     legend: set[str] = set()
     traces: list[dict[str, Any]] = []
     for row, model in enumerate(models, start=1):
-        columns = [column for column in device_columns if (model, column) in lines]
-        for column in columns:
+        drawn = []  # the panel's values, for its axis
+        for column in [column for column in device_columns if (model, column) in lines]:
             rows = lines[(model, column)]
-            series = Series(plot_text(model), plot_text(column), at[rows], values[rows])
+            drawn.append(values[rows])
+            series = Series(plot_text(model), plot_text(column), at[rows], drawn[-1])
             found = series_traces(series, x, labels, colors[column], column not in legend)
             traces += on_axes(found, row)
             legend.add(column)
@@ -210,8 +211,7 @@ def device_figure(
         traces += on_axes(found, row)
         if shapes:
             layout.setdefault("shapes", []).extend(shapes)
-        drawn = np.concatenate([values[lines[(model, column)]] for column in columns])
-        layout[axis_key("y", row)].update(latency_axis(drawn.ravel().tolist()))
+        layout[axis_key("y", row)].update(latency_axis(np.concatenate(drawn).ravel().tolist()))
     dated = not pd.api.types.is_integer_dtype(runs["x"])
     for key in [key for key in layout if key.startswith("xaxis")]:
         layout[key].update({"type": "date"} if dated else {"type": "linear", "dtick": 1})
