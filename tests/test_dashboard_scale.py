@@ -8,15 +8,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from farm.dashboard import HISTORY_COLUMNS, render_dashboard, write_dashboard
+from farm.dashboard import HISTORY_COLUMNS, render_dashboard, split, write_dashboard
 from farm.store import load_history, load_results
+from farm.workers import share_work, usable_cores
 
-from .lab import require_tool
+from .lab import farm, require_tool
 from .perf.synthetic_lab import PREFLIGHT, Lab, run_id_of, write_history
 from .test_dashboard import chromium_dump_dom, device_figures, section, table_rows
 
@@ -110,6 +113,26 @@ def test_pages_written_by_several_processes_are_those_one_process_writes(tmp_pat
     for name in files[1]:
         one, three = (folders[jobs] / name for jobs in (1, 3))
         assert one.is_dir() or one.read_bytes() == three.read_bytes(), name
+
+
+@pytest.mark.parametrize(("argv", "workers"), [(["--jobs", "3"], 3), ([], usable_cores())])
+def test_farm_report_hands_its_jobs_to_the_page_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], workers: int
+) -> None:
+    """What `--jobs` (default: one per usable core) reaches: the workers that share the
+    pages. (The pages they write are the pages one process writes: the test above.)"""
+    run_dir = sorted((synthetic(tmp_path, Lab(6, 14, 10), runs=1) / "runs").iterdir())[-1]
+    asked: list[tuple[int, int]] = []
+
+    def one_process(function: Any, tasks: Sequence[Any], *, workers: int, done: Any) -> Any:
+        asked.append((workers, len(tasks)))
+        return share_work(function, tasks, done=done)
+
+    monkeypatch.setattr(split, "share_work", one_process)
+    code, output = farm("report", run_dir, "--out", tmp_path / "page" / "dashboard.html", *argv)
+
+    assert code == 0, output
+    assert asked == [(workers, 7)]  # 6 device pages and the summary
 
 
 @pytest.mark.lab
