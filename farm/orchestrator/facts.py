@@ -33,8 +33,9 @@ class DeviceFacts:
     probes: dict[bool, DeviceProbe | None] = field(default_factory=dict)
     native: tuple[str, str] | None = None
     # What the run put on the device: kept with its facts, so that a Ray run's one-cell
-    # workers too push and hash each file once (sha256 -> its path there; an npu_libraries
-    # host folder -> its copy there).
+    # workers too push each file, and ask the device for its sha256, once a run (sha256 ->
+    # its path there; an npu_libraries host folder -> its copy there). A local file staged
+    # without a known sha256 (runner, inputs, a delegate .so) is still hashed here per cell.
     staged: dict[str, str] = field(default_factory=dict)
     npu_folders: dict[Path, str] = field(default_factory=dict)
 
